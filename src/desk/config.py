@@ -1,0 +1,227 @@
+"""Configuration: YAML files validated into typed, frozen structs before anything starts.
+
+``load_config(path)`` reads a YAML file, merges it over the embedded defaults and converts it into
+``DeskConfig``. Any problem (unknown key, wrong type, bad symbol, bad timeframe, bad URL) raises
+``ConfigError`` naming the file, the key's path (``$.trading.timeframes[2]``) and the reason, so a
+bad file is refused before a single connection is made. Secrets never live here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+from desk.core.enums import Mode
+
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}(-[A-Z0-9]{1,12})?$")
+TIMEFRAME_RE = re.compile(r"^[1-9][0-9]*[smhdw]$")
+SUPPORTED_CHANNELS = ("trades", "books", "books5", "bbo-tbt", "tickers")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+class ConfigError(ValueError):
+    """A configuration file was refused; the message names the file, key path and reason."""
+
+
+class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+def _parse_memory(value: str | int) -> int:
+    """'2GB', '512MB', '1.5GiB' or a byte count -> bytes."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*", value, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"expected a size like '2GB' or '512MB', got {value!r}")
+    number, unit = float(match.group(1)), (match.group(2) or "B").upper().replace("I", "")
+    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+    return int(number * scale)
+
+
+class SystemConfig(_Frozen, frozen=True):
+    mode: Mode = Mode.SIM
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    max_memory_usage: str | int = "2GB"
+    status_interval: PositiveFloat = 10.0
+
+    def __post_init__(self) -> None:
+        try:
+            _parse_memory(self.max_memory_usage)
+        except ValueError as exc:
+            raise ValueError(f"@max_memory_usage: {exc}") from None
+
+    @property
+    def max_memory_bytes(self) -> int:
+        return _parse_memory(self.max_memory_usage)
+
+
+class TradingConfig(_Frozen, frozen=True):
+    symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
+    timeframes: tuple[str, ...] = ("1s", "3s", "1m", "5m", "15m", "1h", "4h", "1d")
+    channels: tuple[str, ...] = ("trades", "books", "tickers")
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("@symbols: at least one symbol is required")
+        for i, symbol in enumerate(self.symbols):
+            if not SYMBOL_RE.match(symbol):
+                raise ValueError(
+                    f"@symbols[{i}]: bad symbol {symbol!r}: expected an instrument id like "
+                    "'BTC-USDT' (upper-case base and quote joined by '-')"
+                )
+        for i, tf in enumerate(self.timeframes):
+            if not TIMEFRAME_RE.match(tf):
+                raise ValueError(
+                    f"@timeframes[{i}]: bad timeframe {tf!r}: expected a number followed by "
+                    "s, m, h, d or w (e.g. 1s, 3s, 1m, 5m, 15m, 1h, 4h, 1d)"
+                )
+        for i, channel in enumerate(self.channels):
+            if channel not in SUPPORTED_CHANNELS:
+                raise ValueError(
+                    f"@channels[{i}]: bad channel {channel!r}: expected one of "
+                    f"{', '.join(SUPPORTED_CHANNELS)}"
+                )
+        for name, values in (("symbol", self.symbols), ("timeframe", self.timeframes)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"@{name}s: a {name} is listed twice")
+
+
+class ReconnectConfig(_Frozen, frozen=True):
+    initial_delay: PositiveFloat = 0.5
+    max_delay: PositiveFloat = 30.0
+    multiplier: Annotated[float, msgspec.Meta(ge=1.0)] = 2.0
+    jitter: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.25
+
+
+class OkxConfig(_Frozen, frozen=True):
+    """OKX endpoints and the feed's keepalive/integrity settings."""
+
+    ws_public_url: str = "wss://ws.okx.com:8443/ws/v5/public"
+    ws_business_url: str = "wss://ws.okx.com:8443/ws/v5/business"
+    rest_url: str = "https://www.okx.com"
+    ping_interval: PositiveFloat = 20.0
+    pong_timeout: PositiveFloat = 10.0
+    watchdog_timeout: PositiveFloat = 30.0
+    verify_checksum: bool = True
+    connect_timeout: PositiveFloat = 10.0
+    reconnect: ReconnectConfig = msgspec.field(default_factory=ReconnectConfig)
+
+    def __post_init__(self) -> None:
+        for key in ("ws_public_url", "ws_business_url"):
+            url = getattr(self, key)
+            if not url.startswith(("ws://", "wss://")):
+                raise ValueError(f"@{key}: must start with ws:// or wss://, got {url!r}")
+        if not self.rest_url.startswith(("http://", "https://")):
+            raise ValueError(f"@rest_url: must start with http:// or https://, got {self.rest_url!r}")
+        if self.ping_interval >= 30:
+            raise ValueError("@ping_interval: must be under 30 s (OKX closes silent connections)")
+
+
+class ExchangesConfig(_Frozen, frozen=True):
+    okx: OkxConfig = msgspec.field(default_factory=OkxConfig)
+
+
+class StorageConfig(_Frozen, frozen=True):
+    sqlite_path: str = "data/desk.sqlite"
+    batch_size: PositiveInt = 500
+    flush_interval: PositiveFloat = 0.25
+    queue_size: PositiveInt = 100_000
+
+
+class RedisConfig(_Frozen, frozen=True):
+    enabled: bool = False
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "desk"
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"@url: must start with redis://, rediss:// or unix://, got {self.url!r}")
+
+
+class SimulatorConfig(_Frozen, frozen=True):
+    """The built-in exchange simulator, started in-process when ``enabled``.
+
+    When enabled, the OKX URLs are replaced by the simulator's own loopback URLs.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 0
+    seed: int = 7
+    checksum: bool = True
+    update_interval: PositiveFloat = 0.1
+    steps_per_second: PositiveFloat = 200.0
+    silence_timeout: PositiveFloat = 30.0
+
+
+class DeskConfig(_Frozen, frozen=True):
+    system: SystemConfig = msgspec.field(default_factory=SystemConfig)
+    trading: TradingConfig = msgspec.field(default_factory=TradingConfig)
+    exchanges: ExchangesConfig = msgspec.field(default_factory=ExchangesConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    redis: RedisConfig = msgspec.field(default_factory=RedisConfig)
+    simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+
+
+def parse_config(data: Any, source: str = "<config>") -> DeskConfig:
+    """Validate an already-parsed mapping into ``DeskConfig`` or raise ``ConfigError``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return msgspec.convert(data, DeskConfig, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_explain(exc)}") from None
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    """Turn msgspec's 'reason - at `$.a`' into '$.a.key: reason', the way an operator reads it.
+
+    Validators in this module prefix their reason with ``@key:`` to name the key inside the
+    struct that msgspec's path stops at; unknown keys are named the same way.
+    """
+    text = str(exc)
+    match = re.fullmatch(r"(.*) - at `(.*)`", text, re.DOTALL)
+    reason, path = (match.group(1), match.group(2)) if match else (text, "$")
+    unknown = re.fullmatch(r"Object contains unknown field `(.*)`", reason)
+    if unknown:
+        return f"{path}.{unknown.group(1)}: unknown key"
+    inner = re.match(r"@([\w\[\]]+): (.*)", reason, re.DOTALL)
+    if inner:
+        return f"{path}.{inner.group(1)}: {inner.group(2)}"
+    return f"{path}: {reason}"
+
+
+def load_config(path: str | Path | None = None) -> DeskConfig:
+    """Load ``path`` (YAML) or, with no path, the embedded defaults."""
+    if path is None:
+        return DeskConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, str(path))
+
+
+def with_simulator(config: DeskConfig, enabled: bool = True) -> DeskConfig:
+    """A copy of ``config`` that runs on the in-process simulator (``desk --sim``)."""
+    simulator = msgspec.structs.replace(config.simulator, enabled=enabled)
+    system = msgspec.structs.replace(config.system, mode=Mode.SIM)
+    return msgspec.structs.replace(config, simulator=simulator, system=system)

@@ -1,0 +1,63 @@
+"""SQLite schema of desk's records. Raw market data is not stored here (that is the recorder's)."""
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS instruments (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    base TEXT NOT NULL,
+    quote TEXT NOT NULL,
+    tick_size TEXT NOT NULL,
+    lot_size TEXT NOT NULL,
+    min_size TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    PRIMARY KEY (venue, symbol)
+);
+CREATE TABLE IF NOT EXISTS candles (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    end_ns INTEGER NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume REAL NOT NULL,
+    quote_volume REAL NOT NULL,
+    trades INTEGER NOT NULL,
+    PRIMARY KEY (venue, symbol, timeframe, end_ns)
+);
+CREATE TABLE IF NOT EXISTS system_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS system_events_ts ON system_events (ts_ns);
+"""
+
+UPSERT_INSTRUMENT = """
+INSERT INTO instruments (venue, symbol, base, quote, tick_size, lot_size, min_size, state, updated_ns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (venue, symbol) DO UPDATE SET
+    base = excluded.base, quote = excluded.quote, tick_size = excluded.tick_size,
+    lot_size = excluded.lot_size, min_size = excluded.min_size, state = excluded.state,
+    updated_ns = excluded.updated_ns
+"""
+
+UPSERT_CANDLE = """
+INSERT OR REPLACE INTO candles
+    (venue, symbol, timeframe, end_ns, open, high, low, close, volume, quote_volume, trades)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+INSERT_SYSTEM_EVENT = """
+INSERT INTO system_events (ts_ns, source, kind, severity, symbol, message)
+VALUES (?, ?, ?, ?, ?, ?)
+"""

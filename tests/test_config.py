@@ -1,0 +1,87 @@
+"""A bad config is refused before anything starts, with the key's path and the reason."""
+
+from pathlib import Path
+
+import pytest
+
+from desk.config import ConfigError, DeskConfig, load_config, parse_config, with_simulator
+from desk.core.enums import Mode
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_shipped_configs_load() -> None:
+    default = load_config(CONFIGS / "default.yaml")
+    sim = load_config(CONFIGS / "sim.yaml")
+    assert default.exchanges.okx.ws_public_url == "wss://ws.okx.com:8443/ws/v5/public"
+    assert default.simulator.enabled is False
+    assert sim.simulator.enabled is True
+    assert sim.system.mode is Mode.SIM
+    assert sim.trading.symbols == ("BTC-USDT", "ETH-USDT", "SOL-USDT")
+    assert "1s" in sim.trading.timeframes and "1d" in sim.trading.timeframes
+
+
+def test_no_path_gives_embedded_defaults() -> None:
+    assert load_config(None) == DeskConfig()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"system": {"modee": "sim"}}, "$.system.modee: unknown key"),
+        ({"tradng": {}}, "$.tradng: unknown key"),
+        ({"system": {"mode": "yolo"}}, "$.system.mode: Invalid enum value 'yolo'"),
+        ({"system": {"status_interval": "fast"}}, "$.system.status_interval: Expected `float`"),
+        ({"trading": {"symbols": ["BTC-USDT", "btc_usdt"]}}, "$.trading.symbols[1]: bad symbol"),
+        ({"trading": {"timeframes": ["1m", "7x"]}}, "$.trading.timeframes[1]: bad timeframe"),
+        ({"trading": {"channels": ["books", "candles"]}}, "$.trading.channels[1]: bad channel"),
+        ({"trading": {"symbols": []}}, "$.trading.symbols: at least one symbol"),
+        ({"exchanges": {"okx": {"ws_public_url": "http://x"}}}, "$.exchanges.okx.ws_public_url"),
+        ({"exchanges": {"okx": {"ping_interval": 45}}}, "$.exchanges.okx.ping_interval: must be"),
+        ({"storage": {"batch_size": 0}}, "$.storage.batch_size: Expected `int` >= 1"),
+        ({"system": {"max_memory_usage": "lots"}}, "$.system.max_memory_usage: expected a size"),
+        ({"redis": {"url": "http://localhost"}}, "$.redis.url: must start with redis://"),
+    ],
+)
+def test_bad_value_is_refused_with_path_and_reason(data: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "bad.yaml")
+    assert str(info.value).startswith("bad.yaml: ")
+    assert expected in str(info.value)
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("system:\n  mode: sim\n trading: [\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: not valid YAML at line \d+"):
+        load_config(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(path)
+
+
+def test_config_is_frozen() -> None:
+    config = DeskConfig()
+    with pytest.raises(AttributeError):
+        config.system = None  # type: ignore[misc]
+
+
+def test_memory_sizes_parse_to_bytes() -> None:
+    assert parse_config({"system": {"max_memory_usage": "512MB"}}).system.max_memory_bytes == (
+        512 * 2**20
+    )
+    assert parse_config({"system": {"max_memory_usage": 1000}}).system.max_memory_bytes == 1000
+
+
+def test_with_simulator_switches_mode_and_enables_the_simulator() -> None:
+    config = with_simulator(load_config(CONFIGS / "default.yaml"))
+    assert config.simulator.enabled and config.system.mode is Mode.SIM
