@@ -121,7 +121,9 @@ class OkxConfig(_Frozen, frozen=True):
             if not url.startswith(("ws://", "wss://")):
                 raise ValueError(f"@{key}: must start with ws:// or wss://, got {url!r}")
         if not self.rest_url.startswith(("http://", "https://")):
-            raise ValueError(f"@rest_url: must start with http:// or https://, got {self.rest_url!r}")
+            raise ValueError(
+                f"@rest_url: must start with http:// or https://, got {self.rest_url!r}"
+            )
         if self.ping_interval >= 30:
             raise ValueError("@ping_interval: must be under 30 s (OKX closes silent connections)")
 
@@ -144,7 +146,9 @@ class RedisConfig(_Frozen, frozen=True):
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"@url: must start with redis://, rediss:// or unix://, got {self.url!r}")
+            raise ValueError(
+                f"@url: must start with redis://, rediss:// or unix://, got {self.url!r}"
+            )
 
 
 class SimulatorConfig(_Frozen, frozen=True):
@@ -177,7 +181,8 @@ def parse_config(data: Any, source: str = "<config>") -> DeskConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        kind = type(data).__name__
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {kind}")
     try:
         return msgspec.convert(data, DeskConfig, str_keys=True)
     except msgspec.ValidationError as exc:
@@ -216,7 +221,8 @@ def load_config(path: str | Path | None = None) -> DeskConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     return parse_config(data, str(path))
 
 

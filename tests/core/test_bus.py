@@ -10,15 +10,27 @@ from desk.core.events import BookChanged, Trade
 
 def _trade(i: int, symbol: str = "BTC-USDT") -> Trade:
     return Trade(
-        ts_exchange=i, ts_recv=i, venue="okx", symbol=symbol, trade_id=str(i), price=1.0 + i,
-        size=1.0, side=Side.BUY,
+        ts_exchange=i,
+        ts_recv=i,
+        venue="okx",
+        symbol=symbol,
+        trade_id=str(i),
+        price=1.0 + i,
+        size=1.0,
+        side=Side.BUY,
     )
 
 
 def _book(seq: int, symbol: str = "BTC-USDT") -> BookChanged:
     return BookChanged(
-        ts_exchange=seq, ts_recv=seq, venue="okx", symbol=symbol, seq_id=seq, snapshot=False,
-        best_bid=1.0, best_ask=2.0,
+        ts_exchange=seq,
+        ts_recv=seq,
+        venue="okx",
+        symbol=symbol,
+        seq_id=seq,
+        snapshot=False,
+        best_bid=1.0,
+        best_ask=2.0,
     )
 
 
@@ -123,9 +135,7 @@ async def test_drop_oldest_queue_keeps_the_newest() -> None:
         await gate.wait()
         got.append(int(event.trade_id))
 
-    sub = bus.subscribe_async(
-        "t", slow, name="tape", maxsize=5, overflow=Overflow.DROP_OLDEST
-    )
+    sub = bus.subscribe_async("t", slow, name="tape", maxsize=5, overflow=Overflow.DROP_OLDEST)
     await asyncio.sleep(0)
     for i in range(100):
         bus.publish("t", _trade(i))

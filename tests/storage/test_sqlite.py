@@ -13,16 +13,32 @@ from desk.storage.sqlite import SqliteStore
 
 def _candle(end: int, closed: bool = True) -> Candle:
     return Candle(
-        ts_exchange=end, ts_recv=end, venue="okx", symbol="BTC-USDT", timeframe="1s", end=end,
-        open=1.0, high=2.0, low=0.5, close=1.5, volume=3.0, quote_volume=4.5, trades=2,
+        ts_exchange=end,
+        ts_recv=end,
+        venue="okx",
+        symbol="BTC-USDT",
+        timeframe="1s",
+        end=end,
+        open=1.0,
+        high=2.0,
+        low=0.5,
+        close=1.5,
+        volume=3.0,
+        quote_volume=4.5,
+        trades=2,
         closed=closed,
     )
 
 
 def _event(i: int) -> SystemEvent:
     return SystemEvent(
-        ts_exchange=0, ts_recv=i, source="okx", kind="gap", message=f"gap {i}",
-        severity=Severity.WARNING, symbol="BTC-USDT",
+        ts_exchange=0,
+        ts_recv=i,
+        source="okx",
+        kind="gap",
+        message=f"gap {i}",
+        severity=Severity.WARNING,
+        symbol="BTC-USDT",
     )
 
 

@@ -43,7 +43,8 @@ CREATE INDEX IF NOT EXISTS system_events_ts ON system_events (ts_ns);
 """
 
 UPSERT_INSTRUMENT = """
-INSERT INTO instruments (venue, symbol, base, quote, tick_size, lot_size, min_size, state, updated_ns)
+INSERT INTO instruments
+    (venue, symbol, base, quote, tick_size, lot_size, min_size, state, updated_ns)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (venue, symbol) DO UPDATE SET
     base = excluded.base, quote = excluded.quote, tick_size = excluded.tick_size,
