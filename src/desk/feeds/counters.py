@@ -1,0 +1,194 @@
+"""Per-connection feed counters: what the health screen and the engine's status line show.
+
+The feed touches these on every message, so the per-message work is a handful of integer
+operations: ``on_message`` adds to the totals (and once a second notes them), ``on_latency``
+appends to a bounded deque. Rates and percentiles are computed only in ``snapshot()``,
+which a UI calls a few times a second at most.
+
+Event counters (gaps, resyncs, checksum failures ...) are plain ``int`` attributes that the feed
+increments directly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+import msgspec
+
+NS_PER_S = 1_000_000_000
+NS_PER_MS = 1_000_000
+
+
+class FeedCountersSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A consistent reading of one connection's counters at ``ts`` (ns since the epoch).
+
+    Rates are averaged over the last ``window_s`` complete seconds (fewer just after start).
+    Latencies are exchange-to-receive in ms over the last ``latency_samples`` messages that
+    carried an exchange timestamp; NaN when there is none. ``last_message_age_s`` is NaN before
+    the first message.
+    """
+
+    name: str
+    ts: int
+    messages: int
+    bytes: int
+    msgs_per_s: float
+    bytes_per_s: float
+    window_s: int
+    latency_last_ms: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_samples: int
+    last_message_age_s: float
+    reconnects: int
+    gaps: int
+    resyncs: int
+    checksum_failures: int
+    decode_errors: int
+    crossed_books: int
+    duplicate_trades: int
+
+
+class FeedCounters:
+    """Counters of one connection. Not thread-safe: the feed's event loop owns it.
+
+    Rates come from second marks: the first message of a new second records the totals before
+    it, so the messages of whole seconds are differences of marks and the per-message cost is
+    three additions and a comparison. Latency samples go to a bounded deque
+    (``latency_append`` is its C-level ``append``, for callers that want to skip a call).
+    """
+
+    __slots__ = (
+        "_clock",
+        "_marks",
+        "bytes",
+        "checksum_failures",
+        "crossed_books",
+        "decode_errors",
+        "duplicate_trades",
+        "gaps",
+        "last_recv_ns",
+        "latency",
+        "latency_append",
+        "messages",
+        "name",
+        "next_mark_ns",
+        "reconnects",
+        "resyncs",
+        "window_s",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        window_s: int = 5,
+        latency_window: int = 4096,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if window_s < 1 or latency_window < 1:
+            raise ValueError("window_s and latency_window must be at least 1")
+        self.name = name
+        self.window_s = window_s
+        self._clock = clock
+        self.messages = 0
+        self.bytes = 0
+        self.last_recv_ns = 0
+        self.reconnects = 0
+        self.gaps = 0
+        self.resyncs = 0
+        self.checksum_failures = 0
+        self.decode_errors = 0
+        self.crossed_books = 0
+        self.duplicate_trades = 0
+        # (second, messages before it, bytes before it) for the first message of each second.
+        self._marks: deque[tuple[int, int, int]] = deque(maxlen=window_s + 2)
+        self.next_mark_ns = 0  # first ns of the second after the last mark
+        self.latency: deque[int] = deque(maxlen=latency_window)
+        self.latency_append = self.latency.append
+
+    # --- hot path -------------------------------------------------------------------------
+
+    def on_message(self, nbytes: int, recv_ns: int) -> None:
+        """Count one received message of ``nbytes`` at ``recv_ns``."""
+        if recv_ns >= self.next_mark_ns:
+            self.mark(recv_ns)
+        self.messages += 1
+        self.bytes += nbytes
+        self.last_recv_ns = recv_ns
+
+    def on_latency(self, ts_exchange_ns: int, recv_ns: int) -> None:
+        """Record one exchange-to-receive latency sample."""
+        self.latency_append(recv_ns - ts_exchange_ns)
+
+    def mark(self, recv_ns: int) -> None:
+        """The first message of a new second: remember the totals before it.
+
+        Callers that inline ``on_message`` call this first when ``recv_ns >= next_mark_ns``.
+        """
+        sec = recv_ns // NS_PER_S
+        self._marks.append((sec, self.messages, self.bytes))
+        self.next_mark_ns = (sec + 1) * NS_PER_S
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _totals_before(self, sec: int) -> tuple[int, int]:
+        """(messages, bytes) received before the first message at or after second ``sec``."""
+        for mark_sec, msgs, nbytes in self._marks:
+            if mark_sec >= sec:
+                return msgs, nbytes
+        return self.messages, self.bytes
+
+    def rates(self, now_ns: int | None = None) -> tuple[float, float]:
+        """(msgs/s, bytes/s) over the last complete seconds before ``now_ns``."""
+        if not self._marks:
+            return 0.0, 0.0
+        now_sec = (self._clock() if now_ns is None else now_ns) // NS_PER_S
+        span = min(self.window_s, now_sec - self._marks[0][0])
+        if span <= 0:
+            return 0.0, 0.0
+        end_msgs, end_bytes = self._totals_before(now_sec)
+        start_msgs, start_bytes = self._totals_before(now_sec - span)
+        return (end_msgs - start_msgs) / span, (end_bytes - start_bytes) / span
+
+    def latencies_ms(self) -> tuple[float, float, float]:
+        """(last, p50, p99) exchange-to-receive latency in ms; NaN without samples."""
+        samples = list(self.latency)
+        count = len(samples)
+        if count == 0:
+            return math.nan, math.nan, math.nan
+        last = samples[-1]
+        samples.sort()
+        p50 = samples[min(count - 1, (count * 50) // 100)]
+        p99 = samples[min(count - 1, (count * 99) // 100)]
+        return last / NS_PER_MS, p50 / NS_PER_MS, p99 / NS_PER_MS
+
+    def snapshot(self, now_ns: int | None = None) -> FeedCountersSnapshot:
+        now = self._clock() if now_ns is None else now_ns
+        msgs_per_s, bytes_per_s = self.rates(now)
+        last, p50, p99 = self.latencies_ms()
+        age = (now - self.last_recv_ns) / NS_PER_S if self.messages else math.nan
+        return FeedCountersSnapshot(
+            name=self.name,
+            ts=now,
+            messages=self.messages,
+            bytes=self.bytes,
+            msgs_per_s=msgs_per_s,
+            bytes_per_s=bytes_per_s,
+            window_s=self.window_s,
+            latency_last_ms=last,
+            latency_p50_ms=p50,
+            latency_p99_ms=p99,
+            latency_samples=len(self.latency),
+            last_message_age_s=age,
+            reconnects=self.reconnects,
+            gaps=self.gaps,
+            resyncs=self.resyncs,
+            checksum_failures=self.checksum_failures,
+            decode_errors=self.decode_errors,
+            crossed_books=self.crossed_books,
+            duplicate_trades=self.duplicate_trades,
+        )

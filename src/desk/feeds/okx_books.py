@@ -1,0 +1,399 @@
+"""Keeping each OKX order book in step with the wire (PROTOCOLS.md A.5, D.1, D.2, D.5).
+
+``OkxBookKeeper`` owns one ``OrderBook`` per symbol and a small state machine around it:
+
+``WAITING``        no book; the first ``books`` message decides: a snapshot is applied, an update
+                   starts a REST bootstrap (OKX has announced the end of the WS snapshot).
+``LIVE``           updates apply when ``prevSeqId == last`` (a seqId reset with
+                   ``seqId < prevSeqId`` is fine; an empty update with ``seqId == prevSeqId`` is an
+                   idle heartbeat and a no-op).
+``RESYNCING``      after a gap, a checksum mismatch or a crossed book: the book is cleared and its
+                   one channel is unsubscribed and subscribed again; pushes are ignored until the
+                   subscribe ack, then the book is ``WAITING`` for its fresh snapshot.
+``BOOTSTRAPPING``  updates are buffered while ``GET /api/v5/market/books`` is fetched, refetching
+                   while the snapshot's ``seqId`` is older than the first buffered ``prevSeqId``.
+``BRIDGING``       the REST snapshot is applied; updates with ``seqId <= snapshot.seqId`` are
+                   dropped and the first kept one must satisfy
+                   ``prevSeqId <= snapshot.seqId < seqId``; then ``LIVE``.
+
+Every snapshot clears the book first (no ghost levels). A checksum is only verified when the
+message carries a non-zero one (OKX now sends 0). A broken book never touches the others.
+``books5`` and ``bbo-tbt`` replace the whole book on every push and need none of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from desk.core.enums import Severity
+from desk.core.events import BookChanged
+from desk.feeds.counters import FeedCounters
+from desk.feeds.okx_sync import (
+    LIVE,
+    BookSync,
+    FetchBook,
+    RestBookLike,
+    SyncState,
+    fetch_current_snapshot,
+)
+from desk.feeds.okx_wire import BookData, BooksPush, LenientBooksPush, push_decoder
+from desk.market.book import OrderBook
+
+log = logging.getLogger(__name__)
+
+NS_PER_MS = 1_000_000
+MAX_BUFFERED = 20_000
+BOOTSTRAP_RETRY_S = 2.0
+RESYNC_TIMEOUT_S = 10.0
+
+
+Publish = Callable[[str, Any], None]
+Report = Callable[[str, str, Severity, str], None]
+Resubscribe = Callable[[str, str], bool]
+
+
+class OkxBookKeeper:
+    """Applies book pushes to the right book and repairs a broken one (module docstring)."""
+
+    def __init__(
+        self,
+        book_channels: dict[str, str],
+        *,
+        publish: Publish,
+        counters: FeedCounters,
+        report: Report,
+        resubscribe: Resubscribe,
+        fetch_book: FetchBook | None,
+        verify_checksum: bool = True,
+        venue: str = "okx",
+    ) -> None:
+        self.venue = venue
+        self.verify_checksum = verify_checksum
+        self.syncs = {
+            symbol: BookSync(symbol, channel, OrderBook(symbol, venue=venue, keep_raw=True))
+            for symbol, channel in book_channels.items()
+        }
+        self.books: dict[str, OrderBook] = {s: sync.book for s, sync in self.syncs.items()}
+        self.ready = asyncio.Event()
+        self._pending = set(self.syncs)
+        if not self._pending:
+            self.ready.set()
+        self._publish_event = publish
+        self._counters = counters
+        self._report = report
+        self._resubscribe = resubscribe
+        self._fetch_book = fetch_book
+        self._latency_append = counters.latency_append
+        self._decode_books = push_decoder(BooksPush).decode
+        self._decode_lenient = push_decoder(LenientBooksPush).decode
+
+    # --- pushes ---------------------------------------------------------------------------
+
+    def handle_books(self, raw: bytes, recv_ns: int) -> None:
+        """Decode and apply one ``books`` push (the hot path of the whole feed).
+
+        A live update that chains onto the book is applied inline; everything else (snapshots,
+        gaps, heartbeats, bootstrap states) goes through ``_on_books_slow``. Raises ValueError
+        for an undecodable frame (nothing applied) or unusable levels (that book is resynced).
+        """
+        try:
+            push = self._decode_books(raw)
+        except msgspec.ValidationError:
+            push = self._decode_other_levels(raw)
+        sync = self.syncs.get(push.arg.instId)
+        if sync is None or sync.channel != "books":
+            return
+        snapshot = push.action == "snapshot"
+        try:
+            for data in push.data:
+                ts = data.ts * NS_PER_MS
+                self._latency_append(recv_ns - ts)
+                book = sync.book
+                if snapshot or sync.state is not LIVE or data.prevSeqId != book.seq_id:
+                    self._on_books_slow(sync, data, snapshot, ts, recv_ns)
+                    continue
+                if data.seqId == data.prevSeqId and not data.bids and not data.asks:
+                    continue  # idle heartbeat: the stream is alive and nothing changed
+                book.apply_update(data.bids, data.asks, data.seqId, ts)
+                if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
+                    continue
+                bid = book.best_bid_px  # NaN when empty; NaN >= x is False
+                ask = book.best_ask_px
+                if bid >= ask:
+                    self._crossed(sync, bid, ask)
+                    continue
+                self._publish_event(
+                    sync.topic,
+                    BookChanged(
+                        ts_exchange=ts,
+                        ts_recv=recv_ns,
+                        venue=self.venue,
+                        symbol=sync.symbol,
+                        seq_id=data.seqId,
+                        snapshot=False,
+                        best_bid=bid,
+                        best_ask=ask,
+                    ),
+                )
+        except (ValueError, IndexError, TypeError, AttributeError) as exc:
+            self.resync(sync.symbol, "bad levels", str(exc))
+            raise ValueError(f"unusable book levels: {exc}") from exc
+
+    def handle_book_snapshots(self, raw: bytes, recv_ns: int) -> None:
+        """``books5`` / ``bbo-tbt``: every push is the whole (shallow) book."""
+        try:
+            push = self._decode_books(raw)
+        except msgspec.ValidationError:
+            push = self._decode_other_levels(raw)
+        sync = self.syncs.get(push.arg.instId)
+        if sync is None or sync.channel != push.arg.channel:
+            return
+        try:
+            for data in push.data:
+                ts = data.ts * NS_PER_MS
+                self._latency_append(recv_ns - ts)
+                sync.book.apply_snapshot(data.bids, data.asks, data.seqId, ts)
+                sync.state = LIVE
+                self._mark_ready(sync)
+                self._publish(sync, True, ts, recv_ns)
+        except (IndexError, TypeError, AttributeError) as exc:
+            sync.book.clear()
+            raise ValueError(f"unusable book levels: {exc}") from exc
+
+    def _decode_other_levels(self, raw: bytes) -> Any:
+        """The fast level shape was refused: if levels of another length parse, switch to those.
+
+        Raises ``msgspec.ValidationError`` when the frame is broken in some other way.
+        """
+        push = self._decode_lenient(raw)
+        if self._decode_books is not self._decode_lenient:
+            log.warning("OKX book levels are not [px, sz, int, int]: switching to lenient parsing")
+            self._decode_books = self._decode_lenient
+        return push
+
+    def _update_live(self, sync: BookSync, data: BookData, ts: int, recv_ns: int) -> None:
+        """The same steps as the inline path of ``handle_books``, for replays and gaps."""
+        book = sync.book
+        if data.prevSeqId != book.seq_id:
+            self._gap(sync, data.prevSeqId, book.seq_id)
+            return
+        if data.seqId == data.prevSeqId and not data.bids and not data.asks:
+            return
+        book.apply_update(data.bids, data.asks, data.seqId, ts)
+        if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
+            return
+        self._publish(sync, False, ts, recv_ns)
+
+    def _on_books_slow(
+        self, sync: BookSync, data: BookData, snapshot: bool, ts: int, recv_ns: int
+    ) -> None:
+        state = sync.state
+        if snapshot:
+            self._apply_snapshot(sync, data, ts, recv_ns)
+        elif state is SyncState.LIVE:
+            self._update_live(sync, data, ts, recv_ns)
+        elif state is SyncState.BRIDGING:
+            self._bridge(sync, data, ts, recv_ns)
+        elif state is SyncState.BOOTSTRAPPING:
+            sync.buffer.append(data)
+            if len(sync.buffer) > MAX_BUFFERED:
+                self.resync(sync.symbol, "gap", "too many updates buffered during REST bootstrap")
+        elif state is SyncState.WAITING:
+            self._start_bootstrap(sync, data)
+        # RESYNCING: pushes of the old subscription; ignored until the subscribe ack
+
+    def _apply_snapshot(self, sync: BookSync, data: BookData, ts: int, recv_ns: int) -> None:
+        self._cancel_bootstrap(sync)
+        sync.book.apply_snapshot(data.bids, data.asks, data.seqId, ts)
+        sync.state = SyncState.LIVE
+        if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
+            return
+        if self._publish(sync, True, ts, recv_ns):
+            self._mark_ready(sync)
+
+    def _bridge(self, sync: BookSync, data: BookData, ts: int, recv_ns: int) -> None:
+        """First update after a REST snapshot: drop what it holds, require the straddle."""
+        if data.seqId <= sync.bridge_seq:
+            return
+        if data.prevSeqId > sync.bridge_seq:
+            self._gap(sync, data.prevSeqId, sync.bridge_seq)
+            return
+        sync.state = SyncState.LIVE
+        sync.book.apply_update(data.bids, data.asks, data.seqId, ts)
+        if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
+            return
+        self._publish(sync, False, ts, recv_ns)
+
+    def _publish(self, sync: BookSync, snapshot: bool, ts: int, recv_ns: int) -> bool:
+        """Publish ``BookChanged``; a crossed book is counted and resynced instead."""
+        book = sync.book
+        bid = book.best_bid_px  # NaN when empty; NaN >= x is False
+        ask = book.best_ask_px
+        if bid >= ask:
+            self._crossed(sync, bid, ask)
+            return False
+        self._publish_event(
+            sync.topic,
+            BookChanged(
+                ts_exchange=ts,
+                ts_recv=recv_ns,
+                venue=self.venue,
+                symbol=sync.symbol,
+                seq_id=book.seq_id,
+                snapshot=snapshot,
+                best_bid=bid,
+                best_ask=ask,
+            ),
+        )
+        return True
+
+    # --- integrity failures ---------------------------------------------------------------
+
+    def _checksum_ok(self, sync: BookSync, data: BookData) -> bool:
+        local = sync.book.checksum()
+        if local == data.checksum:
+            return True
+        self._counters.checksum_failures += 1
+        message = f"checksum {data.checksum} != local {local} at seqId {data.seqId}"
+        self._report("checksum_failure", message, Severity.WARNING, sync.symbol)
+        self.resync(sync.symbol, "checksum", message)
+        return False
+
+    def _gap(self, sync: BookSync, prev_seq: int, last: int) -> None:
+        self._counters.gaps += 1
+        message = f"prevSeqId {prev_seq} != last seqId {last}"
+        self._report("gap", message, Severity.WARNING, sync.symbol)
+        self.resync(sync.symbol, "gap", message)
+
+    def _crossed(self, sync: BookSync, bid: float, ask: float) -> None:
+        self._counters.crossed_books += 1
+        message = f"crossed book: best bid {bid} >= best ask {ask}"
+        self._report("crossed_book", message, Severity.WARNING, sync.symbol)
+        if sync.channel == "books":
+            self.resync(sync.symbol, "crossed", message)
+        # books5/bbo-tbt: the next push replaces the book anyway
+
+    def resync(self, symbol: str, why: str, detail: str = "") -> None:
+        """Drop ``symbol``'s book and fetch it again, leaving every other book alone."""
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return
+        self._counters.resyncs += 1
+        self._reset(sync)
+        if self._resubscribe(sync.channel, symbol):
+            sync.state = SyncState.RESYNCING
+            sync.since = time.monotonic()
+            how = "resubscribing"
+        else:
+            how = "bootstrapping from REST on the next update"
+        text = f"resync after {why}: {how}" + (f" ({detail})" if detail else "")
+        self._report("resync", text, Severity.WARNING, symbol)
+
+    # --- subscriptions and connection life --------------------------------------------------
+
+    def on_subscribed(self, channel: str, symbol: str) -> None:
+        """The subscribe ack: pushes from here on belong to the new subscription."""
+        sync = self.syncs.get(symbol)
+        if sync is not None and sync.channel == channel and sync.state is SyncState.RESYNCING:
+            sync.state = SyncState.WAITING
+
+    def reset_all(self) -> None:
+        """Connection opened or lost: every book is cleared and waits for a fresh start."""
+        for sync in self.syncs.values():
+            self._reset(sync)
+            sync.retry_at = 0.0
+
+    def check_stuck(self, now: float | None = None) -> None:
+        """Re-request a resync whose subscribe ack never came (call about once a second)."""
+        now = time.monotonic() if now is None else now
+        for sync in self.syncs.values():
+            if sync.state is SyncState.RESYNCING and now - sync.since > RESYNC_TIMEOUT_S:
+                if self._resubscribe(sync.channel, sync.symbol):
+                    sync.since = now
+                else:
+                    sync.state = SyncState.WAITING
+
+    def close(self) -> None:
+        for sync in self.syncs.values():
+            self._cancel_bootstrap(sync)
+
+    def _reset(self, sync: BookSync) -> None:
+        self._cancel_bootstrap(sync)
+        sync.book.clear()
+        sync.state = SyncState.WAITING
+        sync.bridge_seq = -1
+        self._pending.add(sync.symbol)
+        self.ready.clear()
+
+    def _mark_ready(self, sync: BookSync) -> None:
+        pending = self._pending
+        if pending:
+            pending.discard(sync.symbol)
+            if not pending:
+                self.ready.set()
+
+    # --- REST bootstrap ---------------------------------------------------------------------
+
+    def _start_bootstrap(self, sync: BookSync, first: BookData) -> None:
+        if self._fetch_book is None or time.monotonic() < sync.retry_at:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # used without a loop (a replay, a benchmark): nothing to await
+            sync.retry_at = time.monotonic() + BOOTSTRAP_RETRY_S
+            log.warning("%s: no event loop to bootstrap the book from REST", sync.symbol)
+            return
+        sync.state = SyncState.BOOTSTRAPPING
+        sync.buffer = [first]
+        sync.task = loop.create_task(self._bootstrap(sync), name=f"bootstrap-{sync.symbol}")
+
+    def _cancel_bootstrap(self, sync: BookSync) -> None:
+        task, sync.task = sync.task, None
+        if task is not None and not task.done() and task is not _current_task():
+            task.cancel()
+        sync.buffer = []
+
+    async def _bootstrap(self, sync: BookSync) -> None:
+        assert self._fetch_book is not None
+        try:
+            snap = await fetch_current_snapshot(
+                self._fetch_book, sync.symbol, sync.buffer[0].prevSeqId
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._reset(sync)
+            sync.retry_at = time.monotonic() + BOOTSTRAP_RETRY_S
+            self._report("resync", f"REST bootstrap failed: {exc}", Severity.WARNING, sync.symbol)
+            return
+        sync.task = None
+        if sync.state is SyncState.BOOTSTRAPPING:
+            self._apply_rest_snapshot(sync, snap)
+
+    def _apply_rest_snapshot(self, sync: BookSync, snap: RestBookLike) -> None:
+        buffered, sync.buffer = sync.buffer, []
+        ts = snap.ts_ms * NS_PER_MS
+        recv_ns = time.time_ns()
+        sync.book.apply_snapshot(snap.bids, snap.asks, snap.seq_id, ts)
+        sync.state = SyncState.BRIDGING
+        sync.bridge_seq = snap.seq_id
+        if not self._publish(sync, True, ts, recv_ns):
+            return
+        self._mark_ready(sync)
+        for data in buffered:
+            if sync.state is not SyncState.BRIDGING and sync.state is not SyncState.LIVE:
+                break  # the replay found a gap and resynced
+            self._on_books_slow(sync, data, False, data.ts * NS_PER_MS, recv_ns)
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None

@@ -1,0 +1,229 @@
+"""OKX v5 public WebSocket wire formats as msgspec Structs (PROTOCOLS.md A.2-A.4).
+
+Field names follow the wire (camelCase) so decoding needs no renaming. Prices and sizes stay the
+exchange's strings: the book keeps them raw for the CRC32 checksum, and the feed converts to float
+only where it builds events. Typed decoding is as fast as untyped ``msgspec.json.decode`` here
+and validates the shape at the same time; a frame of the wrong shape raises
+``msgspec.ValidationError`` (a ``msgspec.DecodeError``), which the feed counts as a decode error.
+
+Every push starts ``{"arg":{"channel":"<name>"`` on the wire, so the feed picks the right typed
+decoder from the first bytes (``dispatch_key``) without a second parse.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+
+from desk.core.enums import Side
+
+T = TypeVar("T")
+
+PUSH_PREFIX = b'{"arg":{"channel":"'
+_PREFIX_LEN = len(PUSH_PREFIX)
+DISPATCH_KEY_LEN = _PREFIX_LEN + 6  # the prefix plus enough of the name to tell ours apart
+
+BOOK_CHANNELS = ("books", "books5", "bbo-tbt")
+"""Book channels, best first: a symbol's book follows the first of these that is configured."""
+
+Level = tuple[str, str, int, int]
+"""One book level as decoded: ``["8476.98","415","0","13"]`` -> ``("8476.98", "415", 0, 13)``.
+
+Price and size stay the exchange's strings (the book keys on them and the checksum needs them
+verbatim). The deprecated ``"0"`` and the order count are read as ints: small ints are shared
+objects in CPython, so the two unused fields cost no allocation (about 15% of the decode).
+If OKX ever changes the arity of a level, ``LenientBooksPush`` takes over (see ``OkxBookKeeper``).
+"""
+
+LenientLevel = list[str]
+"""Any level shape at all: ``[price, size, ...]`` as strings."""
+
+
+class Arg(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A channel subscription: ``{"channel":"books","instId":"BTC-USDT"}``."""
+
+    channel: str
+    instId: str = ""
+
+
+class BookData(msgspec.Struct):
+    """One element of ``data`` on ``books`` / ``books5`` / ``bbo-tbt``.
+
+    ``{"asks":[["8476.98","415","0","13"]],"bids":[["8476.97","256","0","12"]],
+    "ts":"1597026383085","checksum":0,"prevSeqId":-1,"seqId":123456}``
+
+    ``books5`` and ``bbo-tbt`` carry no ``checksum``/``prevSeqId`` (``books5`` adds ``instId``).
+    ``ts`` (ms) is a string on the wire; ``push_decoder`` turns it into an int while parsing.
+    """
+
+    asks: list[Level]
+    bids: list[Level]
+    ts: int
+    checksum: int = 0
+    prevSeqId: int = -1
+    seqId: int = -1
+
+
+class LenientBookData(msgspec.Struct):
+    """``BookData`` with levels of any length, for frames the fast shape refuses."""
+
+    asks: list[LenientLevel]
+    bids: list[LenientLevel]
+    ts: int
+    checksum: int = 0
+    prevSeqId: int = -1
+    seqId: int = -1
+
+
+class LenientBooksPush(msgspec.Struct):
+    arg: Arg
+    data: list[LenientBookData]
+    action: str = ""
+
+
+class BooksPush(msgspec.Struct):
+    """``{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[BookData]}``.
+
+    ``action`` is ``snapshot`` or ``update`` on ``books``, absent on ``books5``/``bbo-tbt``.
+    """
+
+    arg: Arg
+    data: list[BookData]
+    action: str = ""
+
+
+class TradeData(msgspec.Struct, kw_only=True):
+    """``{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306",
+    "side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}``
+
+    ``tradeId`` is the last id of an aggregate of ``count`` fills (absent on ``trades-all``).
+    ``px``/``sz``/``ts``/``count`` are strings on the wire, converted while parsing.
+    """
+
+    tradeId: str
+    px: float
+    sz: float
+    side: Side
+    ts: int
+    count: int = 1
+
+
+class TradesPush(msgspec.Struct):
+    """``{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[TradeData]}``."""
+
+    arg: Arg
+    data: list[TradeData]
+
+
+class TickerData(msgspec.Struct, kw_only=True):
+    """``{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1",
+    "askPx":"9999.99","askSz":"11","bidPx":"8888.88","bidSz":"5","open24h":"9000",
+    "high24h":"10000","low24h":"8888.88","volCcy24h":"2222","vol24h":"2222",
+    "sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}``; all strings, maybe empty.
+    """
+
+    last: str = ""
+    lastSz: str = ""
+    askPx: str = ""
+    askSz: str = ""
+    bidPx: str = ""
+    bidSz: str = ""
+    open24h: str = ""
+    high24h: str = ""
+    low24h: str = ""
+    vol24h: str = ""
+    volCcy24h: str = ""
+    ts: str
+
+
+class TickersPush(msgspec.Struct):
+    arg: Arg
+    data: list[TickerData]
+
+
+class Envelope(msgspec.Struct, kw_only=True):
+    """Anything that is not a fast-path push: events, or a push in unexpected key order.
+
+    Ack: ``{"id":"1512","event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},
+    "connId":"a4d3ae55"}``
+    Error: ``{"id":"1512","event":"error","code":"60012","msg":"Invalid request: ...",
+    "connId":"a4d3ae55"}``
+    Notice: ``{"event":"notice","code":"64008","msg":"The connection will soon be closed for a
+    service upgrade. Please reconnect.","connId":"a4d3ae55"}``
+    """
+
+    event: str = ""
+    arg: Arg | None = None
+    code: str | int = ""
+    msg: str = ""
+    connId: str = ""
+    id: str = ""
+
+
+class Request(msgspec.Struct, omit_defaults=True):
+    """``{"id":"1512","op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}``."""
+
+    op: str
+    args: list[Arg]
+    id: str = ""
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def push_decoder(push_type: type[T]) -> msgspec.json.Decoder[T]:
+    """A decoder for one push type that converts numeric strings where the struct says so.
+
+    ``strict=False`` lets ``"ts":"1597026383085"`` decode straight into an ``int`` field and
+    ``"px":"42219.9"`` into a ``float`` (correctly rounded, as ``float()`` would): the field is
+    converted while parsing, which is cheaper than building the string and converting it after.
+    Fields typed ``str`` (book levels, trade ids) stay exactly as received.
+    """
+    return msgspec.json.Decoder(push_type, strict=False)
+
+
+def encode_request(op: str, args: list[Arg], request_id: str = "") -> str:
+    """The text frame of a ``subscribe``/``unsubscribe`` request."""
+    return _encoder.encode(Request(op=op, args=args, id=request_id)).decode()
+
+
+def chunk_args(args: list[Arg], max_bytes: int = 60_000) -> list[list[Arg]]:
+    """Split ``args`` so each request stays under OKX's 64 KB of channel args."""
+    chunks: list[list[Arg]] = []
+    current: list[Arg] = []
+    size = 0
+    for arg in args:
+        arg_size = len(_encoder.encode(arg)) + 1
+        if current and size + arg_size > max_bytes:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(arg)
+        size += arg_size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def dispatch_key(channel: str) -> bytes:
+    """The first ``DISPATCH_KEY_LEN`` bytes of every push on ``channel``.
+
+    ``"books"`` -> ``b'{"arg":{"channel":"books"'``, ``"tickers"`` -> ``b'...:"ticker'``.
+    A dict keyed by these finds a frame's handler from one slice, ``raw[:DISPATCH_KEY_LEN]``,
+    which also checks that the frame starts like a push. Longer channel names that share the
+    key (``books50-l2-tbt`` with ``books5``) are never subscribed, and the handlers check
+    ``arg.channel`` where it matters.
+    """
+    return (PUSH_PREFIX + channel.encode() + b'"')[:DISPATCH_KEY_LEN]
+
+
+def channel_of(raw: bytes) -> str | None:
+    """The channel of a push from its first bytes, or None when it does not start as usual.
+
+    ``b'{"arg":{"channel":"books","instId":"BTC-USDT"},...'`` -> ``"books"``.
+    """
+    if raw.startswith(PUSH_PREFIX):
+        end = raw.find(b'"', _PREFIX_LEN, _PREFIX_LEN + 40)
+        if end > 0:
+            return raw[_PREFIX_LEN:end].decode(errors="replace")
+    return None

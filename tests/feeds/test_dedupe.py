@@ -1,0 +1,71 @@
+"""Trades replayed after a reconnect are recognised, aggregated OKX trades included."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from desk.feeds.dedupe import MAX_COVERED_IDS, TradeDeduplicator
+
+
+def test_a_trade_seen_before_is_a_duplicate() -> None:
+    dedupe = TradeDeduplicator()
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "130639474")
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "130639474")
+
+
+def test_venue_and_symbol_are_part_of_the_key() -> None:
+    dedupe = TradeDeduplicator()
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "1")
+    assert not dedupe.is_duplicate("okx", "ETH-USDT", "1")
+    assert not dedupe.is_duplicate("binance", "BTC-USDT", "1")
+
+
+def test_an_aggregated_trade_covers_the_ids_below_it() -> None:
+    """tradeId 123 with count 3 covers 123, 122 and 121 (PROTOCOLS.md A.4)."""
+    dedupe = TradeDeduplicator()
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "123", count=3)
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "122")
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "121")
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "120")
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "124")
+
+
+def test_absurd_counts_are_capped() -> None:
+    dedupe = TradeDeduplicator(maxsize=10 * MAX_COVERED_IDS)
+    dedupe.is_duplicate("okx", "BTC-USDT", "1000000", count=10**9)
+    assert len(dedupe) == MAX_COVERED_IDS
+
+
+def test_non_numeric_ids_match_exactly() -> None:
+    dedupe = TradeDeduplicator()
+    assert not dedupe.is_duplicate("coinbase", "BTC-USD", "a1b2-c3", count=3)
+    assert dedupe.is_duplicate("coinbase", "BTC-USD", "a1b2-c3")
+    assert not dedupe.is_duplicate("coinbase", "BTC-USD", "a1b2-c2")
+    assert not dedupe.is_duplicate("coinbase", "BTC-USD", "１２")  # not ASCII digits
+
+
+def test_the_memory_is_bounded_and_forgets_the_oldest() -> None:
+    dedupe = TradeDeduplicator(maxsize=3)
+    for trade_id in ("1", "2", "3", "4"):
+        dedupe.is_duplicate("okx", "BTC-USDT", trade_id)
+    assert len(dedupe) == 3
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "1"), "evicted"
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "4")
+
+
+def test_a_repeat_keeps_an_id_fresh() -> None:
+    dedupe = TradeDeduplicator(maxsize=2)
+    dedupe.is_duplicate("okx", "X-Y", "1")
+    dedupe.is_duplicate("okx", "X-Y", "2")
+    assert dedupe.is_duplicate("okx", "X-Y", "1")  # 1 is now the most recent
+    dedupe.is_duplicate("okx", "X-Y", "3")  # evicts 2
+    assert dedupe.is_duplicate("okx", "X-Y", "1")
+    assert not dedupe.is_duplicate("okx", "X-Y", "2")
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**12), unique=True, max_size=200))
+def test_distinct_ids_are_never_duplicates_and_replays_always_are(ids: list[int]) -> None:
+    dedupe = TradeDeduplicator(maxsize=1000)
+    assert not any(dedupe.is_duplicate("okx", "BTC-USDT", str(i)) for i in ids)
+    assert all(dedupe.is_duplicate("okx", "BTC-USDT", str(i)) for i in ids)
