@@ -34,9 +34,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from itertools import zip_longest
 from operator import itemgetter
 
-from desk.market.checksum import okx_checksum
+from desk.market.checksum import signed_crc32
 
 Level = Sequence[str]
 """A raw level as the venue sends it: ``(price, size, ...)``, all strings."""
@@ -211,6 +212,20 @@ def _top(side: _Side, n: int | None) -> list[tuple[float, str, str]]:
     return out
 
 
+def _top_pairs(side: _Side, n: int) -> list[str]:
+    """``"px:sz"`` raw strings of the best ``n`` live levels, best first."""
+    out: list[str] = []
+    append = out.append
+    cell = side.top_cell
+    while cell is not None:
+        if cell[0] > ZERO_CEILING:
+            append(cell[2] + ":" + cell[0])
+            if len(out) == n:
+                break
+        cell = cell[3]
+    return out
+
+
 def _depth(side: _Side) -> int:
     """Live levels on a side (a scan: the hot path does not keep a count)."""
     return sum(1 for cell in side.cells.values() if cell[0] > ZERO_CEILING)
@@ -343,10 +358,20 @@ class OrderBook:
         return (bid_vol - ask_vol) / total if total > 0.0 else math.nan
 
     def checksum(self) -> int:
-        """OKX CRC32 over the top 25 raw levels of each side (PROTOCOLS.md A.6)."""
-        return okx_checksum(
-            self.raw_bids(CHECKSUM_DEPTH), self.raw_asks(CHECKSUM_DEPTH), CHECKSUM_DEPTH
-        )
+        """OKX CRC32 over the top 25 raw levels of each side (PROTOCOLS.md A.6).
+
+        Called after every update when the venue sends a checksum, so it walks each side once
+        and joins the raw strings directly (the same text ``okx_checksum`` builds).
+        """
+        bids = _top_pairs(self._bids, CHECKSUM_DEPTH)
+        asks = _top_pairs(self._asks, CHECKSUM_DEPTH)
+        if len(bids) == len(asks):
+            parts = [""] * (2 * len(bids))
+            parts[0::2] = bids
+            parts[1::2] = asks
+        else:
+            parts = [p for pair in zip_longest(bids, asks) for p in pair if p is not None]
+        return signed_crc32(":".join(parts))
 
     @property
     def depth_bids(self) -> int:

@@ -36,5 +36,10 @@ def okx_checksum(bids: Sequence[Level], asks: Sequence[Level], depth: int = 25) 
             level = asks[i]
             append(level[0])
             append(level[1])
-    crc = zlib.crc32(":".join(parts).encode())
+    return signed_crc32(":".join(parts))
+
+
+def signed_crc32(text: str) -> int:
+    """CRC32 of ``text`` (UTF-8) as OKX reports it: a signed 32-bit integer."""
+    crc = zlib.crc32(text.encode())
     return crc - _WRAP if crc >= _SIGN_BIT else crc
