@@ -167,6 +167,20 @@ class SimulatorConfig(_Frozen, frozen=True):
     silence_timeout: PositiveFloat = 30.0
 
 
+class UiConfig(_Frozen, frozen=True):
+    """The terminal UI: theme, sampling rate, ladder depth and key remapping.
+
+    ``keys`` maps a binding id (see ``desk --help`` / the help screen) to the key(s) that fire it,
+    e.g. ``{mode_health: "h", quit: "ctrl+q"}``; unknown ids are refused when the UI starts.
+    """
+
+    theme: str = "desk-dark"
+    refresh_hz: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    ladder_depth: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+    stale_after: PositiveFloat = 5.0
+    keys: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 class DeskConfig(_Frozen, frozen=True):
     system: SystemConfig = msgspec.field(default_factory=SystemConfig)
     trading: TradingConfig = msgspec.field(default_factory=TradingConfig)
@@ -174,6 +188,7 @@ class DeskConfig(_Frozen, frozen=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     redis: RedisConfig = msgspec.field(default_factory=RedisConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    ui: UiConfig = msgspec.field(default_factory=UiConfig)
 
 
 def parse_config(data: Any, source: str = "<config>") -> DeskConfig:

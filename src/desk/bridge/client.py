@@ -1,0 +1,60 @@
+"""EngineClient: the one interface between the engine and any UI (DESIGN.md section 1).
+
+The UI samples state at its own rate and never reaches into engine objects. Two implementations:
+in-process (``InProcessClient``, the default ``desk`` and the UI tests) and Redis (``desk ui
+--attach``, later). The interface is transport-neutral: snapshots of state that carry a version,
+a sequence of recent system events, and commands answered by an acknowledgement.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from desk.bridge.views import BookView, CandlesView, EventView, HealthView, TapeView, TickersView
+from desk.core.enums import Mode
+
+
+class CommandAck(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine's answer to a command: accepted, or refused with the reason."""
+
+    command: str
+    accepted: bool
+    reason: str = ""
+
+
+class EngineClient(Protocol):
+    """What a UI may ask of an engine, wherever it runs."""
+
+    @property
+    def mode(self) -> Mode: ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+
+    @property
+    def timeframes(self) -> tuple[str, ...]: ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client currently reaches its engine."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def book(self, symbol: str, depth: int = 20) -> BookView: ...
+
+    def tape(self, symbol: str, limit: int = 50) -> TapeView: ...
+
+    def tickers(self) -> TickersView: ...
+
+    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView: ...
+
+    def health(self) -> HealthView: ...
+
+    def events_since(self, seq: int, limit: int = 200) -> list[EventView]:
+        """System events with ``seq`` greater than the given one, oldest first."""
+        ...

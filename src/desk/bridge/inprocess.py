@@ -1,0 +1,277 @@
+"""EngineClient over an Engine in the same process: views are built from live objects on demand.
+
+Each view is cached by the version of the state it came from, so a UI polling at 10 Hz over an
+unchanged symbol costs a dict lookup, and the engine never does per-tick work for the UI.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from desk.bridge.views import (
+    BookView,
+    CandlesView,
+    CandleView,
+    ConnectionHealth,
+    EventView,
+    HealthView,
+    LevelView,
+    QueueHealth,
+    TapeView,
+    TickersView,
+    TickerView,
+    TradeView,
+)
+from desk.core.enums import ConnectionState, Mode
+from desk.engine.state import MarketState
+
+if TYPE_CHECKING:
+    from desk.engine.engine import Engine
+
+NS_PER_MS = 1_000_000
+
+
+class InProcessClient:
+    """The default EngineClient: the engine runs in this process, on this event loop."""
+
+    def __init__(self, engine: Engine, *, own_engine: bool = True) -> None:
+        self.engine = engine
+        self.state = MarketState(
+            engine.bus, engine.config.trading.symbols, engine.config.trading.timeframes
+        )
+        self._own_engine = own_engine
+        self._cache: dict[Any, Any] = {}
+        self._health_version = 0
+
+    @property
+    def mode(self) -> Mode:
+        return self.engine.config.system.mode
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.engine.config.trading.symbols
+
+    @property
+    def timeframes(self) -> tuple[str, ...]:
+        return self.engine.config.trading.timeframes
+
+    @property
+    def connected(self) -> bool:
+        feeds = self.engine.feeds
+        return feeds is not None and any(f.state is ConnectionState.CONNECTED for f in feeds.feeds)
+
+    async def start(self) -> None:
+        if self._own_engine:
+            await self.engine.start()
+
+    async def stop(self) -> None:
+        if self._own_engine:
+            await self.engine.stop()
+
+    def _cached(self, key: Any, version: int, build: Any) -> Any:
+        hit = self._cache.get(key)
+        if hit is not None and hit.version == version:
+            return hit
+        view = build()
+        self._cache[key] = view
+        return view
+
+    # -- market ----------------------------------------------------------------------------
+
+    def book(self, symbol: str, depth: int = 20) -> BookView:
+        age_ms, connected = self._feed_age_ms(symbol)
+        version = self.state.book_version.get(symbol, 0)
+        stale = (not connected) or age_ms > self.engine.config.ui.stale_after * 1000
+        hit = self._cache.get(("book", symbol, depth))
+        if hit is not None and hit.version == version and hit.stale == stale:
+            return hit
+        view = self._build_book(symbol, depth, version, age_ms, stale)
+        self._cache[("book", symbol, depth)] = view
+        return view
+
+    def _build_book(
+        self, symbol: str, depth: int, version: int, age_ms: float, stale: bool
+    ) -> BookView:
+        book = self._order_book(symbol)
+        trades = self.state.trades.get(symbol)
+        last = trades[0] if trades else None
+        if book is None:
+            bids: list[LevelView] = []
+            asks: list[LevelView] = []
+            seq_id = ts_exchange = 0
+        else:
+            bids = [LevelView(p, s) for p, s in book.bids(depth)]
+            asks = [LevelView(p, s) for p, s in book.asks(depth)]
+            seq_id, ts_exchange = book.seq_id, book.ts_exchange
+        return BookView(
+            version=version,
+            symbol=symbol,
+            bids=bids,
+            asks=asks,
+            seq_id=seq_id,
+            ts_exchange=ts_exchange,
+            ts_recv=time.time_ns(),
+            age_ms=age_ms,
+            stale=stale or book is None or not (bids or asks),
+            last_price=last.price if last else math.nan,
+            last_side=last.side if last else None,
+        )
+
+    def _order_book(self, symbol: str) -> Any:
+        feeds = self.engine.feeds
+        return None if feeds is None else feeds.book(symbol)
+
+    def _feed_age_ms(self, symbol: str) -> tuple[float, bool]:
+        feeds = self.engine.feeds
+        if feeds is None:
+            return math.inf, False
+        for feed in feeds.feeds:
+            if symbol in feed.books:
+                last = feed.counters.last_recv_ns
+                age = (time.time_ns() - last) / NS_PER_MS if last else math.inf
+                return age, feed.state is ConnectionState.CONNECTED
+        return math.inf, False
+
+    def tape(self, symbol: str, limit: int = 50) -> TapeView:
+        version = self.state.trade_version.get(symbol, 0)
+
+        def build() -> TapeView:
+            trades = list(self.state.trades.get(symbol, ()))[:limit]
+            return TapeView(
+                version=version,
+                symbol=symbol,
+                trades=[
+                    TradeView(
+                        ts_exchange=t.ts_exchange,
+                        price=t.price,
+                        size=t.size,
+                        side=t.side,
+                        count=t.count,
+                    )
+                    for t in trades
+                ],
+            )
+
+        return self._cached(("tape", symbol, limit), version, build)
+
+    def tickers(self) -> TickersView:
+        version = self.state.ticker_version
+
+        def build() -> TickersView:
+            views = []
+            for symbol in self.symbols:
+                t = self.state.tickers.get(symbol)
+                if t is None:
+                    continue
+                change = (t.last / t.open_24h - 1.0) * 100 if t.open_24h else math.nan
+                views.append(
+                    TickerView(
+                        symbol=symbol,
+                        last=t.last,
+                        open_24h=t.open_24h,
+                        change_24h_pct=change,
+                        bid=t.bid,
+                        ask=t.ask,
+                        volume_24h=t.volume_24h,
+                        ts_recv=t.ts_recv,
+                    )
+                )
+            return TickersView(version=version, tickers=views)
+
+        return self._cached(("tickers",), version, build)
+
+    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView:
+        """Closed candles plus the forming one; rebuilt each call since the forming bar moves."""
+        closed = list(self.state.candles.get((symbol, timeframe), ()))[-limit:]
+        views = [CandleView(c.end, c.open, c.high, c.low, c.close, c.volume) for c in closed]
+        aggregator = self.engine.candles.get(symbol)
+        forming = aggregator.forming(timeframe) if aggregator is not None else None
+        if forming is not None:
+            views.append(
+                CandleView(
+                    forming.end,
+                    forming.open,
+                    forming.high,
+                    forming.low,
+                    forming.close,
+                    forming.volume,
+                )
+            )
+            views = views[-limit:]
+        version = self.state.candle_version.get((symbol, timeframe), 0) * 1_000_003 + (
+            self.state.trade_version.get(symbol, 0)
+        )
+        return CandlesView(
+            version=version,
+            symbol=symbol,
+            timeframe=timeframe,
+            candles=views,
+            forming=forming is not None,
+        )
+
+    # -- health ----------------------------------------------------------------------------
+
+    def health(self) -> HealthView:
+        engine = self.engine
+        self._health_version += 1
+        return HealthView(
+            version=self._health_version,
+            ts=time.time_ns(),
+            mode=self.mode,
+            connections=self._connections(),
+            loop_lag_ms=engine.loop_lag.last_ms,
+            loop_lag_p99_ms=engine.loop_lag.percentile_ms(0.99),
+            cpu_percent=engine.process.cpu_percent(),
+            rss_bytes=engine.process.rss_bytes(),
+            max_memory_bytes=engine.config.system.max_memory_bytes,
+            queues=[
+                QueueHealth(
+                    name=s.name,
+                    depth=s.depth,
+                    maxsize=s.maxsize,
+                    dropped=s.dropped,
+                    over_bound=s.over_bound,
+                )
+                for s in engine.bus.async_subscribers
+            ],
+            sqlite_backlog=engine.store.backlog,
+            sqlite_rows_written=engine.store.rows_written,
+            sqlite_write_errors=engine.store.write_errors,
+            candles_closed=engine.candles_closed,
+            uptime_s=(time.time_ns() - engine.started_ns) / 1e9 if engine.started_ns else 0.0,
+        )
+
+    def _connections(self) -> list[ConnectionHealth]:
+        feeds = self.engine.feeds
+        if feeds is None:
+            return []
+        out = []
+        for feed in feeds.feeds:
+            c = feed.counters.snapshot()
+            ready = sum(1 for book in feed.books.values() if book)
+            out.append(
+                ConnectionHealth(
+                    venue="okx",
+                    name=c.name,
+                    state=feed.state,
+                    msgs_per_s=c.msgs_per_s,
+                    bytes_per_s=c.bytes_per_s,
+                    latency_p50_ms=c.latency_p50_ms,
+                    latency_p99_ms=c.latency_p99_ms,
+                    last_message_age_ms=c.last_message_age_s * 1000,
+                    reconnects=c.reconnects,
+                    gaps=c.gaps,
+                    resyncs=c.resyncs,
+                    checksum_failures=c.checksum_failures,
+                    decode_errors=c.decode_errors,
+                    books_ready=ready,
+                    books_total=len(feed.books),
+                )
+            )
+        return out
+
+    def events_since(self, seq: int, limit: int = 200) -> list[EventView]:
+        newer = [e for e in self.state.events if e.seq > seq]
+        return newer[-limit:]

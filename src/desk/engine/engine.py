@@ -1,0 +1,198 @@
+"""The engine: builds feeds, books, candles and storage from a config and runs them headless.
+
+Nothing here knows about a terminal. The hot path (feed message -> book -> candles) is direct
+calls through the synchronous bus; SQLite hangs off it as a write-behind store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from desk.config import DeskConfig
+from desk.core import topics
+from desk.core.bus import Bus
+from desk.core.clock import Clock, LiveClock
+from desk.core.enums import Severity
+from desk.core.events import Candle, SystemEvent, Trade
+from desk.engine.health import LoopLagMonitor, ProcessProbe
+from desk.engine.status import format_status
+from desk.feeds.manager import FeedManager
+from desk.feeds.okx_rest import OkxRestClient
+from desk.market.candles import CandleAggregator
+from desk.storage.sqlite import SqliteStore
+
+log = logging.getLogger("desk.engine")
+
+CANDLE_CLOCK_INTERVAL = 0.25
+
+
+class Engine:
+    """Owns every headless component of one desk and their start/stop order."""
+
+    def __init__(self, config: DeskConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or LiveClock()
+        self.bus = Bus()
+        self.store = SqliteStore(config.storage)
+        self.simulator: Any = None
+        self.feeds: FeedManager | None = None
+        self.candles: dict[str, CandleAggregator] = {}
+        self.loop_lag = LoopLagMonitor()
+        self.process = ProcessProbe()
+        self.candles_closed = 0
+        self.started_ns = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self._status_listeners: list[Callable[[str], None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open storage, start the simulator if configured, then the feeds and timers."""
+        self.started_ns = time.time_ns()
+        await self.store.open()
+        self.bus.subscribe(topics.SYSTEM_EVENTS, self.store.record_system_event)
+        if self.config.simulator.enabled:
+            await self._start_simulator()
+        self._wire_candles()
+        await self._load_instruments()
+        self.feeds = FeedManager(self.config, self.bus)
+        await self.feeds.start()
+        self.bus.start_async_subscribers()
+        self.loop_lag.start()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._candle_clock(), name="candle-clock"))
+        self._tasks.append(loop.create_task(self._status_loop(), name="status-line"))
+        self.emit("engine", "started", f"engine started in {self.config.system.mode} mode")
+
+    async def _start_simulator(self) -> None:
+        from desk.sim.okx import OkxSimulator  # only a sim run pays for importing the simulator
+
+        self.simulator = OkxSimulator(self.config.simulator)
+        await self.simulator.start()
+        okx = msgspec.structs.replace(
+            self.config.exchanges.okx,
+            ws_public_url=self.simulator.ws_public_url,
+            ws_business_url=self.simulator.ws_business_url,
+            rest_url=self.simulator.rest_url,
+        )
+        exchanges = msgspec.structs.replace(self.config.exchanges, okx=okx)
+        self.config = msgspec.structs.replace(self.config, exchanges=exchanges)
+        self.emit("simulator", "started", f"simulator listening at {self.simulator.rest_url}")
+
+    async def _load_instruments(self) -> None:
+        """Fetch the instrument rules once at start; a failure is reported, not fatal."""
+        rest = OkxRestClient(self.config.exchanges.okx.rest_url)
+        try:
+            instruments = await rest.get_instruments("SPOT")
+        except Exception as exc:  # network down, venue error: feeds can still run
+            self.emit("okx", "error", f"instrument load failed: {exc}", Severity.WARNING)
+            return
+        finally:
+            await rest.close()
+        wanted = set(self.config.trading.symbols)
+        for instrument in instruments:
+            if instrument.symbol in wanted:
+                self.store.record_instrument(instrument)
+
+    def _wire_candles(self) -> None:
+        for symbol in self.config.trading.symbols:
+            aggregator = CandleAggregator(
+                "okx", symbol, self.config.trading.timeframes, self.clock, self._on_candle
+            )
+            self.candles[symbol] = aggregator
+            self.bus.subscribe(topics.market_data(symbol), _trade_feeder(aggregator))
+
+    def _on_candle(self, candle: Candle) -> None:
+        self.candles_closed += 1
+        self.store.record_candle(candle)
+        self.bus.publish(topics.market_data(candle.symbol), candle)
+
+    async def _candle_clock(self) -> None:
+        """Close candles on clock time even when no trade arrives."""
+        while True:
+            await asyncio.sleep(CANDLE_CLOCK_INTERVAL)
+            for aggregator in self.candles.values():
+                aggregator.on_clock()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.system.status_interval)
+            line = self.status_line()
+            log.info("%s", line)
+            for listener in self._status_listeners:
+                listener(line)
+
+    def status_line(self) -> str:
+        return format_status(self)
+
+    def on_status(self, listener: Callable[[str], None]) -> None:
+        self._status_listeners.append(listener)
+
+    def emit(
+        self, source: str, kind: str, message: str, severity: Severity = Severity.INFO
+    ) -> None:
+        now = time.time_ns()
+        event = SystemEvent(
+            ts_exchange=0,
+            ts_recv=now,
+            source=source,
+            kind=kind,
+            message=message,
+            severity=severity,
+        )
+        self.bus.publish(topics.SYSTEM_EVENTS, event)
+
+    async def stop(self) -> None:
+        """Stop feeds first (no new data), then timers, then flush storage; idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.feeds is not None:
+            await self.feeds.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+        await self.loop_lag.stop()
+        self.emit("engine", "stopped", "engine stopped")
+        await self.bus.stop()
+        await self.store.close()
+        if self.simulator is not None:
+            await self.simulator.stop()
+
+    async def run(self, duration: float | None = None, stop: asyncio.Event | None = None) -> None:
+        """Start, run until ``duration`` passes or ``stop`` is set, then stop cleanly."""
+        stop = stop or asyncio.Event()
+        await self.start()
+        try:
+            if duration is None:
+                await stop.wait()
+            else:
+                try:
+                    await asyncio.wait_for(stop.wait(), duration)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.stop()
+
+
+def _trade_feeder(aggregator: CandleAggregator) -> Callable[[Any], None]:
+    """A market-data subscriber that passes trades to one symbol's candle aggregator."""
+    on_trade = aggregator.on_trade
+
+    def feed(event: Any) -> None:
+        if type(event) is Trade:
+            on_trade(event.ts_exchange, event.price, event.size)
+
+    return feed
