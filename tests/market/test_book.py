@@ -11,28 +11,7 @@ from hypothesis import strategies as st
 from desk.market import book as book_module
 from desk.market.book import OrderBook
 from desk.market.checksum import okx_checksum
-
-# PROTOCOLS.md A.4, the `books` snapshot example, verbatim.
-DOC_ASKS = [
-    ["8476.98", "415", "0", "13"],
-    ["8477", "7", "0", "2"],
-    ["8477.34", "85", "0", "1"],
-    ["8477.56", "1", "0", "1"],
-    ["8505.84", "8", "0", "1"],
-    ["8506.37", "85", "0", "1"],
-    ["8506.49", "2", "0", "1"],
-    ["8506.96", "100", "0", "2"],
-]
-DOC_BIDS = [
-    ["8476.97", "256", "0", "12"],
-    ["8475.55", "101", "0", "1"],
-    ["8475.54", "100", "0", "1"],
-    ["8475.3", "1", "0", "1"],
-    ["8447.32", "6", "0", "1"],
-    ["8447.02", "246", "0", "1"],
-    ["8446.83", "24", "0", "1"],
-    ["8446", "95", "0", "3"],
-]
+from tests.market.doc_samples import DOC_ASKS, DOC_BIDS
 
 
 def lv(px: str, sz: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 from desk.market.checksum import okx_checksum
+from tests.market.doc_samples import DOC_ASKS, DOC_BIDS
 
 
 def test_docs_example_with_two_levels_a_side() -> None:
@@ -20,26 +21,7 @@ def test_docs_example_with_a_shorter_bid_side_skips_missing_entries() -> None:
 
 
 def test_books_example_data_gives_its_computed_value_not_the_printed_one() -> None:
-    asks = [
-        ["8476.98", "415", "0", "13"],
-        ["8477", "7", "0", "2"],
-        ["8477.34", "85", "0", "1"],
-        ["8477.56", "1", "0", "1"],
-        ["8505.84", "8", "0", "1"],
-        ["8506.37", "85", "0", "1"],
-        ["8506.49", "2", "0", "1"],
-        ["8506.96", "100", "0", "2"],
-    ]
-    bids = [
-        ["8476.97", "256", "0", "12"],
-        ["8475.55", "101", "0", "1"],
-        ["8475.54", "100", "0", "1"],
-        ["8475.3", "1", "0", "1"],
-        ["8447.32", "6", "0", "1"],
-        ["8447.02", "246", "0", "1"],
-        ["8446.83", "24", "0", "1"],
-        ["8446", "95", "0", "3"],
-    ]
+    bids, asks = DOC_BIDS, DOC_ASKS
     assert okx_checksum(bids, asks) == -2102840145
     assert okx_checksum(bids, asks) != -855196043
 
