@@ -1,0 +1,318 @@
+"""The desk Textual App: modes, bindings, themes, and the one refresh timer.
+
+The App does three things. It owns the selection (symbol, timeframe, theme) and the key
+bindings. It runs ONE refresh loop: every ``1 / ui.refresh_hz`` seconds, re-armed only after the
+previous refresh finished (so refreshes never pile up however busy the engine is), it samples
+the EngineClient for the screen on top and for new system events. And it starts and stops the
+engine behind the client as plain asyncio, never as widget workers that die with a screen.
+
+Importing this module is cheap: the engine (and whatever heavy libraries it pulls in) is only
+imported by ``run_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App
+from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
+
+from desk.bridge.client import EngineClient
+from desk.bridge.views import HealthView
+from desk.commands import DeskCommands
+from desk.config import DeskConfig
+from desk.core.enums import Severity
+from desk.keymap import UiConfigError, resolve_keys
+from desk.messages import (
+    EngineFailed,
+    EngineStarted,
+    RefreshFailed,
+    SymbolChanged,
+    SystemEventsReceived,
+    TimeframeChanged,
+)
+from desk.screens.base import DeskScreen, bindings
+from desk.screens.context import EngineState, EventLog, RefreshContext
+from desk.screens.health import HealthScreen
+from desk.screens.help import HelpScreen
+from desk.screens.market import MarketScreen
+from desk.themes import STYLESHEET, THEME_NAMES, THEMES, VARIABLE_DEFAULTS
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+log = logging.getLogger("desk.ui")
+
+HEALTH_EVERY_S = 0.5
+MIN_GAP_S = 0.005
+STOP_TIMEOUT_S = 15.0
+TIMING_WINDOW = 2_000
+
+
+class DeskApp(App[int]):
+    """desk in a terminal; ``client`` is the only way it reaches the engine."""
+
+    TITLE = "desk"
+    CSS_PATH = str(STYLESHEET)
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {
+        "market": MarketScreen,
+        "health": HealthScreen,
+    }
+    DEFAULT_MODE = "market"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {DeskCommands}
+
+    def __init__(
+        self,
+        client: EngineClient,
+        config: DeskConfig,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        freeze_gc: bool = False,
+        health_every_s: float = HEALTH_EVERY_S,
+    ) -> None:
+        """``clock`` (epoch ns) is what the header shows: tests freeze it. Health is sampled
+        every ``health_every_s`` of real time (its figures are per-second rates anyway)."""
+        self.keys = validate_ui(config)  # a bad ui section is refused before Textual starts
+        super().__init__()
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = config.ui.theme
+        self.set_keymap(dict(config.ui.keys))
+        self.client, self.config, self.clock = client, config, clock
+        self.symbol = client.symbols[0]
+        self.timeframe = client.timeframes[0]  # the config's first: 1s by default, alive at once
+        self.events = EventLog()
+        self.engine_state = EngineState.STARTING
+        self.refreshes = 0
+        self.refresh_times: deque[float] = deque(maxlen=TIMING_WINDOW)
+        self._period = 1.0 / config.ui.refresh_hz
+        self._timer: Timer | None = None
+        self._health: HealthView | None = None
+        self._health_at = -math.inf
+        self._health_every_s = health_every_s
+        self._failures: set[str] = set()
+        self._engine_task: asyncio.Task[None] | None = None
+        self._engine_stopped = False
+        self._freeze_gc = freeze_gc
+
+    @property
+    def desk_theme_names(self) -> tuple[str, ...]:
+        return THEME_NAMES
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._engine_task = asyncio.get_running_loop().create_task(
+            self._start_engine(), name="desk-engine-start"
+        )
+        self.call_later(self._tick)
+
+    async def _start_engine(self) -> None:
+        try:
+            await self.client.start()
+        except Exception as error:
+            log.exception("engine failed to start")
+            self.engine_state = EngineState.FAILED
+            self.notify(f"engine failed to start: {error}", severity="error", timeout=30)
+            self.post_message(EngineFailed(error))
+        else:
+            self.engine_state = EngineState.RUNNING
+            if self._freeze_gc:
+                gc.freeze()  # startup objects leave the collector's view: shorter gen-2 pauses
+            self.post_message(EngineStarted())
+
+    async def _stop_engine(self) -> None:
+        """Stop the engine once (quit key, ctrl+q or unmount), bounded by a timeout."""
+        if self._engine_stopped:
+            return
+        self._engine_stopped = True
+        self.engine_state = EngineState.STOPPING
+        if self._timer is not None:
+            self._timer.stop()
+        task = self._engine_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self.client.stop(), STOP_TIMEOUT_S)
+        except Exception:
+            log.exception("engine did not stop cleanly")
+
+    async def action_quit(self) -> None:
+        await self._stop_engine()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self._stop_engine()
+
+    # -- the refresh loop ------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """One refresh, then re-arm: the next starts a period after this one began, never
+        while it still runs."""
+        if self._engine_stopped:
+            return
+        started = time.perf_counter()
+        self.refresh_views()
+        delay = max(MIN_GAP_S, self._period - (time.perf_counter() - started))
+        self._timer = self.set_timer(delay, self._tick, name="desk-refresh")
+
+    def refresh_views(self) -> None:
+        """Sample the client for the screen on top; an exception is logged, never fatal."""
+        started = time.perf_counter()
+        try:
+            self._poll_events()
+            screen = self.screen
+            if isinstance(screen, DeskScreen):
+                with self.batch_update():
+                    screen.sample(self._refresh_context())
+        except Exception as error:
+            self._refresh_failed(error)
+        finally:
+            self.refresh_times.append(time.perf_counter() - started)
+            self.refreshes += 1
+
+    def _refresh_context(self) -> RefreshContext:
+        now = self.clock()
+        if time.monotonic() - self._health_at >= self._health_every_s:
+            self._health, self._health_at = self.client.health(), time.monotonic()
+        return RefreshContext(
+            client=self.client,
+            ui=self.config.ui,
+            mode=self.client.mode,
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            now_ns=now,
+            engine_state=self.engine_state,
+            events=self.events,
+            health=self._health,
+        )
+
+    def _poll_events(self) -> None:
+        fresh = self.events.extend(self.client.events_since(self.events.last_seq))
+        if fresh:
+            self.post_message(SystemEventsReceived(fresh))
+
+    def _refresh_failed(self, error: Exception) -> None:
+        log.exception("refresh failed")
+        kind = type(error).__name__
+        if kind not in self._failures:
+            self._failures.add(kind)
+            self.notify(
+                f"{kind}: {error} — logged; desk keeps running",
+                title="refresh failed",
+                severity="error",
+                timeout=15,
+            )
+        self.post_message(RefreshFailed(error))
+
+    def on_system_events_received(self, message: SystemEventsReceived) -> None:
+        for event in message.events:
+            if event.severity is Severity.ERROR:
+                where = f"{event.source} {event.symbol}".strip()
+                self.notify(event.message, title=f"{where}: {event.kind}", severity="error")
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def action_mode(self, mode: str) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        self.refresh_views()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen(self.keys))
+
+    def action_next_symbol(self) -> None:
+        self.select_symbol(_step(self.client.symbols, self.symbol, 1))
+
+    def action_prev_symbol(self) -> None:
+        self.select_symbol(_step(self.client.symbols, self.symbol, -1))
+
+    def action_next_timeframe(self) -> None:
+        self.select_timeframe(_step(self.client.timeframes, self.timeframe, 1))
+
+    def action_prev_timeframe(self) -> None:
+        self.select_timeframe(_step(self.client.timeframes, self.timeframe, -1))
+
+    def action_cycle_theme(self) -> None:
+        self.select_theme(_step(THEME_NAMES, self.theme, 1))
+
+    def select_symbol(self, symbol: str) -> None:
+        if symbol != self.symbol:
+            self.symbol = symbol
+            self.post_message(SymbolChanged(symbol))
+            self.refresh_views()
+
+    def select_timeframe(self, timeframe: str) -> None:
+        if timeframe != self.timeframe:
+            self.timeframe = timeframe
+            self.post_message(TimeframeChanged(timeframe))
+            self.refresh_views()
+
+    def select_theme(self, name: str) -> None:
+        self.theme = name
+
+
+def _step(items: tuple[str, ...], current: str, by: int) -> str:
+    """The item ``by`` places from ``current``, wrapping; the first when current is unknown."""
+    if current not in items:
+        return items[0]
+    return items[(items.index(current) + by) % len(items)]
+
+
+def validate_ui(config: DeskConfig) -> dict[str, str]:
+    """Check ``ui.keys`` and ``ui.theme``; returns binding id -> keys, or raises UiConfigError."""
+    keys = resolve_keys(config.ui.keys)
+    known = (*THEME_NAMES, *BUILTIN_THEMES)
+    if config.ui.theme not in known:
+        raise UiConfigError(
+            f"ui.theme: unknown theme {config.ui.theme!r} (known: {', '.join(known)})"
+        )
+    return keys
+
+
+def run_app(config: DeskConfig) -> int:
+    """Build the engine and its in-process client, run the desk, return the exit code."""
+    try:
+        validate_ui(config)
+    except UiConfigError as error:
+        print(f"desk: bad config: {error}", file=sys.stderr, flush=True)
+        return 2
+    from desk.bridge.inprocess import InProcessClient
+    from desk.engine.engine import Engine
+
+    _log_to_file(config)
+    app = DeskApp(InProcessClient(Engine(config)), config, freeze_gc=True)
+    app.run()
+    return app.return_code or 0
+
+
+def _log_to_file(config: DeskConfig) -> Path:
+    """Logs go to a file beside the database: the terminal belongs to the UI."""
+    path = Path(config.storage.sqlite_path).with_name("desk.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, config.system.log_level))
+    return path

@@ -1,0 +1,152 @@
+"""Every key binding of the desk UI, by id, and the remapping a config's ``ui.keys`` asks for.
+
+This module is plain Python (no Textual) so the binding table can be validated, listed and
+tested without a terminal. The UI turns each ``BindingSpec`` into a Textual ``Binding`` carrying
+the same id, which is what lets ``App.set_keymap`` remap it. A remap naming an id desk does not
+have is refused with that id in the message, before the UI starts, so a typo in a config never
+silently leaves a key unbound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Modes in the order of their number keys (DESIGN.md section 6). Only the modes in BUILT_MODES
+# exist yet; the others keep their number so muscle memory survives as they arrive.
+MODE_ORDER = ("market", "trading", "bots", "signals", "health", "backtest", "logs")
+BUILT_MODES = ("market", "health")
+
+_KEY_RE = re.compile(r"^(?:(?:ctrl|shift|alt|meta|super|hyper)\+)*(?:[a-z0-9_]+|.)$")
+
+
+class UiConfigError(ValueError):
+    """The ``ui`` section of a config was refused; the message names the key and the reason."""
+
+
+class KeymapError(UiConfigError):
+    """``ui.keys`` was refused; the message names the offending binding id or key."""
+
+
+@dataclass(frozen=True, slots=True)
+class BindingSpec:
+    """One binding: ``scope`` says where it is active ("app", "market" or "help")."""
+
+    id: str
+    key: str
+    action: str
+    description: str
+    scope: str = "app"
+    show: bool = True
+    priority: bool = False
+
+
+def _mode_specs() -> tuple[BindingSpec, ...]:
+    return tuple(
+        BindingSpec(f"mode_{name}", str(number), f"mode('{name}')", name.capitalize())
+        for number, name in enumerate(MODE_ORDER, start=1)
+        if name in BUILT_MODES
+    )
+
+
+BINDINGS: tuple[BindingSpec, ...] = (
+    *_mode_specs(),
+    BindingSpec("help", "question_mark", "help", "Help"),
+    BindingSpec("quit", "q", "quit", "Quit"),
+    BindingSpec(
+        "command_palette", "ctrl+p", "command_palette", "Commands", show=False, priority=True
+    ),
+    BindingSpec("cycle_theme", "ctrl+t", "cycle_theme", "Theme", show=False),
+    BindingSpec("next_symbol", "s", "app.next_symbol", "Symbol", scope="market"),
+    BindingSpec("prev_symbol", "S", "app.prev_symbol", "Prev symbol", "market", show=False),
+    BindingSpec("next_timeframe", "t", "app.next_timeframe", "Timeframe", scope="market"),
+    BindingSpec(
+        "prev_timeframe", "T", "app.prev_timeframe", "Prev timeframe", "market", show=False
+    ),
+    BindingSpec("close_help", "escape", "dismiss", "Close", scope="help"),
+)
+
+_BY_ID = {spec.id: spec for spec in BINDINGS}
+
+
+def specs_for(scope: str) -> tuple[BindingSpec, ...]:
+    """The bindings active in one scope, in table order."""
+    return tuple(spec for spec in BINDINGS if spec.scope == scope)
+
+
+def resolve_keys(overrides: Mapping[str, str]) -> dict[str, str]:
+    """Binding id -> key(s) after applying ``overrides`` (``ui.keys``); refuses bad remaps.
+
+    Raises ``KeymapError`` for an unknown id (naming it), an empty or malformed key, or two
+    bindings that would answer the same key in the same place.
+    """
+    for binding_id, keys in overrides.items():
+        _check_override(binding_id, keys)
+    resolved = {spec.id: spec.key for spec in BINDINGS}
+    resolved.update({bid: _tidy(keys) for bid, keys in overrides.items()})
+    _check_clashes(resolved)
+    return resolved
+
+
+def _check_override(binding_id: str, keys: str) -> None:
+    if binding_id not in _BY_ID:
+        raise KeymapError(f"ui.keys: {_unknown_reason(binding_id)}")
+    parts = [part.strip() for part in str(keys).split(",")]
+    if not all(parts):
+        raise KeymapError(f"ui.keys.{binding_id}: empty key in {keys!r}")
+    for part in parts:
+        if not _KEY_RE.match(part if len(part) == 1 else part.lower()):
+            raise KeymapError(f"ui.keys.{binding_id}: {part!r} is not a key name")
+
+
+def _unknown_reason(binding_id: str) -> str:
+    mode = binding_id.removeprefix("mode_")
+    if mode in MODE_ORDER and mode not in BUILT_MODES:
+        return f"unknown binding id {binding_id!r}: the {mode} mode is not built yet"
+    known = ", ".join(sorted(_BY_ID))
+    return f"unknown binding id {binding_id!r} (known ids: {known})"
+
+
+def _tidy(keys: str) -> str:
+    return ",".join(part.strip() for part in str(keys).split(","))
+
+
+def _canonical(key: str) -> str:
+    """Single printable characters and their Textual names compare equal ('?' == question_mark)."""
+    return _CHAR_NAMES.get(key, key)
+
+
+_CHAR_NAMES = {
+    "?": "question_mark",
+    "[": "left_square_bracket",
+    "]": "right_square_bracket",
+    "+": "plus",
+    "-": "minus",
+    "/": "slash",
+    " ": "space",
+}
+
+
+# Where each scope's keys are live: app keys answer on the market screen and (some) in help.
+_AREAS = {"app": ("main", "help"), "market": ("main",), "help": ("help",)}
+
+
+def _check_clashes(resolved: Mapping[str, str]) -> None:
+    """Two bindings live in the same place must not answer the same key."""
+    owner: dict[tuple[str, str], str] = {}
+    for spec in BINDINGS:
+        for area in _AREAS[spec.scope]:
+            for key in resolved[spec.id].split(","):
+                slot = (area, _canonical(key))
+                if slot in owner:
+                    raise KeymapError(
+                        f"ui.keys: key {key!r} is bound to both {owner[slot]!r} and {spec.id!r}"
+                    )
+                owner[slot] = spec.id
+
+
+def display_key(keys: str) -> str:
+    """A key list as a person reads it in the help screen ('question_mark' -> '?')."""
+    names = {name: char for char, name in _CHAR_NAMES.items()}
+    return ", ".join(names.get(key, key) for key in keys.split(","))

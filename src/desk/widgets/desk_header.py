@@ -1,0 +1,89 @@
+"""The header on every screen: trading mode, selection, feed state, alerts and a UTC clock.
+
+The mode is the one thing a trader must never misread, so each mode has its own colour and
+LIVE paints the whole bar in $mode-live with a spelled-out warning. Labels are only updated when
+their text changes, which at 10 Hz means about once a second (the clock).
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label
+
+from desk.core.enums import Mode
+from desk.widgets.formatting import NS
+
+MODE_TEXT = {
+    Mode.SIM: " SIM ",
+    Mode.PAPER: " PAPER ",
+    Mode.LIVE: " ⚠ LIVE · REAL ORDERS ",
+}
+
+
+class DeskHeader(Horizontal):
+    """One line: brand, mode badge, symbol · timeframe, feed state, alerts, clock."""
+
+    DEFAULT_CSS = """
+    DeskHeader { height: 1; }
+    DeskHeader > Label { width: auto; }
+    DeskHeader > #header-spacer { width: 1fr; }
+    """
+
+    def __init__(self, screen_title: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.screen_title = screen_title
+        self.mode: Mode | None = None
+        self._texts: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Label(" desk ", id="header-brand")
+        yield Label("", id="header-mode")
+        yield Label(f" {self.screen_title} ", id="header-title")
+        yield Label("", id="header-market")
+        yield Label("", id="header-feed")
+        yield Label("", id="header-alert")
+        yield Label("", id="header-spacer")
+        yield Label("", id="header-clock")
+
+    def show(self, mode: Mode, market: str, feed: tuple[str, str], alert: str, now_ns: int) -> None:
+        """Bring every label up to date; a label whose text is unchanged is not touched.
+
+        ``feed`` is (text, state) with state one of ok / degraded / down.
+        """
+        if mode != self.mode:
+            self.mode = mode
+            for each in Mode:
+                self.set_class(each is mode, f"-{each.value}")
+            self._set("header-mode", MODE_TEXT[mode])
+        self._set("header-market", f" {market} ")
+        text, state = feed
+        if self._set("header-feed", text):
+            label = self.query_one("#header-feed", Label)
+            for name in ("ok", "degraded", "down"):
+                label.set_class(name == state, f"-{name}")
+        if self._set("header-alert", alert):
+            self.query_one("#header-alert", Label).set_class(bool(alert), "-active")
+        self._set("header-clock", clock_text(now_ns, with_date=self.size.width >= 100))
+
+    def text_of(self, label_id: str) -> str:
+        """What a label currently says (tests read the header through this)."""
+        return self._texts.get(label_id, "")
+
+    def _set(self, label_id: str, text: str) -> bool:
+        """Update one label; a same-length change (the clock ticking) skips the re-layout."""
+        old = self._texts.get(label_id)
+        if old == text:
+            return False
+        self._texts[label_id] = text
+        same_width = old is not None and len(old) == len(text)
+        self.query_one(f"#{label_id}", Label).update(text, layout=not same_width)
+        return True
+
+
+def clock_text(now_ns: int, with_date: bool = True) -> str:
+    """UTC wall time; the date only where the header has room for it."""
+    pattern = " %Y-%m-%d %H:%M:%S UTC " if with_date else " %H:%M:%S UTC "
+    return time.strftime(pattern, time.gmtime(now_ns // NS))

@@ -1,0 +1,291 @@
+"""The order-book ladder: a line-API ScrollView that draws only the lines in view.
+
+A ladder can change on every tick, and a DataTable repainting two dozen cells costs ~20 ms, so
+the ladder keeps its rows as plain data (``ladder_rows``), rebuilds them only when the book's
+``version`` (or its staleness) changes, and turns each row into a ``Strip`` through a cache keyed
+by the row's content: an unchanged level costs a dict lookup, whatever the book does elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from desk.bridge.views import BookView
+from desk.core.enums import Side
+from desk.widgets.formatting import (
+    changed_runs,
+    fmt_age_ms,
+    fmt_price,
+    fmt_size,
+    price_decimals,
+)
+from desk.widgets.ladder_rows import ASK, BID, SPREAD, LadderRow, build_rows, spread_info
+from desk.widgets.styled import StyledLines
+
+# Strips are kept for lines that come back unchanged; a small cache lets replaced ones die
+# young, which keeps the garbage collector's older generations (and its pauses) small.
+STRIP_CACHE = 256
+
+
+class Ladder(StyledLines, ScrollView, can_focus=True):
+    """Price, size and cumulative depth per level, with depth bars, spread/mid and last trade."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ladder--bid",
+        "ladder--ask",
+        "ladder--bid-depth",
+        "ladder--ask-depth",
+        "ladder--spread",
+        "ladder--stale",
+        "ladder--warning",
+    }
+
+    DEFAULT_CSS = """
+    Ladder { scrollbar-size-vertical: 1; overflow-x: hidden; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.book: BookView | None = None
+        self.depth = 0
+        self.stale = False
+        self.draws = 0
+        self._rows: list[LadderRow] = []
+        self._decimals: dict[str, int] = {}
+        self._spread_text = ""
+        self._columns = (1, 1, 1)
+        self._palette: dict[str, tuple[dict[str, Style], dict[str, Style]]] = {}
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)
+        self._centred_for: tuple[int, int] = (-1, -1)
+
+    # -- sampling --------------------------------------------------------------------------
+
+    def wanted_depth(self, configured: int) -> int:
+        """Levels per side to fetch: the configured depth, or more when the view is taller."""
+        return max(configured, (self.size.height - 1) // 2)
+
+    def show(self, book: BookView, now_ns: int | None = None) -> bool:
+        """Draw ``book`` unless it is the version already drawn; returns whether it redrew."""
+        depth = max(len(book.bids), len(book.asks), self.depth)
+        self._remember_decimals(book)
+        drawn = self.book
+        spread_text = self._spread_line(book, now_ns)
+        if (
+            drawn is not None
+            and drawn.version == book.version
+            and drawn.symbol == book.symbol
+            and drawn.stale == book.stale
+            and depth == self.depth
+        ):
+            if spread_text != self._spread_text:
+                self._spread_text = spread_text
+                self.refresh_line(self.depth)
+            return False
+        full = (
+            drawn is None
+            or drawn.symbol != book.symbol
+            or drawn.stale != book.stale
+            or depth != self.depth
+        )
+        if drawn is None or drawn.symbol != book.symbol:
+            self._centred_for = (-1, -1)
+            self._columns = (1, 1, 1)
+        old_lines = self._line_keys()
+        self.book, self.depth, self.stale = book, depth, book.stale
+        self.set_class(book.stale, "-stale")
+        self._spread_text = spread_text
+        self._rows = build_rows(book, depth)
+        columns, self._columns = self._columns, self._column_widths()
+        self.draws += 1
+        self._resize_virtual()
+        if full or columns != self._columns:
+            self.refresh()
+        else:
+            for start, count in changed_runs(old_lines, self._line_keys()):
+                self.refresh_lines(start, count)
+        return True
+
+    def _line_keys(self) -> list[object]:
+        """What each line shows, comparable between two books: depth bars by their width in
+        cells (not the raw share, which moves on every change of total depth) and the spread
+        row by its text."""
+        width = self.scrollable_content_region.width
+        return [
+            _line_key(row, width) if row.kind != SPREAD else self._spread_text for row in self._rows
+        ]
+
+    def _remember_decimals(self, book: BookView) -> None:
+        prices = [level.price for level in (*book.bids[:5], *book.asks[:5])]
+        known = self._decimals.get(book.symbol, 0)
+        self._decimals[book.symbol] = price_decimals(prices, known)
+
+    def _column_widths(self) -> tuple[int, int, int]:
+        """Widths that fit every level seen for this symbol: they only grow, so columns never
+        shift under the eye, and a narrower size does not force redrawing every line."""
+        levels = [row for row in self._rows if row.kind in (ASK, BID)]
+        price_w, size_w, cum_w = self._columns
+        return (
+            max((len(fmt_price(r.price, self.decimals)) for r in levels), default=price_w),
+            max(size_w, *(len(fmt_size(r.size)) for r in levels), 1),
+            max(cum_w, *(len(fmt_size(r.cum)) for r in levels), 1),
+        )
+
+    @property
+    def decimals(self) -> int:
+        return self._decimals.get(self.book.symbol, 2) if self.book else 2
+
+    def _resize_virtual(self) -> None:
+        virtual = Size(self.scrollable_content_region.width, len(self._rows))
+        if virtual != self.virtual_size:
+            self.virtual_size = virtual
+            self.refresh(layout=True)  # lets the scrollbars notice the new height
+        key = (len(self._rows), self.size.height)
+        if key != self._centred_for:
+            self._centred_for = key
+            self.scroll_to(y=max(0, self.depth - self.size.height // 2), animate=False, force=True)
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self._centred_for = (-1, -1)
+        if self._rows:
+            self._resize_virtual()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._palette.clear()
+
+    # -- text ------------------------------------------------------------------------------
+
+    def _spread_line(self, book: BookView, now_ns: int | None) -> str:
+        """Spread and mid (and at width the spread in bp and the last trade), or what is wrong."""
+        decimals = self._decimals.get(book.symbol, 2)
+        info = spread_info(book)
+        parts: list[str] = []
+        if book.stale:
+            parts.append(f"STALE {fmt_age_ms(_current_age(book, now_ns))}")
+        if info is None:
+            parts.append("waiting for book…")
+        elif info.crossed:
+            parts.append(f"CROSSED {fmt_price(info.spread, decimals)}")
+        else:
+            parts.append(
+                f"{fmt_price(info.spread, decimals)} · {fmt_price(info.mid, decimals + 1)}"
+            )
+            parts.append(f"({info.bps:.2f}bp)")
+        if math.isfinite(book.last_price):
+            arrow = "▲" if book.last_side is Side.BUY else "▼"
+            parts.append(f"last {fmt_price(book.last_price, decimals)}{arrow}")
+        return _fit_parts(parts, self.scrollable_content_region.width - 2)
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = y + int(self.scroll_offset.y)
+        width = self.scrollable_content_region.width
+        if not 0 <= index < len(self._rows):
+            return Strip.blank(width, self.style_of())
+        row = self._rows[index]
+        if row.kind == SPREAD:
+            return self._spread_strip(width)
+        line = _line_key(row, width)
+        key = (line, width, self.stale, self.decimals, self._columns)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._level_strip(row, line[-1], width)
+            self._strips[key] = strip
+        return strip
+
+    def _level_strip(self, row: LadderRow, bar: int, width: int) -> Strip:
+        """One price level: price, size, cumulative size, last-trade marker, depth bar behind."""
+        if row.kind not in (ASK, BID):
+            return Strip.blank(width, self.style_of())
+        plain, barred = self._level_styles(row.kind)
+        price_w, size_w, cum_w = self._columns
+        gap = " " * min(4, max(1, (width - 3 - price_w - size_w - cum_w) // 2))
+        price = f" {fmt_price(row.price, self.decimals):>{price_w}}"
+        body = f"{gap}{fmt_size(row.size):>{size_w}}{gap}{fmt_size(row.cum):>{cum_w}}"
+        body += " " * max(0, width - len(price) - len(body) - 1)
+        marker = "◂" if row.last_side is not None else " "
+        pieces = [(price, "last" if row.last_side else "price"), (body, "body"), (marker, "marker")]
+        cut = width - bar
+        segments: list[Segment] = []
+        x = 0
+        for text, key in pieces:
+            end = x + len(text)
+            if end <= cut:
+                segments.append(Segment(text, plain[key]))
+            elif x >= cut:
+                segments.append(Segment(text, barred[key]))
+            else:
+                segments.append(Segment(text[: cut - x], plain[key]))
+                segments.append(Segment(text[cut - x :], barred[key]))
+            x = end
+        strip = Strip(segments, x)
+        return strip if x == width else strip.crop_extend(0, width, self.style_of())
+
+    def _level_styles(self, kind: str) -> tuple[dict[str, Style], dict[str, Style]]:
+        """(plain, on-depth-bar) styles per part of a level row; resolved once per theme."""
+        key = "stale" if self.stale else kind
+        cached = self._palette.get(key)
+        if cached is not None:
+            return cached
+        base = self.style_of()
+        if self.stale:
+            side = self.style_of("ladder--stale")
+            depth = Style(bgcolor=side.bgcolor)
+        else:
+            side = self.style_of(f"ladder--{kind}")
+            depth = Style(bgcolor=self.style_of(f"ladder--{kind}-depth").bgcolor)
+        bold = Style(bold=True)
+        body = side if self.stale else base
+        plain = {
+            "price": base + side,
+            "last": base + side + bold,
+            "body": body,
+            "marker": base + side + bold,
+        }
+        barred = {name: style + depth for name, style in plain.items()}
+        self._palette[key] = (plain, barred)
+        return plain, barred
+
+    def _spread_strip(self, width: int) -> Strip:
+        name = "ladder--warning" if self.stale or "CROSSED" in self._spread_text else None
+        style = self.style_of("ladder--spread")
+        if name:
+            style += self.style_of(name)
+        text = f" {self._spread_text}"[:width].ljust(width)
+        return Strip([Segment(text, style)], width)
+
+
+def _line_key(row: LadderRow, width: int) -> tuple[object, ...]:
+    """A level as drawn: the depth bar as whole cells (last item)."""
+    return (row.kind, row.price, row.size, row.cum, row.last_side, round(row.fill * width))
+
+
+def _current_age(book: BookView, now_ns: int | None) -> float:
+    """``age_ms`` is as of ``ts_recv`` (the view may be a cached copy); bring it up to now."""
+    if now_ns is None:
+        now_ns = time.time_ns()
+    if not math.isfinite(book.age_ms) or book.ts_recv <= 0:
+        return book.age_ms
+    return book.age_ms + max(0, now_ns - book.ts_recv) / 1e6
+
+
+def _fit_parts(parts: list[str], width: int) -> str:
+    """Join as many leading parts as fit ``width`` (the first one always)."""
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        if len(text) + 2 + len(part) > width:
+            break
+        text = f"{text}  {part}"
+    return text

@@ -1,0 +1,107 @@
+"""The real ``desk --sim`` in a real terminal (tmux): prices appear, 5 shows health, q exits 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+TMUX = shutil.which("tmux")
+DESK = Path(sys.executable).parent / "desk"
+TIMEOUT_S = 90.0
+PRICE_LINE = re.compile(r"\d[\d,]*\.\d+\s+\d[\d,]*\.\d+")
+
+
+class TmuxPane:
+    """One detached tmux session on a private server socket, so nothing else is touched."""
+
+    def __init__(self, socket: str, session: str, log: Path) -> None:
+        self.socket, self.session, self.log = socket, session, log
+        self.env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(TMUX), "-u", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=30,
+            check=False,
+        )
+
+    def start(self, command: str, cwd: Path, size: tuple[int, int]) -> None:
+        width, height = size
+        result = self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            self.session,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "-c",
+            str(cwd),
+            command,
+        )
+        assert result.returncode == 0, result.stderr
+
+    def text(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.session).stdout
+
+    def press(self, key: str) -> None:
+        self.tmux("send-keys", "-t", self.session, key)
+
+    def close(self) -> None:
+        self.tmux("kill-server")
+
+
+def wait_until(condition: Callable[[], object], what: str, pane: TmuxPane) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            log = pane.log.read_text()[-4000:] if pane.log.exists() else ""
+            raise AssertionError(
+                f"{what} not seen within {TIMEOUT_S} s; screen:\n{pane.text()}\ndesk.log:\n{log}"
+            )
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+@pytest.mark.skipif(not DESK.exists(), reason="the desk console script is not installed")
+def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: Path) -> None:
+    pytest.importorskip("desk.sim.okx", reason="the simulator does not import yet")
+    pytest.importorskip("desk.engine.engine", reason="the engine does not import yet")
+    config = tmp_path / "desk.yaml"
+    config.write_text(f"storage:\n  sqlite_path: {tmp_path / 'desk.sqlite'}\n", encoding="utf-8")
+    exit_file = tmp_path / "exit"
+    pane = TmuxPane(f"desk-e2e-{os.getpid()}", "desk", log=tmp_path / "desk.log")
+    try:  # Textual draws on stderr, so the command must leave stderr on the terminal
+        pane.start(
+            f"{DESK} --sim --config {config}; echo EXIT=$? > {exit_file}", tmp_path, (120, 40)
+        )
+        wait_until(
+            lambda: "book BTC-USDT" in pane.text() and len(PRICE_LINE.findall(pane.text())) >= 5,
+            "prices on the ladder",
+            pane,
+        )
+        pane.press("5")
+        wait_until(
+            lambda: "integrity" in pane.text() and " connected " in pane.text(),
+            "the health screen with a connected feed",
+            pane,
+        )
+        pane.press("q")
+        wait_until(exit_file.exists, "desk exiting", pane)
+        assert exit_file.read_text().strip() == "EXIT=0"
+    finally:
+        pane.close()
