@@ -17,12 +17,12 @@ desk: $(STAMP)
 	$(BIN)/desk --sim
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench themes
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench themes
+	$(BIN)/ruff format --check src tests bench themes
 
 bench: $(STAMP)
 	$(BIN)/python bench/feed_throughput.py

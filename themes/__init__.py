@@ -1,9 +1,9 @@
 """desk's colour themes and its stylesheet, shipped inside the package.
 
-They live in ``desk.themes`` (not a loose top-level folder) so an installed desk finds them with
-no path juggling: ``STYLESHEET`` is this package's ``desk.tcss``. Every colour in that stylesheet
-is a theme variable; desk's own ones ($bid, $ask, $stale …) have defaults in
-``VARIABLE_DEFAULTS`` so any Textual theme works, and desk's themes set all of them.
+They live in the top-level ``themes/`` folder, installed as the package ``desk.themes``, so an
+installed desk finds them with no path juggling: ``STYLESHEET`` is this package's ``desk.tcss``.
+Every colour in that stylesheet is a theme variable; desk's own ones ($bid, $ask, $stale …) have
+defaults in ``VARIABLE_DEFAULTS`` so any Textual theme works, and desk's themes set all of them.
 """
 
 from __future__ import annotations
