@@ -226,22 +226,37 @@ class InProcessClient:
             cpu_percent=engine.process.cpu_percent(),
             rss_bytes=engine.process.rss_bytes(),
             max_memory_bytes=engine.config.system.max_memory_bytes,
-            queues=[
-                QueueHealth(
-                    name=s.name,
-                    depth=s.depth,
-                    maxsize=s.maxsize,
-                    dropped=s.dropped,
-                    over_bound=s.over_bound,
-                )
-                for s in engine.bus.async_subscribers
-            ],
+            queues=self._queues(),
             sqlite_backlog=engine.store.backlog,
             sqlite_rows_written=engine.store.rows_written,
             sqlite_write_errors=engine.store.write_errors,
             candles_closed=engine.candles_closed,
             uptime_s=(time.time_ns() - engine.started_ns) / 1e9 if engine.started_ns else 0.0,
         )
+
+    def _queues(self) -> list[QueueHealth]:
+        """The bus's bounded queues, and the SQLite writer's backlog (a queue that never drops)."""
+        engine = self.engine
+        queues = [
+            QueueHealth(
+                name=s.name,
+                depth=s.depth,
+                maxsize=s.maxsize,
+                dropped=s.dropped,
+                over_bound=s.over_bound,
+            )
+            for s in engine.bus.async_subscribers
+        ]
+        queues.append(
+            QueueHealth(
+                name="sqlite-writer",
+                depth=engine.store.backlog,
+                maxsize=engine.config.storage.queue_size,
+                dropped=0,
+                over_bound=engine.store.over_bound,
+            )
+        )
+        return queues
 
     def _connections(self) -> list[ConnectionHealth]:
         feeds = self.engine.feeds

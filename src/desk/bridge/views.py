@@ -22,7 +22,11 @@ class LevelView(msgspec.Struct, frozen=True, array_like=True):
 
 
 class BookView(View, frozen=True, kw_only=True):
-    """Top-N of one local order book. ``age_ms`` is time since its feed last heard anything."""
+    """Top-N of one local order book.
+
+    ``age_ms`` is the time since its feed last heard anything, as of ``ts_recv`` (when the view
+    was built; a cached view keeps it): a UI adds the time elapsed since ``ts_recv``.
+    """
 
     symbol: str
     bids: list[LevelView]

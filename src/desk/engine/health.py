@@ -50,14 +50,26 @@ class LoopLagMonitor:
 
 
 class ProcessProbe:
-    """CPU percent and resident memory of this process (psutil)."""
+    """CPU percent and resident memory of this process (psutil).
 
-    def __init__(self) -> None:
+    psutil measures CPU since its previous call, so a reading taken by several callers would
+    depend on who asked last; the probe re-measures at most once per ``cpu_window`` seconds and
+    hands every caller that same figure.
+    """
+
+    def __init__(self, cpu_window: float = 1.0) -> None:
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # first call primes the counter
+        self._cpu_window = cpu_window
+        self._cpu_at = time.monotonic()
+        self._cpu = 0.0
 
     def cpu_percent(self) -> float:
-        return self._process.cpu_percent(None)
+        now = time.monotonic()
+        if now - self._cpu_at >= self._cpu_window:
+            self._cpu = self._process.cpu_percent(None)
+            self._cpu_at = now
+        return self._cpu
 
     def rss_bytes(self) -> int:
         return self._process.memory_info().rss
