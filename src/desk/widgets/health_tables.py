@@ -146,7 +146,7 @@ class ProcessTable(HealthTable):
 
 class QueueTable(HealthTable):
     COLUMNS = (
-        Column("name", "queue", 10),
+        Column("name", "queue", 13),
         Column("depth", "depth", 11, right=True),
         Column("dropped", "drops", 6, right=True),
         Column("over", "over", 4, right=True),
@@ -160,7 +160,7 @@ class QueueTable(HealthTable):
         full = q.maxsize and q.depth >= 0.8 * q.maxsize
         depth = f"{_short(q.depth)}/{_short(q.maxsize)}" if q.maxsize else _short(q.depth)
         return (
-            q.name[:10],
+            q.name[:13],
             self.mark(depth, "warning" if full else ""),
             self.mark(str(q.dropped), "error" if q.dropped else ""),
             self.mark(str(q.over_bound), "warning" if q.over_bound else ""),
