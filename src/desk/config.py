@@ -165,6 +165,7 @@ class SimulatorConfig(_Frozen, frozen=True):
     update_interval: PositiveFloat = 0.1
     steps_per_second: PositiveFloat = 200.0
     silence_timeout: PositiveFloat = 30.0
+    firehose: bool = False  # push after every market step, as fast as the CPU allows
 
 
 class UiConfig(_Frozen, frozen=True):

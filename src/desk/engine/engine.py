@@ -74,7 +74,9 @@ class Engine:
     async def _start_simulator(self) -> None:
         from desk.sim.okx import OkxSimulator  # only a sim run pays for importing the simulator
 
-        self.simulator = OkxSimulator(self.config.simulator)
+        self.simulator = OkxSimulator(
+            self.config.simulator, firehose=self.config.simulator.firehose
+        )
         await self.simulator.start()
         okx = msgspec.structs.replace(
             self.config.exchanges.okx,

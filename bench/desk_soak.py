@@ -1,0 +1,127 @@
+"""The real `desk` in a real terminal (tmux) on the simulator at full speed: what a user gets.
+
+Prints: time from launch to the first book on screen, the messages/s the engine sustained
+(from its status lines in desk.log), and the desk process's RSS over the run (psutil), with the
+exit code of a `q` at the end. Figures only, never asserts.
+
+    .venv/bin/python bench/desk_soak.py [--seconds 600] [--size 120x45] [--steady]
+
+``--steady`` runs the simulator at its default pace instead of the firehose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+DESK = str(Path(sys.executable).parent / "desk")
+PRICE_ROW = re.compile(r"\d{1,3},\d{3}\.\d")
+MID_LINE = re.compile(r"bp\)")
+RATE = re.compile(r"okx connected ([\d,]+) msg/s")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def write_config(workdir: Path, firehose: bool) -> Path:
+    config = workdir / "soak.yaml"
+    config.write_text(
+        f"""
+system: {{mode: sim, status_interval: 5}}
+storage: {{sqlite_path: {workdir / "soak.sqlite"}}}
+simulator:
+  enabled: true
+  seed: 7
+  firehose: {str(firehose).lower()}
+  steps_per_second: {100000 if firehose else 200}
+"""
+    )
+    return config
+
+
+def desk_process(session: str) -> psutil.Process | None:
+    pane_pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip() or 0)
+    if not pane_pid:
+        return None
+    for child in psutil.Process(pane_pid).children(recursive=True):
+        if "desk" in " ".join(child.cmdline()):
+            return child
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--size", default="120x45")
+    parser.add_argument("--steady", action="store_true")
+    args = parser.parse_args()
+    width, height = args.size.split("x")
+    workdir = Path(tempfile.mkdtemp(prefix="desk-soak-"))
+    config = write_config(workdir, firehose=not args.steady)
+    session = f"desk-soak-{int(time.time())}"
+    exit_file = workdir / "exit.txt"
+    command = f"{DESK} --config {config}; echo $? > {exit_file}"
+    launched = time.perf_counter()
+    tmux("new-session", "-d", "-s", session, "-x", width, "-y", height, command)
+    try:
+        first_book = wait_first_book(session, launched)
+        print(f"launch to first book on screen: {first_book:.2f} s  ({args.size})")
+        rss = sample_rss(session, args.seconds)
+        tmux("send-keys", "-t", session, "q")
+        deadline = time.monotonic() + 60
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code = exit_file.read_text().strip() if exit_file.exists() else "none (still running)"
+        report(workdir, rss, args.seconds, code)
+    finally:
+        tmux("kill-session", "-t", session)
+
+
+def wait_first_book(session: str, launched: float) -> float:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if MID_LINE.search(screen) and len(PRICE_ROW.findall(screen)) >= 10:
+            return time.perf_counter() - launched
+        time.sleep(0.05)
+    raise SystemExit("no book on screen within 120 s")
+
+
+def sample_rss(session: str, seconds: float) -> list[tuple[float, int]]:
+    samples: list[tuple[float, int]] = []
+    started = time.monotonic()
+    proc = desk_process(session)
+    while proc is not None and time.monotonic() - started < seconds:
+        samples.append((time.monotonic() - started, proc.memory_info().rss))
+        time.sleep(min(10.0, max(1.0, seconds / 60)))
+    return samples
+
+
+def report(workdir: Path, rss: list[tuple[float, int]], seconds: float, code: str) -> None:
+    rates = [int(m.replace(",", "")) for m in RATE.findall((workdir / "desk.log").read_text())]
+    if rates:
+        print(
+            f"engine msgs/s while the UI ran: median {statistics.median(rates):,.0f}, "
+            f"max {max(rates):,} over {len(rates)} status lines"
+        )
+    if rss:
+        first, last = rss[0][1], rss[-1][1]
+        peak = max(r for _, r in rss)
+        print(
+            f"RSS: {first / 2**20:.0f} MiB at start, {last / 2**20:.0f} MiB after "
+            f"{rss[-1][0]:.0f} s, peak {peak / 2**20:.0f} MiB"
+        )
+    print(f"exit code after q: {code}")
+
+
+if __name__ == "__main__":
+    main()
