@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from desk.app import DeskApp
+from desk.bridge.inprocess import InProcessClient
 from desk.config import DeskConfig, with_simulator
+from desk.engine.engine import Engine
 from desk.screens.health import HealthScreen
+from desk.screens.help import HelpScreen
+from desk.widgets.candle_chart import CandleChart
 from desk.widgets.ladder import Ladder
 from tests.ui.conftest import wait_for
 
@@ -26,15 +32,8 @@ def sim_config(tmp_path: Path) -> DeskConfig:
 
 
 async def test_desk_on_the_simulator_shows_prices_then_a_connected_feed(tmp_path: Path) -> None:
-    pytest.importorskip("desk.sim.okx", reason="the simulator does not import yet")
-    engine_module = pytest.importorskip(
-        "desk.engine.engine", reason="the engine does not import yet"
-    )
-    from desk.app import DeskApp
-    from desk.bridge.inprocess import InProcessClient
-
     config = sim_config(tmp_path)
-    client = InProcessClient(engine_module.Engine(config))
+    client = InProcessClient(Engine(config))
     app = DeskApp(client, config)
     async with app.run_test(size=(120, 40)) as pilot:
         ladder = app.screen.query_one(Ladder)
@@ -58,5 +57,48 @@ async def test_desk_on_the_simulator_shows_prices_then_a_connected_feed(tmp_path
             return any(table.cell_text(name, "state") == "connected" for name in names)
 
         await wait_for(pilot, a_feed_is_connected, timeout=START_TIMEOUT_S)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_switching_symbol_timeframe_and_help_on_the_live_engine(tmp_path: Path) -> None:
+    config = sim_config(tmp_path)
+    app = DeskApp(InProcessClient(Engine(config)), config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ladder = app.screen.query_one(Ladder)
+        chart = app.screen.query_one(CandleChart)
+
+        def ladder_on(symbol: str, low: float, high: float) -> bool:
+            book = ladder.book
+            return (
+                book is not None
+                and book.symbol == symbol
+                and bool(book.bids)
+                and low < book.bids[0].price < high
+                and not ladder.stale
+            )
+
+        # A live engine never lets the app go idle, so waits do not settle (settling would
+        # wait out Textual's idle timeout on every step); the palette is tested on the fake.
+        def wait(condition: Callable[[], object]) -> Awaitable[None]:
+            return wait_for(pilot, condition, START_TIMEOUT_S, settle=False)
+
+        await wait(lambda: ladder_on("BTC-USDT", 10_000, 200_000))
+        await pilot.press("s")
+        await wait(lambda: ladder_on("ETH-USDT", 500, 20_000))
+        await pilot.press("s")
+        await wait(lambda: ladder_on("SOL-USDT", 10, 2_000))
+        await pilot.press("t")
+        await wait(
+            lambda: (
+                chart.candles is not None
+                and chart.candles.timeframe == "3s"
+                and chart.candles.symbol == "SOL-USDT"
+            )
+        )
+        await pilot.press("question_mark")
+        await wait(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait(lambda: not isinstance(app.screen, HelpScreen))
         await pilot.press("q")
     assert app.return_code == 0
