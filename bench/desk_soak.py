@@ -120,6 +120,9 @@ def report(workdir: Path, rss: list[tuple[float, int]], seconds: float, code: st
             f"RSS: {first / 2**20:.0f} MiB at start, {last / 2**20:.0f} MiB after "
             f"{rss[-1][0]:.0f} s, peak {peak / 2**20:.0f} MiB"
         )
+        step = max(1, len(rss) // 10)
+        curve = ", ".join(f"{t:.0f}s {r / 2**20:.0f}" for t, r in rss[::step])
+        print(f"RSS curve (MiB): {curve}")
     print(f"exit code after q: {code}")
 
 
