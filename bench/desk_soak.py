@@ -6,7 +6,9 @@ exit code of a `q` at the end. Figures only, never asserts.
 
     .venv/bin/python bench/desk_soak.py [--seconds 600] [--size 120x45] [--steady]
 
-``--steady`` runs the simulator at its default pace instead of the firehose.
+``--steady`` runs the simulator at its default pace instead of the firehose. ``--external-sim``
+runs it as its own process (`desk sim-server --firehose`), so the engine and UI get a core to
+themselves instead of sharing one with the simulator.
 """
 
 from __future__ import annotations
@@ -32,20 +34,47 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
-def write_config(workdir: Path, firehose: bool) -> Path:
+def write_config(workdir: Path, firehose: bool, external: dict[str, str] | None) -> Path:
     config = workdir / "soak.yaml"
-    config.write_text(
-        f"""
-system: {{mode: sim, status_interval: 5}}
-storage: {{sqlite_path: {workdir / "soak.sqlite"}}}
-simulator:
+    if external:
+        venue = f"""exchanges:
+  okx: {{ws_public_url: "{external["public"]}", ws_business_url: "{external["business"]}",
+         rest_url: "{external["rest"]}"}}
+simulator: {{enabled: false}}
+"""
+    else:
+        venue = f"""simulator:
   enabled: true
   seed: 7
   firehose: {str(firehose).lower()}
   steps_per_second: {100000 if firehose else 200}
 """
+    config.write_text(
+        f"system: {{mode: sim, status_interval: 5}}\n"
+        f"storage: {{sqlite_path: {workdir / 'soak.sqlite'}}}\n{venue}"
     )
     return config
+
+
+def start_external_sim() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`desk sim-server --firehose` on a free port; returns the process and its URLs."""
+    proc = subprocess.Popen(
+        [DESK, "sim-server", "--port", "0", "--firehose", "--steps-per-second", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    while len(urls) < 3:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("sim-server exited before printing its URLs")
+        match = re.match(r"OKX (public|business) WebSocket: (\S+)|OKX (REST): (\S+)", line)
+        if match:
+            key = match.group(1) or "rest"
+            urls[key] = match.group(2) or match.group(4)
+    return proc, urls
 
 
 def desk_process(session: str) -> psutil.Process | None:
@@ -63,10 +92,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--size", default="120x45")
     parser.add_argument("--steady", action="store_true")
+    parser.add_argument("--external-sim", action="store_true")
     args = parser.parse_args()
     width, height = args.size.split("x")
     workdir = Path(tempfile.mkdtemp(prefix="desk-soak-"))
-    config = write_config(workdir, firehose=not args.steady)
+    sim, urls = start_external_sim() if args.external_sim else (None, None)
+    config = write_config(workdir, firehose=not args.steady, external=urls)
     session = f"desk-soak-{int(time.time())}"
     exit_file = workdir / "exit.txt"
     command = f"{DESK} --config {config}; echo $? > {exit_file}"
@@ -84,6 +115,9 @@ def main() -> None:
         report(workdir, rss, args.seconds, code)
     finally:
         tmux("kill-session", "-t", session)
+        if sim is not None:
+            sim.terminate()
+            sim.wait(timeout=30)
 
 
 def wait_first_book(session: str, launched: float) -> float:

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--no-checksum", action="store_true", help="send checksum 0, as OKX now does")
+    sim.add_argument(
+        "--firehose", action="store_true", help="push after every market step, as fast as it can"
+    )
+    sim.add_argument(
+        "--steps-per-second", type=float, default=200.0, help="market steps per second"
+    )
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("path")
@@ -107,12 +113,18 @@ def _run_sim_server(args: argparse.Namespace) -> int:
 
     _setup_logging("INFO")
     config = SimulatorConfig(
-        enabled=True, host=args.host, port=args.port, seed=args.seed, checksum=not args.no_checksum
+        enabled=True,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        checksum=not args.no_checksum,
+        steps_per_second=args.steps_per_second,
+        firehose=args.firehose,
     )
 
     async def run() -> None:
         stop = _stop_on_signals()
-        simulator = OkxSimulator(config)
+        simulator = OkxSimulator(config, firehose=config.firehose)
         await simulator.start()
         print(f"OKX public WebSocket: {simulator.ws_public_url}", flush=True)
         print(f"OKX business WebSocket: {simulator.ws_business_url}", flush=True)
