@@ -1,0 +1,86 @@
+"""Moving-average crossover: follow the trend when a fast average crosses a slow one.
+
+LONG on the bar where fast goes from at/below slow to above it, SHORT where it goes from
+at/above to below. Strength is the gap |fast - slow| / slow as a fraction of ``full_gap``
+(0.5 % by default), capped at 1: a cross that opens a wide gap at once is a stronger move.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+import numpy as np
+
+from desk.core.events import Candle
+from desk.signals import indicators as ind
+from desk.signals import streaming as live
+from desk.signals.signal import Direction
+from desk.signals.strategy import (
+    LONG,
+    NONE,
+    SHORT,
+    BaseStrategy,
+    FloatArray,
+    Values,
+    clamp01,
+    codes_from,
+    crossed_above,
+    crossed_below,
+    crosses_above,
+    crosses_below,
+)
+
+Period = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class MaCrossoverParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """fast < slow bars; kind "sma" or "ema"; full_gap > 0 (relative gap read as strength 1)."""
+
+    fast: Period = 10
+    slow: Period = 30
+    kind: Literal["sma", "ema"] = "sma"
+    full_gap: Annotated[float, msgspec.Meta(gt=0)] = 0.005
+
+    def check(self) -> str | None:
+        if self.fast >= self.slow:
+            return f"`fast` must be shorter than `slow`, got fast={self.fast}, slow={self.slow}"
+        return None
+
+
+class MaCrossover(BaseStrategy):
+    """Fast/slow SMA or EMA crossover."""
+
+    name = "ma_crossover"
+    Params = MaCrossoverParams
+
+    def _reset_stream(self) -> None:
+        make = live.Sma if self.params.kind == "sma" else live.Ema
+        self._fast, self._slow = make(self.params.fast), make(self.params.slow)
+
+    def _series(self, arrays: dict[str, FloatArray]) -> dict[str, FloatArray]:
+        f = ind.sma if self.params.kind == "sma" else ind.ema
+        close = arrays["close"]
+        return {"fast": f(close, self.params.fast), "slow": f(close, self.params.slow)}
+
+    def _codes(self, series: dict[str, FloatArray]) -> np.ndarray:
+        fast, slow = series["fast"], series["slow"]
+        return codes_from((crosses_above(fast, slow), LONG), (crosses_below(fast, slow), SHORT))
+
+    def _step(self, candle: Candle) -> Values:
+        return {"fast": self._fast.update(candle.close), "slow": self._slow.update(candle.close)}
+
+    def _code(self, prev: Values, cur: Values) -> int:
+        args = (prev["fast"], cur["fast"], prev["slow"], cur["slow"])
+        if crossed_above(*args):
+            return LONG
+        if crossed_below(*args):
+            return SHORT
+        return NONE
+
+    def _describe(self, direction: Direction, price: float, values: Values) -> tuple[float, str]:
+        fast, slow = values["fast"], values["slow"]
+        strength = clamp01(abs(fast - slow) / abs(slow) / self.params.full_gap)
+        kind = self.params.kind.upper()
+        side = "above" if direction is Direction.LONG else "below"
+        return strength, f"fast {kind} {fast:.6g} crossed {side} slow {kind} {slow:.6g}"
