@@ -95,8 +95,9 @@ class CandleChart(StyledLines, Widget):
         if len(old_grid) != len(grid):
             self.refresh()
             return
-        for start, count in changed_runs(old_grid, grid):
-            self.refresh(Region(0, start, width, count))
+        regions = [Region(0, start, width, count) for start, count in changed_runs(old_grid, grid)]
+        if regions:  # in one refresh (each call has a fixed cost); none would mean all
+            self.refresh(*regions)
 
     def _strip(self, runs: list[tuple[str, str]], width: int) -> Strip:
         styles = self._styles()

@@ -136,33 +136,44 @@ def _volume_column(eighths: int, rows: int) -> tuple[str, ...]:
 class _Plot:
     """Rows of the plot area from per-candle glyph columns, grouped into runs by trend.
 
-    Neighbouring candles of one trend share a run, so a row is a few dozen joins, not a loop
-    over cells; the gap column of a wide chart is folded into the run it follows. Candles are
-    right-aligned: the newest always sits beside the price axis.
+    Each row's text is joined once from the transposed columns (one ``str.join`` per row, not
+    one per trend group) and cut into runs by ``_row_runs``, which is cached: while the forming
+    candle moves, only the rows its column crosses have new text, so the others are lookups.
+    Candles are right-aligned: the newest always sits beside the price axis.
     """
 
     def __init__(self, columns: list[tuple[str, ...]], trends: list[str], layout: Layout) -> None:
-        self.columns, self.width, self.gap = columns, layout.width, " " * (layout.step - 1)
-        self.groups = [(trend, len(list(group))) for trend, group in groupby(trends)]
+        self.width, self.step = layout.width, layout.step
+        gap = " " * (layout.step - 1)
+        self.texts = [gap.join(cells) + gap for cells in zip(*columns, strict=True)]
+        self.groups = tuple((trend, len(list(group))) for trend, group in groupby(trends))
 
     def row(self, r: int, prefix: str) -> list[Run]:
-        runs: list[Run] = []
-        at = used = 0
-        gap = self.gap
-        for trend, count in self.groups:
-            text = "".join(column[r] + gap for column in self.columns[at : at + count])
-            at += count
-            used += len(text)
-            style = prefix + trend
-            if runs and (runs[-1][1] == style or text.isspace()):
-                runs[-1] = (runs[-1][0] + text, runs[-1][1])  # blanks look alike in any style
-            else:
-                runs.append((text, style))
-        if used > self.width:
-            return fit_runs(runs, self.width)
-        if used < self.width:  # few candles yet: keep the newest beside the price axis
-            runs.insert(0, (" " * (self.width - used), ""))
-        return runs
+        return list(_row_runs(self.texts[r], self.groups, self.step, self.width, prefix))
+
+
+@lru_cache(maxsize=1024)
+def _row_runs(
+    text: str, groups: tuple[tuple[str, int], ...], step: int, width: int, prefix: str
+) -> tuple[Run, ...]:
+    """One plot row as runs: neighbouring candles of one trend share a run, and blank stretches
+    join the run before them (blanks look alike in any style)."""
+    runs: list[Run] = []
+    at = 0
+    for trend, count in groups:
+        end = at + count * step
+        part = text[at:end]
+        at = end
+        style = prefix + trend
+        if runs and (runs[-1][1] == style or part.isspace()):
+            runs[-1] = (runs[-1][0] + part, runs[-1][1])
+        else:
+            runs.append((part, style))
+    if at > width:
+        return tuple(fit_runs(runs, width))
+    if at < width:  # few candles yet: keep the newest beside the price axis
+        runs.insert(0, (" " * (width - at), ""))
+    return tuple(runs)
 
 
 def _volume_lines(shown: list[CandleView], layout: Layout) -> list[list[Run]]:

@@ -15,7 +15,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -34,6 +34,8 @@ from desk.widgets.styled import StyledLines
 # Strips are kept for lines that come back unchanged; a small cache lets replaced ones die
 # young, which keeps the garbage collector's older generations (and its pauses) small.
 STRIP_CACHE = 256
+
+LevelTexts = tuple[str, str, str]  # price, size, cumulative size as shown
 
 
 class Ladder(StyledLines, ScrollView, can_focus=True):
@@ -60,12 +62,15 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         self.stale = False
         self.draws = 0
         self._rows: list[LadderRow] = []
+        self._texts: list[LevelTexts | None] = []
+        self._keys: list[object] = []
         self._decimals: dict[str, int] = {}
         self._spread_text = ""
         self._columns = (1, 1, 1)
         self._palette: dict[str, tuple[dict[str, Style], dict[str, Style]]] = {}
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)
         self._centred_for: tuple[int, int] = (-1, -1)
+        self._painting: tuple[int, int] | None = None
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -88,6 +93,8 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         ):
             if spread_text != self._spread_text:
                 self._spread_text = spread_text
+                if len(self._keys) > self.depth:
+                    self._keys[self.depth] = spread_text
                 self.refresh_line(self.depth)
             return False
         full = (
@@ -99,28 +106,42 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         if drawn is None or drawn.symbol != book.symbol:
             self._centred_for = (-1, -1)
             self._columns = (1, 1, 1)
-        old_lines = self._line_keys()
+        old_keys = self._keys
         self.book, self.depth, self.stale = book, depth, book.stale
         self.set_class(book.stale, "-stale")
         self._spread_text = spread_text
         self._rows = build_rows(book, depth)
+        decimals = self.decimals
+        self._texts = [_level_texts(row, decimals) for row in self._rows]
         columns, self._columns = self._columns, self._column_widths()
+        self._keys = self._line_keys()
         self.draws += 1
         self._resize_virtual()
         if full or columns != self._columns:
             self.refresh()
         else:
-            for start, count in changed_runs(old_lines, self._line_keys()):
-                self.refresh_lines(start, count)
+            self._refresh_changed(old_keys, self._keys)
         return True
 
+    def _refresh_changed(self, old_keys: list[object], new_keys: list[object]) -> None:
+        """Repaint the lines whose keys differ, in one ``refresh`` (each call has a fixed cost)."""
+        top = int(self.scroll_offset.y)
+        width = max(self.virtual_size.width, self.size.width)
+        regions = [
+            Region(0, start - top, width, count)
+            for start, count in changed_runs(old_keys, new_keys)
+        ]
+        if regions:  # refresh() with no region repaints the whole widget
+            self.refresh(*regions)
+
     def _line_keys(self) -> list[object]:
-        """What each line shows, comparable between two books: depth bars by their width in
-        cells (not the raw share, which moves on every change of total depth) and the spread
-        row by its text."""
+        """What each line shows, comparable between two books: levels by their text (a size
+        change too small to show repaints nothing), depth bars by their width in cells (not
+        the raw share, which moves on every change of total depth), the spread row by its text."""
         width = self.scrollable_content_region.width
         return [
-            _line_key(row, width) if row.kind != SPREAD else self._spread_text for row in self._rows
+            _line_key(row, texts, width) if row.kind != SPREAD else self._spread_text
+            for row, texts in zip(self._rows, self._texts, strict=True)
         ]
 
     def _remember_decimals(self, book: BookView) -> None:
@@ -131,12 +152,12 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
     def _column_widths(self) -> tuple[int, int, int]:
         """Widths that fit every level seen for this symbol: they only grow, so columns never
         shift under the eye, and a narrower size does not force redrawing every line."""
-        levels = [row for row in self._rows if row.kind in (ASK, BID)]
+        levels = [texts for texts in self._texts if texts is not None]
         price_w, size_w, cum_w = self._columns
         return (
-            max((len(fmt_price(r.price, self.decimals)) for r in levels), default=price_w),
-            max(size_w, *(len(fmt_size(r.size)) for r in levels), 1),
-            max(cum_w, *(len(fmt_size(r.cum)) for r in levels), 1),
+            max((len(price) for price, _, _ in levels), default=price_w),
+            max(size_w, *(len(size) for _, size, _ in levels), 1),
+            max(cum_w, *(len(cum) for _, _, cum in levels), 1),
         )
 
     @property
@@ -189,31 +210,44 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
 
     # -- rendering -------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Read the scroll offset and width once per frame, not once per line: each read walks
+        the styles, and a frame repaints up to every line of the ladder."""
+        self._painting = (int(self.scroll_offset.y), self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = None
+
     def render_line(self, y: int) -> Strip:
-        index = y + int(self.scroll_offset.y)
-        width = self.scrollable_content_region.width
+        top, width = self._painting or (
+            int(self.scroll_offset.y),
+            self.scrollable_content_region.width,
+        )
+        index = y + top
         if not 0 <= index < len(self._rows):
             return Strip.blank(width, self.style_of())
-        row = self._rows[index]
+        row, texts = self._rows[index], self._texts[index]
         if row.kind == SPREAD:
             return self._spread_strip(width)
-        line = _line_key(row, width)
-        key = (line, width, self.stale, self.decimals, self._columns)
+        if texts is None:
+            return Strip.blank(width, self.style_of())
+        line = _line_key(row, texts, width)
+        key = (line, width, self.stale, self._columns)
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._level_strip(row, line[-1], width)
+            strip = self._level_strip(row, texts, line[-1], width)
             self._strips[key] = strip
         return strip
 
-    def _level_strip(self, row: LadderRow, bar: int, width: int) -> Strip:
+    def _level_strip(self, row: LadderRow, texts: LevelTexts, bar: int, width: int) -> Strip:
         """One price level: price, size, cumulative size, last-trade marker, depth bar behind."""
-        if row.kind not in (ASK, BID):
-            return Strip.blank(width, self.style_of())
         plain, barred = self._level_styles(row.kind)
         price_w, size_w, cum_w = self._columns
+        price_text, size_text, cum_text = texts
         gap = " " * min(4, max(1, (width - 3 - price_w - size_w - cum_w) // 2))
-        price = f" {fmt_price(row.price, self.decimals):>{price_w}}"
-        body = f"{gap}{fmt_size(row.size):>{size_w}}{gap}{fmt_size(row.cum):>{cum_w}}"
+        price = f" {price_text:>{price_w}}"
+        body = f"{gap}{size_text:>{size_w}}{gap}{cum_text:>{cum_w}}"
         body += " " * max(0, width - len(price) - len(body) - 1)
         marker = "◂" if row.last_side is not None else " "
         pieces = [(price, "last" if row.last_side else "price"), (body, "body"), (marker, "marker")]
@@ -259,17 +293,30 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         return plain, barred
 
     def _spread_strip(self, width: int) -> Strip:
-        name = "ladder--warning" if self.stale or "CROSSED" in self._spread_text else None
-        style = self.style_of("ladder--spread")
-        if name:
-            style += self.style_of(name)
-        text = f" {self._spread_text}"[:width].ljust(width)
-        return Strip([Segment(text, style)], width)
+        """The spread row, cached like the levels so an unchanged one is reused whole."""
+        warn = self.stale or "CROSSED" in self._spread_text
+        key = ("spread", self._spread_text, width, warn)
+        strip = self._strips.get(key)
+        if strip is None:
+            style = self.style_of("ladder--spread")
+            if warn:
+                style += self.style_of("ladder--warning")
+            text = f" {self._spread_text}"[:width].ljust(width)
+            strip = self._strips[key] = Strip([Segment(text, style)], width)
+        return strip
 
 
-def _line_key(row: LadderRow, width: int) -> tuple[object, ...]:
+def _level_texts(row: LadderRow, decimals: int) -> LevelTexts | None:
+    """A level's price, size and cumulative size as shown; None for other rows. Formatted once
+    per book, for the column widths, the change test and the strip alike."""
+    if row.kind not in (ASK, BID):
+        return None
+    return fmt_price(row.price, decimals), fmt_size(row.size), fmt_size(row.cum)
+
+
+def _line_key(row: LadderRow, texts: LevelTexts | None, width: int) -> tuple[object, ...]:
     """A level as drawn: the depth bar as whole cells (last item)."""
-    return (row.kind, row.price, row.size, row.cum, row.last_side, round(row.fill * width))
+    return (row.kind, texts, row.last_side, round(row.fill * width))
 
 
 def _current_age(book: BookView, now_ns: int | None) -> float:

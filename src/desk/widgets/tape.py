@@ -44,6 +44,7 @@ class Tape(StyledLines, Widget):
         self._size_w = 1
         self._price_w = 1
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)
+        self._painting_width: int | None = None
 
     def wanted_limit(self) -> int:
         """Trades to fetch: enough to fill the view even after bursts are folded."""
@@ -64,20 +65,31 @@ class Tape(StyledLines, Widget):
         self._big = large_size(self.rows)
         if symbol_changed:
             self._size_w = self._price_w = 1
-        widths = (self._size_w, self._price_w)  # they only grow: see Ladder._column_widths
-        decimals = self._decimals[tape.symbol]
-        self._size_w = max(self._size_w, *(len(fmt_size(row.size)) for row in self.rows), 1)
-        self._price_w = max(
-            self._price_w, *(len(fmt_price(r.price, decimals)) for r in self.rows), 1
-        )
+        grew = self._grow_columns()
         self.draws += 1
-        if symbol_changed or widths != (self._size_w, self._price_w):
+        if symbol_changed or grew:
             self.refresh()
         else:
             height, width = self.size.height, self.size.width
-            for start, count in changed_runs(old_rows[:height], self.rows[:height]):
-                self.refresh(Region(0, start, width, count))
+            regions = [
+                Region(0, start, width, count)
+                for start, count in changed_runs(old_rows[:height], self.rows[:height])
+            ]
+            if regions:  # in one refresh (each call has a fixed cost); none would mean all
+                self.refresh(*regions)
         return True
+
+    def _grow_columns(self) -> bool:
+        """Widen the size and price columns to fit the rows in view (only those are drawn);
+        they only grow, see Ladder._column_widths. Returns whether they grew."""
+        if self.tape is None:
+            return False
+        widths = (self._size_w, self._price_w)
+        decimals = self._decimals.get(self.tape.symbol, 2)
+        shown = self.rows[: self.size.height]
+        self._size_w = max(self._size_w, *(len(fmt_size(row.size)) for row in shown), 1)
+        self._price_w = max(self._price_w, *(len(fmt_price(r.price, decimals)) for r in shown), 1)
+        return widths != (self._size_w, self._price_w)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -85,9 +97,18 @@ class Tape(StyledLines, Widget):
 
     def on_resize(self) -> None:
         self._strips.clear()
+        self._grow_columns()  # a taller tape shows rows not measured yet
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Read the width once per frame, not once per line (see Ladder.render_lines)."""
+        self._painting_width = self.size.width
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting_width = None
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._painting_width or self.size.width
         if y >= len(self.rows) or self.tape is None:
             return Strip.blank(width, self.style_of())
         row = self.rows[y]
