@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -27,12 +26,6 @@ from tests.sim.okx_client import (
     recv_until,
     subscribe,
 )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[OkxSimulator]:
-    async with OkxSimulator(config()) as simulator:
-        yield simulator
 
 
 async def closed_code(ws: ClientConnection) -> int | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,21 +24,6 @@ from tests.sim.okx_client import (
     recv_until,
     subscribe,
 )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[OkxSimulator]:
-    async with OkxSimulator(config()) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def paused() -> AsyncIterator[OkxSimulator]:
-    """A simulator whose market moves only by ``step_market`` + ``publish``."""
-    async with OkxSimulator(config(update_interval=3600)) as simulator:
-        simulator.pause()
-        yield simulator
-
 
 # ---- keepalive, acks and errors -----------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -22,19 +21,6 @@ from tests.sim.okx_client import (
     recv_until,
     subscribe,
 )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[OkxSimulator]:
-    async with OkxSimulator(config()) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def paused() -> AsyncIterator[OkxSimulator]:
-    async with OkxSimulator(config(update_interval=3600)) as simulator:
-        simulator.pause()
-        yield simulator
 
 
 async def get(sim: OkxSimulator, path: str) -> tuple[int, Msg]:

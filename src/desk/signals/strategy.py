@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
 import numpy as np
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 # Candidate codes, one per bar. Entries win over exits on the same bar (a reversal exits anyway).
 NONE = 0
+Period = Annotated[int, msgspec.Meta(ge=1)]
+"""A look-back in bars."""
+
 LONG = 1
 SHORT = -1
 EXIT_LONG = 2  # go flat if long

@@ -22,6 +22,7 @@ from desk.signals.strategy import (
     SHORT,
     BaseStrategy,
     FloatArray,
+    Period,
     Values,
     clamp01,
     codes_from,
@@ -30,8 +31,6 @@ from desk.signals.strategy import (
     crosses_above,
     crosses_below,
 )
-
-Period = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class MaCrossoverParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

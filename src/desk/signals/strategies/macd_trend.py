@@ -24,6 +24,7 @@ from desk.signals.strategy import (
     SHORT,
     BaseStrategy,
     FloatArray,
+    Period,
     Values,
     clamp01,
     codes_from,
@@ -32,8 +33,6 @@ from desk.signals.strategy import (
     crosses_above,
     crosses_below,
 )
-
-Period = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class MacdTrendParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
