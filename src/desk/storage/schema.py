@@ -40,6 +40,39 @@ CREATE TABLE IF NOT EXISTS system_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS system_events_ts ON system_events (ts_ns);
+CREATE TABLE IF NOT EXISTS bots (
+    bot_id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    updated_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bot_signals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns INTEGER NOT NULL,
+    recorded_ns INTEGER NOT NULL,
+    bot_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    strength REAL NOT NULL,
+    price REAL NOT NULL,
+    indicators TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    fate TEXT NOT NULL,
+    order_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bot_signals_bot_ts ON bot_signals (bot_id, ts_ns);
+CREATE TABLE IF NOT EXISTS bot_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns INTEGER NOT NULL,
+    bot_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bot_events_bot_ts ON bot_events (bot_id, ts_ns);
 """
 
 UPSERT_INSTRUMENT = """
@@ -61,4 +94,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 INSERT_SYSTEM_EVENT = """
 INSERT INTO system_events (ts_ns, source, kind, severity, symbol, message)
 VALUES (?, ?, ?, ?, ?, ?)
+"""
+
+UPSERT_BOT = """
+INSERT INTO bots (bot_id, config, state, mode, updated_ns) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (bot_id) DO UPDATE SET
+    config = excluded.config, state = excluded.state, mode = excluded.mode,
+    updated_ns = excluded.updated_ns
+"""
+
+INSERT_BOT_SIGNAL = """
+INSERT INTO bot_signals
+    (ts_ns, recorded_ns, bot_id, symbol, timeframe, strategy, direction, strength, price,
+     indicators, reason, fate, order_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+INSERT_BOT_EVENT = """
+INSERT INTO bot_events (ts_ns, bot_id, kind, detail, actor) VALUES (?, ?, ?, ?, ?)
 """

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 
 from desk.config import StorageConfig
 from desk.core.events import Candle, SystemEvent
@@ -128,6 +129,73 @@ class SqliteStore:
             ),
         )
 
+    # ---- bots (DESIGN.md section 5); plain values, so storage does not import desk.signals ----
+
+    def record_signal(
+        self,
+        *,
+        bot_id: str,
+        signal: Any,
+        fate: str,
+        recorded_ns: int,
+        order_id: str = "",
+    ) -> None:
+        """Store one bot signal (any object with the Signal fields) and what became of it.
+
+        ``indicators`` are stored as JSON (NaN as null).
+        """
+        s = signal
+        self._enqueue(
+            schema.INSERT_BOT_SIGNAL,
+            (
+                s.ts,
+                recorded_ns,
+                bot_id,
+                s.symbol,
+                s.timeframe,
+                s.strategy,
+                str(s.direction),
+                float(s.strength),
+                float(s.price),
+                _json(s.indicators),
+                s.reason,
+                str(fate),
+                order_id,
+            ),
+        )
+
+    def record_bot_event(
+        self, *, ts_ns: int, bot_id: str, kind: str, detail: dict[str, Any], actor: str
+    ) -> None:
+        """Store one change to a bot; ``detail`` as JSON, ``actor`` "operator" or "system"."""
+        self._enqueue(schema.INSERT_BOT_EVENT, (ts_ns, bot_id, kind, _json(detail), actor))
+
+    def upsert_bot(
+        self, *, bot_id: str, config: dict[str, Any], state: str, mode: str, updated_ns: int
+    ) -> None:
+        """Insert or replace a bot's configuration and its last state and mode."""
+        self._enqueue(schema.UPSERT_BOT, (bot_id, _json(config), str(state), str(mode), updated_ns))
+
+    async def load_bots(self) -> list[dict[str, Any]]:
+        """Every stored bot, oldest first: ``bot_id``, ``config`` (dict), ``state``, ``mode``,
+        ``updated_ns``. Flushes queued writes first so it reads its own writes."""
+        if self._db is None:
+            raise RuntimeError("SqliteStore is not open")
+        await self.flush()
+        sql = "SELECT bot_id, config, state, mode, updated_ns FROM bots ORDER BY rowid"
+        async with self._db.execute(sql) as cur:
+            rows = await cur.fetchall()
+        return [
+            {
+                "bot_id": bot_id,
+                "config": msgspec.json.decode(config),
+                "state": state,
+                "mode": mode,
+                "updated_ns": updated_ns,
+            }
+            for bot_id, config, state, mode, updated_ns in rows
+        ]
+
     async def _run(self) -> None:
         while not self._closing:
             try:
@@ -174,6 +242,10 @@ class SqliteStore:
             await self.flush()
             await self._db.close()
             self._db = None
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _group_by_statement(batch: list[Row]) -> list[tuple[str, list[tuple[Any, ...]]]]:
