@@ -16,6 +16,8 @@ import msgspec
 import yaml
 
 from desk.core.enums import Mode
+from desk.market.timeframes import parse_timeframe
+from desk.signals.bots import BotConfig, BotMode
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}(-[A-Z0-9]{1,12})?$")
 TIMEFRAME_RE = re.compile(r"^[1-9][0-9]*[smhdw]$")
@@ -190,6 +192,36 @@ class DeskConfig(_Frozen, frozen=True):
     redis: RedisConfig = msgspec.field(default_factory=RedisConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
+    bots: tuple[BotConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_bots(self.bots, self.trading)
+
+
+def _check_bots(bots: tuple[BotConfig, ...], trading: TradingConfig) -> None:
+    """Each bot must trade a configured symbol and timeframe with a known, valid strategy."""
+    from desk.signals.strategies import create_strategy  # cheap: no numba, no pandas
+
+    seen: set[str] = set()
+    for i, bot in enumerate(bots):
+        where = f"@bots[{i}]"
+        if bot.bot_id in seen:
+            raise ValueError(f"{where}.bot_id: bot {bot.bot_id!r} is defined twice")
+        seen.add(bot.bot_id)
+        if bot.symbol not in trading.symbols:
+            raise ValueError(
+                f"{where}.symbol: {bot.symbol!r} is not in trading.symbols "
+                f"({', '.join(trading.symbols)})"
+            )
+        if bot.timeframe not in trading.timeframes:
+            raise ValueError(
+                f"{where}.timeframe: {bot.timeframe!r} is not in trading.timeframes "
+                f"({', '.join(trading.timeframes)})"
+            )
+        try:
+            create_strategy(bot.strategy, bot.params)
+        except ValueError as exc:
+            raise ValueError(f"{where}.strategy: {exc}") from None
 
 
 def parse_config(data: Any, source: str = "<config>") -> DeskConfig:
@@ -217,7 +249,7 @@ def _explain(exc: msgspec.ValidationError) -> str:
     unknown = re.fullmatch(r"Object contains unknown field `(.*)`", reason)
     if unknown:
         return f"{path}.{unknown.group(1)}: unknown key"
-    inner = re.match(r"@([\w\[\]]+): (.*)", reason, re.DOTALL)
+    inner = re.match(r"@([\w\[\].]+): (.*)", reason, re.DOTALL)
     if inner:
         return f"{path}.{inner.group(1)}: {inner.group(2)}"
     return f"{path}: {reason}"
@@ -246,4 +278,30 @@ def with_simulator(config: DeskConfig, enabled: bool = True) -> DeskConfig:
     """A copy of ``config`` that runs on the in-process simulator (``desk --sim``)."""
     simulator = msgspec.structs.replace(config.simulator, enabled=enabled)
     system = msgspec.structs.replace(config.system, mode=Mode.SIM)
-    return msgspec.structs.replace(config, simulator=simulator, system=system)
+    bots = config.bots or demo_bots(config.trading)
+    return msgspec.structs.replace(config, simulator=simulator, system=system, bots=bots)
+
+
+def demo_bots(trading: TradingConfig) -> tuple[BotConfig, ...]:
+    """The bots ``desk --sim`` runs when the config defines none: one per built-in strategy
+    family on the fastest configured timeframe, so the bots and signals modes show life within
+    a minute. They only ever trade against the simulator."""
+    timeframe = min(trading.timeframes, key=parse_timeframe)
+    symbols = trading.symbols
+    specs = [
+        ("ma-fast", "ma_crossover", {"fast": 5, "slow": 20}, 0.01),
+        ("rsi-revert", "rsi_mean_reversion", {}, 0.01),
+        ("macd-trend", "macd_trend", {}, 0.01),
+    ]
+    return tuple(
+        BotConfig(
+            bot_id=bot_id,
+            strategy=strategy,
+            symbol=symbols[i % len(symbols)],
+            timeframe=timeframe,
+            size=size,
+            params=params,
+            mode=BotMode.AUTO,
+        )
+        for i, (bot_id, strategy, params, size) in enumerate(specs)
+    )

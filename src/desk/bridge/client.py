@@ -10,18 +10,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import msgspec
-
-from desk.bridge.views import BookView, CandlesView, EventView, HealthView, TapeView, TickersView
+from desk.bridge.views import (
+    BookView,
+    BotDetailView,
+    BotsView,
+    CandlesView,
+    EventView,
+    HealthView,
+    IndicatorsView,
+    SignalsView,
+    StrategyInfo,
+    TapeView,
+    TickersView,
+)
+from desk.core.commands import Command, CommandAck
 from desk.core.enums import Mode
 
-
-class CommandAck(msgspec.Struct, frozen=True, kw_only=True):
-    """The engine's answer to a command: accepted, or refused with the reason."""
-
-    command: str
-    accepted: bool
-    reason: str = ""
+__all__ = ["CommandAck", "EngineClient"]
 
 
 class EngineClient(Protocol):
@@ -57,4 +62,30 @@ class EngineClient(Protocol):
 
     def events_since(self, seq: int, limit: int = 200) -> list[EventView]:
         """System events with ``seq`` greater than the given one, oldest first."""
+        ...
+
+    def bots(self) -> BotsView: ...
+
+    def signals(
+        self,
+        *,
+        bot_id: str | None = None,
+        fate: str | None = None,
+        symbol: str | None = None,
+        text: str = "",
+        limit: int = 200,
+    ) -> SignalsView:
+        """Recent signals newest first; ``fate`` matches by prefix ("filtered" = any filter)."""
+        ...
+
+    def bot_detail(self, bot_id: str, limit: int = 120) -> BotDetailView:
+        """KeyError for an unknown bot."""
+        ...
+
+    def indicators(self) -> IndicatorsView: ...
+
+    def strategies(self) -> list[StrategyInfo]: ...
+
+    async def execute(self, command: Command) -> CommandAck:
+        """Run a command in the engine; never raises for a refused command."""
         ...

@@ -12,18 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 from desk.bridge.views import (
     BookView,
+    BotDetailView,
+    BotsView,
+    BotView,
     CandlesView,
     CandleView,
     ConnectionHealth,
     EventView,
     HealthView,
+    IndicatorsView,
     LevelView,
     QueueHealth,
+    SignalsView,
+    StrategyInfo,
     TapeView,
     TickersView,
     TickerView,
     TradeView,
 )
+from desk.core.commands import Command, CommandAck
 from desk.core.enums import ConnectionState, Mode
 from desk.engine.state import MarketState
 
@@ -290,3 +297,132 @@ class InProcessClient:
     def events_since(self, seq: int, limit: int = 200) -> list[EventView]:
         newer = [e for e in self.state.events if e.seq > seq]
         return newer[-limit:]
+
+    # -- bots and signals ------------------------------------------------------------------
+
+    def bots(self) -> BotsView:
+        """Every bot; the version moves only when something shown changed."""
+        engine = self.engine
+        views = [
+            _bot_view(status, engine.bots.config(status.bot_id), engine.bot_pnl(status.bot_id))
+            for status in engine.bots.statuses()
+        ]
+        hit = self._cache.get(("bots",))
+        if hit is not None and hit.bots == views:
+            return hit
+        version = hit.version + 1 if hit is not None else 1
+        view = BotsView(version=version, bots=views)
+        self._cache[("bots",)] = view
+        return view
+
+    def signals(
+        self,
+        *,
+        bot_id: str | None = None,
+        fate: str | None = None,
+        symbol: str | None = None,
+        text: str = "",
+        limit: int = 200,
+    ) -> SignalsView:
+        board = self.engine.bot_board
+        version = board.signal_version
+
+        def build() -> SignalsView:
+            found, total = board.recent_signals(
+                bot_id=bot_id, fate=fate, symbol=symbol, text=text, limit=limit
+            )
+            return SignalsView(version=version, signals=found, total=total)
+
+        return self._cached(("signals", bot_id, fate, symbol, text, limit), version, build)
+
+    def bot_detail(self, bot_id: str, limit: int = 120) -> BotDetailView:
+        """KeyError for an unknown bot."""
+        engine = self.engine
+        config = engine.bots.config(bot_id)
+        bot = _bot_view(engine.bots.status(bot_id), config, engine.bot_pnl(bot_id))
+        key = (config.symbol, config.timeframe)
+        version = (
+            self.state.candle_version.get(key, 0) * 1_000_003
+            + engine.bot_board.signal_version * 1_009
+            + engine.bot_board.event_version
+        )
+        hit = self._cache.get(("bot", bot_id, limit))
+        if hit is not None and hit.version == version and hit.bot == bot:
+            return hit
+        candles = list(self.state.candles.get(key, ()))[-limit:]
+        strategy = engine.bots.strategy(bot_id)
+        signals, _ = engine.bot_board.recent_signals(bot_id=bot_id, limit=100)
+        view = BotDetailView(
+            version=version,
+            bot=bot,
+            candles=[CandleView(c.end, c.open, c.high, c.low, c.close, c.volume) for c in candles],
+            indicators=strategy.indicator_series(candles),
+            signals=signals,
+            events=engine.bot_board.recent_events(bot_id),
+        )
+        self._cache[("bot", bot_id, limit)] = view
+        return view
+
+    def indicators(self) -> IndicatorsView:
+        board = self.engine.indicators
+        version = board.version
+        return self._cached(
+            ("indicators",), version, lambda: IndicatorsView(version=version, rows=board.rows())
+        )
+
+    def strategies(self) -> list[StrategyInfo]:
+        """The strategies a new bot can run, with their default parameters."""
+        from desk.signals.strategies import STRATEGIES
+
+        return [
+            StrategyInfo(
+                name=name,
+                defaults=_param_defaults(cls.Params),
+                doc=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+            )
+            for name, cls in sorted(STRATEGIES.items())
+        ]
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def execute(self, command: Command) -> CommandAck:
+        return await self.engine.commands.execute(command)
+
+
+def _param_defaults(params: type) -> dict[str, Any]:
+    """Each parameter's default (None for a required one)."""
+    import msgspec
+
+    out: dict[str, Any] = {}
+    for field in msgspec.structs.fields(params):
+        if field.default is not msgspec.NODEFAULT:
+            out[field.name] = field.default
+        elif field.default_factory is not msgspec.NODEFAULT:
+            out[field.name] = field.default_factory()
+        else:
+            out[field.name] = None
+    return out
+
+
+def _bot_view(status: Any, config: Any, pnl: float) -> BotView:
+    return BotView(
+        bot_id=status.bot_id,
+        strategy=status.strategy,
+        symbol=status.symbol,
+        timeframe=status.timeframe,
+        state=str(status.state),
+        mode=str(status.mode),
+        size=config.size,
+        position=status.position,
+        pnl=pnl,
+        last_signal_ts=status.last_signal_ts,
+        last_signal_direction=(
+            str(status.last_signal_direction) if status.last_signal_direction else None
+        ),
+        signal_count=status.signal_count,
+        sent_count=status.sent_count,
+        params=dict(config.params),
+        min_strength=config.min_strength,
+        cooldown_s=config.cooldown_s,
+        confirm_bars=config.confirm_bars,
+    )

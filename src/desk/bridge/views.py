@@ -7,6 +7,8 @@ redrawing what did not change. Times are integer ns since the epoch.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from desk.core.enums import ConnectionState, Mode, Severity, Side
@@ -141,3 +143,115 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
     severity: Severity
     message: str
     symbol: str = ""
+
+
+class BotView(msgspec.Struct, frozen=True, kw_only=True):
+    """One bot as the bots table shows it. ``pnl`` = realised + unrealised - fees (quote)."""
+
+    bot_id: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    state: str
+    mode: str
+    size: float
+    position: float
+    pnl: float
+    last_signal_ts: int | None
+    last_signal_direction: str | None
+    signal_count: int
+    sent_count: int
+    params: dict[str, Any]
+    min_strength: float
+    cooldown_s: float
+    confirm_bars: int
+
+
+class BotsView(View, frozen=True, kw_only=True):
+    bots: list[BotView]
+
+
+class SignalView(msgspec.Struct, frozen=True, kw_only=True):
+    """One signal and its fate. ``seq`` grows with every signal the engine recorded."""
+
+    seq: int
+    ts: int
+    recorded_ns: int
+    bot_id: str
+    symbol: str
+    timeframe: str
+    strategy: str
+    direction: str
+    strength: float
+    price: float
+    fate: str
+    reason: str
+    indicators: dict[str, float]
+    order_id: str = ""
+
+
+class SignalsView(View, frozen=True, kw_only=True):
+    """Recent signals across bots (or one bot's), newest first, after the asked-for filter."""
+
+    signals: list[SignalView]
+    total: int
+
+
+class BotEventView(msgspec.Struct, frozen=True, kw_only=True):
+    """A change to a bot (started, mode, params, ...) and who made it."""
+
+    seq: int
+    ts: int
+    bot_id: str
+    kind: str
+    summary: str
+    actor: str
+
+
+class BotDetailView(View, frozen=True, kw_only=True):
+    """One bot in depth: its candles with the strategy's indicator series aligned to them
+    (NaN during warm-up), its recent signals and the changes made to it."""
+
+    bot: BotView
+    candles: list[CandleView]
+    indicators: dict[str, list[float]]
+    signals: list[SignalView]
+    events: list[BotEventView]
+
+
+class IndicatorRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Live indicator values of one symbol on one timeframe, as of the last closed candle.
+
+    NaN while an indicator is still warming up. ``imbalance`` is the book's top-10 volume
+    imbalance in [-1, 1] (the same for every timeframe of a symbol).
+    """
+
+    symbol: str
+    timeframe: str
+    ts: int
+    close: float
+    sma_20: float
+    ema_20: float
+    rsi_14: float
+    macd: float
+    macd_signal: float
+    macd_hist: float
+    bb_upper: float
+    bb_lower: float
+    atr_14: float
+    zscore_20: float
+    vol_20: float
+    imbalance: float
+    bars: int
+
+
+class IndicatorsView(View, frozen=True, kw_only=True):
+    rows: list[IndicatorRow]
+
+
+class StrategyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy a bot can run, with its parameters' defaults (for the new-bot form)."""
+
+    name: str
+    defaults: dict[str, Any]
+    doc: str

@@ -20,11 +20,17 @@ from desk.core.bus import Bus
 from desk.core.clock import Clock, LiveClock
 from desk.core.enums import Severity
 from desk.core.events import Candle, SystemEvent, Trade
+from desk.engine.bot_board import BotBoard
+from desk.engine.commands import CommandHandler
 from desk.engine.health import LoopLagMonitor, ProcessProbe
+from desk.engine.indicator_board import IndicatorBoard
 from desk.engine.status import format_status
 from desk.feeds.manager import FeedManager
 from desk.feeds.okx_rest import OkxRestClient
 from desk.market.candles import CandleAggregator
+from desk.signals.bot_manager import BotManager
+from desk.signals.bots import BotConfig
+from desk.signals.order_sink import OrderSink, PaperSink
 from desk.storage.sqlite import SqliteStore
 
 log = logging.getLogger("desk.engine")
@@ -50,6 +56,14 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._status_listeners: list[Callable[[str], None]] = []
+        trading = config.trading
+        self.bot_board = BotBoard(self.bus)
+        self.indicators = IndicatorBoard(
+            self.bus, trading.symbols, trading.timeframes, self._book_imbalance
+        )
+        self.sink: OrderSink = PaperSink()
+        self.bots = BotManager(self.bus, self.store, self.sink, self.clock)
+        self.commands = CommandHandler(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -61,6 +75,7 @@ class Engine:
         if self.config.simulator.enabled:
             await self._start_simulator()
         self._wire_candles()
+        await self._start_bots()
         await self._load_instruments()
         self.feeds = FeedManager(self.config, self.bus)
         await self.feeds.start()
@@ -102,6 +117,45 @@ class Engine:
         for instrument in instruments:
             if instrument.symbol in wanted:
                 self.store.record_instrument(instrument)
+
+    async def _start_bots(self) -> None:
+        """Bring stored bots back as they were, then add config bots that are new (running).
+
+        A bot's stored state wins over the config: a bot the operator stopped stays stopped.
+        """
+        restored = await self.bots.restore()
+        known = {status.bot_id for status in self.bots.statuses()}
+        for config in self.config.bots:
+            if config.bot_id in known:
+                continue
+            self.bots.add_bot(config, actor="config")
+            self.bots.start_bot(config.bot_id, actor="config")
+        if restored:
+            self.emit("bots", "restored", f"restored bots: {', '.join(restored)}")
+
+    def check_bot(self, config: BotConfig) -> None:
+        """ValueError unless the bot trades a configured symbol and timeframe."""
+        trading = self.config.trading
+        if config.symbol not in trading.symbols:
+            raise ValueError(
+                f"symbol {config.symbol!r} is not traded here ({', '.join(trading.symbols)})"
+            )
+        if config.timeframe not in trading.timeframes:
+            raise ValueError(
+                f"timeframe {config.timeframe!r} is not configured "
+                f"({', '.join(trading.timeframes)})"
+            )
+
+    def bot_pnl(self, bot_id: str) -> float:
+        """The bot's PnL as execution sees it (0 where the sink keeps none)."""
+        pnl = getattr(self.sink, "pnl", None)
+        return float(pnl(bot_id)) if pnl is not None else 0.0
+
+    def _book_imbalance(self, symbol: str) -> float:
+        book = self.feeds.book(symbol) if self.feeds is not None else None
+        if book is None:
+            return float("nan")
+        return book.imbalance(10)
 
     def _wire_candles(self) -> None:
         for symbol in self.config.trading.symbols:
@@ -166,6 +220,7 @@ class Engine:
             except asyncio.CancelledError:
                 pass
         self._tasks.clear()
+        self.bots.close()
         await self.loop_lag.stop()
         self.emit("engine", "stopped", "engine stopped")
         await self.bus.stop()

@@ -326,6 +326,10 @@ class BotManager:
         """Every bot's status, in the order they were added."""
         return [self.status(bot_id) for bot_id in self._bots]
 
+    def strategy(self, bot_id: str) -> BaseStrategy:
+        """The bot's live strategy object (read it, do not feed it)."""
+        return self._get(bot_id).strategy
+
     def config(self, bot_id: str) -> BotConfig:
         """The bot's current configuration (mode and params included)."""
         return self._get(bot_id).config
