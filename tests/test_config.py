@@ -85,3 +85,49 @@ def test_memory_sizes_parse_to_bytes() -> None:
 def test_with_simulator_switches_mode_and_enables_the_simulator() -> None:
     config = with_simulator(load_config(CONFIGS / "default.yaml"))
     assert config.simulator.enabled and config.system.mode is Mode.SIM
+
+
+BOT = {
+    "bot_id": "b1",
+    "strategy": "ma_crossover",
+    "symbol": "BTC-USDT",
+    "timeframe": "1m",
+    "size": 0.1,
+    "params": {"fast": 5, "slow": 20},
+}
+
+
+def test_bots_in_config_are_validated_into_bot_configs() -> None:
+    config = parse_config({"bots": [BOT, {**BOT, "bot_id": "b2", "mode": "paused"}]})
+    assert [b.bot_id for b in config.bots] == ["b1", "b2"]
+    assert config.bots[1].mode == "paused"
+    assert config.bots[0].params == {"fast": 5, "slow": 20}
+
+
+@pytest.mark.parametrize(
+    ("bot", "expected"),
+    [
+        ({"strategy": "nope"}, r"\$\.bots\[0\]\.strategy: unknown strategy 'nope'"),
+        ({"symbol": "XRP-USDT"}, r"\$\.bots\[0\]\.symbol: 'XRP-USDT' is not in trading\.symbols"),
+        ({"timeframe": "2m"}, r"\$\.bots\[0\]\.timeframe: '2m' is not in trading\.timeframes"),
+        ({"params": {"fast": 50}}, r"\$\.bots\[0\]\.strategy: .*`fast` must be shorter"),
+        ({"size": 0}, r"\$\.bots\[0\]: `size` must be > 0"),
+        ({"colour": "red"}, r"\$\.bots\[0\]\.colour: unknown key"),
+    ],
+)
+def test_a_bad_bot_is_refused_with_its_path(bot: dict, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_config({"bots": [{**BOT, **bot}]})
+
+
+def test_a_bot_id_defined_twice_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"\$\.bots\[1\]\.bot_id: bot 'b1' is defined twice"):
+        parse_config({"bots": [BOT, BOT]})
+
+
+def test_sim_runs_demo_bots_only_when_the_config_has_none() -> None:
+    demo = with_simulator(DeskConfig())
+    assert len(demo.bots) == 3
+    assert {b.timeframe for b in demo.bots} == {"1s"}
+    own = with_simulator(parse_config({"bots": [BOT]}))
+    assert [b.bot_id for b in own.bots] == ["b1"]
