@@ -8,6 +8,8 @@ converted to C-contiguous float64, so each kernel compiles exactly one specialis
 
 ``error_model="numpy"`` gives IEEE division (x/0 is inf or NaN instead of an exception) and
 drops the zero checks from the loops; the divisions that can meet a zero are guarded anyway.
+``nogil=True`` releases the GIL inside the kernels, so :mod:`desk.signals.batch` can run many
+series on several cores with plain threads.
 
 :mod:`desk.signals.streaming` mirrors every loop here operation for operation, in the same
 order, so the live updaters reproduce these arrays; a change here needs the same change there.
@@ -20,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-_JIT = {"cache": True, "error_model": "numpy"}
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
 @njit(**_JIT)
