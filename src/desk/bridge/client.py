@@ -18,13 +18,16 @@ from desk.bridge.views import (
     EventView,
     HealthView,
     IndicatorsView,
+    InstrumentView,
     SignalsView,
     StrategyInfo,
     TapeView,
     TickersView,
+    TradingView,
 )
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import Mode
+from desk.core.orders import OrderRequest
 
 __all__ = ["CommandAck", "EngineClient"]
 
@@ -85,6 +88,19 @@ class EngineClient(Protocol):
     def indicators(self) -> IndicatorsView: ...
 
     def strategies(self) -> list[StrategyInfo]: ...
+
+    def trading(self) -> TradingView:
+        """Orders, fills, positions, PnL, risk and reconciliation state."""
+        ...
+
+    def instruments(self) -> list[InstrumentView]: ...
+
+    def check_order(self, request: OrderRequest) -> str:
+        """Why the engine would refuse ``request`` now ("" if it would pass); sends nothing.
+
+        The ticket calls this as the operator types, so the reason shows before sending.
+        """
+        ...
 
     async def execute(self, command: Command) -> CommandAck:
         """Run a command in the engine; never raises for a refused command."""

@@ -255,3 +255,114 @@ class StrategyInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     defaults: dict[str, Any]
     doc: str
+
+
+class OrderView(msgspec.Struct, frozen=True, kw_only=True):
+    """One order as the trading mode lists it (prices and sizes as floats for display)."""
+
+    client_order_id: str
+    venue_order_id: str
+    symbol: str
+    side: str
+    order_type: str
+    price: float | None
+    size: float
+    filled: float
+    avg_price: float
+    status: str
+    bot_id: str
+    reason: str
+    created_ns: int
+    updated_ns: int
+
+
+class FillView(msgspec.Struct, frozen=True, kw_only=True):
+    ts: int
+    client_order_id: str
+    trade_id: str
+    symbol: str
+    side: str
+    price: float
+    size: float
+    fee: float
+    fee_ccy: str
+    liquidity: str
+    bot_id: str
+
+
+class PositionView(msgspec.Struct, frozen=True, kw_only=True):
+    """One account's (a bot's or "manual") position in one symbol, marked to market."""
+
+    bot_id: str
+    symbol: str
+    size: float
+    avg_price: float
+    mark_price: float
+    unrealized_pnl: float
+    realized_pnl: float
+    fees: float
+    notional: float
+
+
+class DenialView(msgspec.Struct, frozen=True, kw_only=True):
+    """An order risk refused, and why."""
+
+    ts: int
+    bot_id: str
+    symbol: str
+    side: str
+    size: float
+    price: float | None
+    reason: str
+
+
+class ReconciliationView(msgspec.Struct, frozen=True, kw_only=True):
+    """How local orders/positions compare with the venue's after a (re)start.
+
+    While ``blocking``, bots may not trade; the operator accepts the venue's view to go on.
+    """
+
+    ts: int
+    clean: bool
+    blocking: bool
+    differences: list[str]
+
+
+class TradingView(View, frozen=True, kw_only=True):
+    """Everything the trading mode shows, sampled at one instant. Money in the quote currency.
+
+    ``risk_state`` is ACTIVE / REDUCING / HALTED; ``breaker_state`` closed / open / half_open;
+    ``venue`` names the execution venue ("paper", "okx" — the simulator speaks OKX).
+    ``live_confirmed`` is False in LIVE mode until the operator confirmed on screen.
+    """
+
+    venue: str
+    open_orders: list[OrderView]
+    recent_orders: list[OrderView]
+    fills: list[FillView]
+    positions: list[PositionView]
+    equity: float
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    gross_exposure: float
+    daily_pnl: float
+    risk_state: str
+    risk_reason: str
+    denials: list[DenialView]
+    breaker_state: str
+    trading_blocked: bool
+    reconciliation: ReconciliationView | None
+    live_confirmed: bool = True
+
+
+class InstrumentView(msgspec.Struct, frozen=True, kw_only=True):
+    """An instrument's trading rules (strings, as the venue writes them)."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: str
+    lot_size: str
+    min_size: str
+    state: str
