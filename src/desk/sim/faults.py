@@ -14,6 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from desk.sim.okx_wire import notice
+from desk.sim.okx_ws import PRIVATE
 
 if TYPE_CHECKING:
     from desk.sim.okx import OkxSimulator
@@ -36,6 +37,8 @@ class FaultInjector:
         "truncated_frame",
         "duplicate_trades",
         "maintenance_notice",
+        "drop_private",
+        "fail_orders",
     )
 
     def __init__(self, sim: OkxSimulator) -> None:
@@ -75,6 +78,19 @@ class FaultInjector:
         for conn in conns:
             conn.stall(float(seconds))
         return len(conns)
+
+    def drop_private(self) -> int:
+        """Drop every ``/ws/v5/private`` connection (TCP abort, the client sees 1006)."""
+        self._count("drop_private")
+        conns = [c for c in self._sim.open_connections() if c.endpoint == PRIVATE]
+        for conn in conns:
+            conn.abort()
+        return len(conns)
+
+    def fail_orders(self, count: int = 1, mode: str = "error") -> None:
+        """The next ``count`` order requests time out or fail (see ``OrderFaults``)."""
+        self._sim.order_faults.fail_next(count, mode)
+        self._count("fail_orders")
 
     def sequence_gap(self, inst_id: str) -> None:
         """The next ``books`` update's ``prevSeqId`` is not the last ``seqId`` sent."""
@@ -130,3 +146,32 @@ class FaultInjector:
                 float(close_after), conn.close_soon, CLOSE_GOING_AWAY, "service upgrade"
             )
         return len(conns)
+
+
+class OrderFaults:
+    """Order requests (WS ops and REST trade calls) that should fail, for circuit-breaker tests.
+
+    ``fail_next(3, "timeout")``: the next three order requests get no answer at all (REST holds
+    the request open until the client gives up); ``"error"``: they are answered with OKX's
+    ``50001`` "Service temporarily unavailable" (REST: HTTP 503). Nothing is executed either way.
+    """
+
+    MODES = ("timeout", "error")
+
+    def __init__(self) -> None:
+        self.remaining = 0
+        self.mode = "error"
+
+    def fail_next(self, count: int, mode: str = "error") -> None:
+        if count < 0:
+            raise ValueError("count must not be negative")
+        if mode not in self.MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(self.MODES)}")
+        self.remaining, self.mode = int(count), mode
+
+    def take(self) -> str | None:
+        """The failure mode for this request, or None when it should go through."""
+        if self.remaining <= 0:
+            return None
+        self.remaining -= 1
+        return self.mode

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from desk.core.enums import Side
@@ -113,6 +113,8 @@ class InstrumentMarket:
         self.trades: list[TradeAggregate] = []
         self.steps = 0
         self._ts_ms = 0
+        self.fill_listener: Callable[[ExecReport], None] | None = None
+        """Called with every report that has fills (the private API settles its orders here)."""
         self._seed_book()
 
     # ---- public --------------------------------------------------------------------------
@@ -144,6 +146,8 @@ class InstrumentMarket:
         fills = report.fills
         if not fills:
             return
+        if self.fill_listener is not None:
+            self.fill_listener(report)
         ts = self._ts_ms if ts_ms is None else ts_ms
         start = 0
         for i in range(1, len(fills) + 1):

@@ -3,6 +3,7 @@
     sim = OkxSimulator(SimulatorConfig(port=0, seed=7))
     await sim.start()
     sim.ws_public_url    # ws://127.0.0.1:PORT/ws/v5/public
+    sim.ws_private_url   # ws://127.0.0.1:PORT/ws/v5/private (login with SIM_CREDENTIALS)
     sim.rest_url         # http://127.0.0.1:PORT
     sim.faults.sequence_gap("BTC-USDT")
     await sim.stop()
@@ -13,7 +14,13 @@ firehose mode) the simulator pushes trades, ``bbo-tbt`` and throttled ``tickers`
 random steps) and ``books5``. Idle streams send heartbeats after ``heartbeat_interval``.
 Connections that neither send nor receive anything for ``silence_timeout`` are closed with 4004.
 
-For tests the market can be driven by hand: ``pause()``, ``step_market(n)``, ``publish()``.
+For tests the market can be driven by hand: ``pause()``, ``step_market(n)``, ``publish()``,
+and ``synthetic_take(inst_id, side, size)`` sends one synthetic market order.
+
+The private side (``/ws/v5/private`` login, ``orders`` channel and order ops; signed REST trade
+and account endpoints) trades for the accounts given by ``accounts=`` (default: one account
+with ``SIM_CREDENTIALS``) on the same matching engines as the synthetic flow; see
+``okx_private``, ``okx_private_rest`` and ``okx_trading``.
 """
 
 from __future__ import annotations
@@ -30,17 +37,22 @@ from aiohttp import WSMsgType, web
 
 from desk.config import SimulatorConfig
 from desk.core.clock import NS_PER_MS, Clock, LiveClock
-from desk.sim.faults import FaultInjector
+from desk.core.enums import Side
+from desk.sim.accounts import SIM_CREDENTIALS, Account, AccountSpec, open_accounts
+from desk.sim.faults import FaultInjector, OrderFaults
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
-from desk.sim.market import FlowParams, SyntheticMarket
+from desk.sim.market import TAKER, FlowParams, SyntheticMarket
 from desk.sim.okx_candles import BusinessStreams
 from desk.sim.okx_conn import CLOSE_SILENCE, Connection
+from desk.sim.okx_private import PrivateWs
+from desk.sim.okx_private_rest import PrivateRest
 from desk.sim.okx_rest import RestApi
 from desk.sim.okx_streams import Hub, InstrumentStreams
+from desk.sim.okx_trading import PrivateTrading
 from desk.sim.okx_wire import okx_checksum
-from desk.sim.okx_ws import BUSINESS, PUBLIC, RequestHandler
+from desk.sim.okx_ws import BUSINESS, PRIVATE, PUBLIC, RequestHandler
 
-__all__ = ["OkxSimulator", "okx_checksum"]
+__all__ = ["SIM_CREDENTIALS", "AccountSpec", "OkxSimulator", "okx_checksum"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +76,7 @@ class OkxSimulator:
         send_buffer: int | None = None,
         clock: Clock | None = None,
         flow: FlowParams | None = None,
+        accounts: Iterable[AccountSpec] | None = None,
     ) -> None:
         self.config = config or SimulatorConfig()
         self.firehose = firehose
@@ -87,6 +100,14 @@ class OkxSimulator:
         )
         self.faults = FaultInjector(self)
         self.rest = RestApi(self.streams, self.now_ms, self.faults.apply)
+        self.accounts = open_accounts(accounts if accounts is not None else [AccountSpec()])
+        self.order_faults = OrderFaults()
+        self.private = PrivateWs(self.accounts, self.order_faults)
+        self.trading = PrivateTrading(
+            self.market, self.accounts, self.now_ms, self.private.on_update
+        )
+        self.private.trading = self.trading
+        self.private_rest = PrivateRest(self.trading, self.accounts, self.order_faults)
         self._conns: set[Connection] = set()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -104,7 +125,9 @@ class OkxSimulator:
         app = web.Application()
         app.router.add_get("/ws/v5/public", self._ws_public)
         app.router.add_get("/ws/v5/business", self._ws_business)
+        app.router.add_get("/ws/v5/private", self._ws_private)
         app.router.add_routes(self.rest.routes())
+        app.router.add_routes(self.private_rest.routes())
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
@@ -161,16 +184,25 @@ class OkxSimulator:
         return f"ws://{self.config.host}:{self.port}/ws/v5/business"
 
     @property
+    def ws_private_url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}/ws/v5/private"
+
+    @property
     def rest_url(self) -> str:
         return f"http://{self.config.host}:{self.port}"
 
     def urls(self) -> dict[str, str]:
-        """``{"ws_public": ..., "ws_business": ..., "rest": ...}``."""
+        """``{"ws_public": ..., "ws_business": ..., "rest": ...}`` (the public side; see
+        ``ws_private_url`` for the private endpoint)."""
         return {
             "ws_public": self.ws_public_url,
             "ws_business": self.ws_business_url,
             "rest": self.rest_url,
         }
+
+    def account(self, api_key: str = SIM_CREDENTIALS.api_key) -> Account:
+        """The live account (balances, fee rates) behind ``api_key``."""
+        return self.accounts[api_key]
 
     # ---- driving the market --------------------------------------------------------------
 
@@ -195,6 +227,13 @@ class OkxSimulator:
         ts = self.now_ms()
         for _ in range(n):
             self.market.step(ts)
+
+    def synthetic_take(self, inst_id: str, side: Side | str, size: str) -> None:
+        """Send one synthetic market order of ``size`` (base currency) now: it trades against
+        whatever rests, private orders included; the trades go out with the next publish."""
+        market = self.market.markets[inst_id]
+        lots = market.spec.lot.units(size)
+        market.record(market.engine.submit_market(Side(side), lots, TAKER), self.now_ms())
 
     def publish(self, books: bool = True) -> None:
         """Run one publish cycle now (fast channels, and ``books``/``books5`` if ``books``)."""
@@ -271,6 +310,9 @@ class OkxSimulator:
     async def _ws_business(self, request: web.Request) -> web.WebSocketResponse:
         return await self._serve_ws(request, BUSINESS)
 
+    async def _ws_private(self, request: web.Request) -> web.WebSocketResponse:
+        return await self._serve_ws(request, PRIVATE)
+
     async def _serve_ws(self, request: web.Request, endpoint: str) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=self.compress, max_msg_size=1 << 16)
         transport = request.transport
@@ -281,17 +323,19 @@ class OkxSimulator:
         )
         self._conns.add(conn)
         self.connections_total += 1
+        handler = self.private if endpoint == PRIVATE else self.requests
         try:
             async for msg in ws:
                 conn.last_activity = conn.loop.time()
                 if msg.type is WSMsgType.TEXT:
-                    self.requests.handle(conn, msg.data)
+                    handler.handle(conn, msg.data)
                 elif msg.type is WSMsgType.BINARY:
-                    self.requests.handle(conn, msg.data.decode("utf-8", "replace"))
+                    handler.handle(conn, msg.data.decode("utf-8", "replace"))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             self._conns.discard(conn)
+            self.private.disconnected(conn)
             for key in conn.subscriptions:
                 self.hub.discard(key, conn)
             await conn.finished()

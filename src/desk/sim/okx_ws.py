@@ -29,6 +29,7 @@ from desk.sim.okx_wire import ack, error
 
 PUBLIC = "public"
 BUSINESS = "business"
+PRIVATE = "private"
 PUBLIC_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "trades", "tickers"})
 VIP_CHANNELS = frozenset({"books-l2-tbt", "books50-l2-tbt"})
 _ID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
