@@ -73,7 +73,62 @@ CREATE TABLE IF NOT EXISTS bot_events (
     actor TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bot_events_bot_ts ON bot_events (bot_id, ts_ns);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    venue_order_id TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    bot_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    price TEXT,
+    size TEXT NOT NULL,
+    filled TEXT NOT NULL,
+    avg_price TEXT NOT NULL,
+    notional TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_ccy TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    reduce_only INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_status ON orders (status);
+CREATE INDEX IF NOT EXISTS orders_created ON orders (created_ns);
+CREATE TABLE IF NOT EXISTS order_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns INTEGER NOT NULL,
+    client_order_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    filled TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_events_order ON order_events (client_order_id, id);
+CREATE TABLE IF NOT EXISTS fills (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_exchange INTEGER NOT NULL,
+    ts_recv INTEGER NOT NULL,
+    venue TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    trade_id TEXT NOT NULL,
+    venue_order_id TEXT NOT NULL,
+    bot_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price TEXT NOT NULL,
+    size TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_ccy TEXT NOT NULL,
+    liquidity TEXT NOT NULL,
+    UNIQUE (venue, client_order_id, trade_id)
+);
+CREATE INDEX IF NOT EXISTS fills_ts ON fills (ts_recv);
 """
+"""Orders, their state changes and fills (DESIGN.md section 3). Money columns are TEXT holding
+``Decimal`` strings so nothing is rounded through a float. A fill's identity is
+(venue, client_order_id, trade_id): the venue's trade id is unique only per symbol, and a trade
+between two of desk's own orders has one trade id for both sides."""
 
 UPSERT_INSTRUMENT = """
 INSERT INTO instruments
@@ -112,4 +167,39 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 INSERT_BOT_EVENT = """
 INSERT INTO bot_events (ts_ns, bot_id, kind, detail, actor) VALUES (?, ?, ?, ?, ?)
+"""
+
+UPSERT_ORDER = """
+INSERT INTO orders
+    (client_order_id, venue_order_id, venue, bot_id, symbol, side, order_type, price, size,
+     filled, avg_price, notional, fee, fee_ccy, status, reason, reduce_only, created_ns,
+     updated_ns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (client_order_id) DO UPDATE SET
+    venue_order_id = excluded.venue_order_id, price = excluded.price, size = excluded.size,
+    filled = excluded.filled, avg_price = excluded.avg_price, notional = excluded.notional,
+    fee = excluded.fee, fee_ccy = excluded.fee_ccy, status = excluded.status,
+    reason = excluded.reason, updated_ns = excluded.updated_ns
+"""
+
+ORDER_COLUMNS = """
+    client_order_id, venue_order_id, venue, bot_id, symbol, side, order_type, price, size,
+    filled, avg_price, notional, fee, fee_ccy, status, reason, reduce_only, created_ns,
+    updated_ns
+"""
+
+INSERT_ORDER_EVENT = """
+INSERT INTO order_events (ts_ns, client_order_id, status, filled, reason) VALUES (?, ?, ?, ?, ?)
+"""
+
+INSERT_FILL = """
+INSERT OR IGNORE INTO fills
+    (ts_exchange, ts_recv, venue, client_order_id, trade_id, venue_order_id, bot_id, symbol,
+     side, price, size, fee, fee_ccy, liquidity)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+FILL_COLUMNS = """
+    ts_exchange, ts_recv, venue, client_order_id, trade_id, venue_order_id, bot_id, symbol,
+    side, price, size, fee, fee_ccy, liquidity
 """

@@ -5,6 +5,11 @@ A single task commits batches of up to ``batch_size`` rows every ``flush_interva
 one transaction (WAL mode, so readers never block the writer). Records are never dropped: if the
 backlog passes ``queue_size`` it keeps growing and ``over_bound`` counts it, for the health screen.
 ``close()`` flushes everything before returning.
+
+Orders and fills follow the same style. The one exception to "never wait" is
+:meth:`SqliteStore.wait_committed`, which the OMS awaits (off the hot path, in the task that
+sends an order) so that an order is on disk before the venue can know it: after a crash the
+restarted OMS then knows every order it ever sent, and a resubmission stays idempotent.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +26,29 @@ import aiosqlite
 import msgspec
 
 from desk.config import StorageConfig
+from desk.core.enums import Side
 from desk.core.events import Candle, SystemEvent
+from desk.core.orders import Fill, Liquidity, Order, OrderStatus, OrderType
 from desk.storage import schema
 
 log = logging.getLogger(__name__)
 
 Row = tuple[str, tuple[Any, ...]]
+
+OPEN_STATUSES = tuple(str(s) for s in OrderStatus if s.open)
+
+
+class StoredOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as stored: its last state plus what :class:`Order` does not carry.
+
+    ``notional`` is the exact sum of price x size over its fills (``avg_price`` is derived from
+    it, and may be rounded); ``reduce_only`` is needed to resend the request unchanged.
+    """
+
+    order: Order
+    reduce_only: bool
+    notional: Decimal
+    updated_ns: int
 
 
 class SqliteStore:
@@ -44,6 +67,8 @@ class SqliteStore:
         self.over_bound = 0
         self.write_errors = 0
         self.last_flush_ms = 0.0
+        self.rows_enqueued = 0
+        self._committed = asyncio.Event()
 
     @property
     def backlog(self) -> int:
@@ -76,6 +101,7 @@ class SqliteStore:
         if self._closing and self._db is None:
             raise RuntimeError("SqliteStore is closed")
         self._pending.append((sql, params))
+        self.rows_enqueued += 1
         if len(self._pending) > self.config.queue_size:
             self.over_bound += 1
         if len(self._pending) >= self.config.batch_size:
@@ -196,6 +222,140 @@ class SqliteStore:
             for bot_id, config, state, mode, updated_ns in rows
         ]
 
+    # ---- orders and fills (execution/oms.py) ----
+
+    def record_order(
+        self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> None:
+        """Insert or update an order's latest state (keyed by ``client_order_id``)."""
+        o = order
+        self._enqueue(
+            schema.UPSERT_ORDER,
+            (
+                o.client_order_id,
+                o.venue_order_id,
+                o.venue,
+                o.bot_id,
+                o.symbol,
+                str(o.side),
+                str(o.order_type),
+                None if o.price is None else str(o.price),
+                str(o.size),
+                str(o.filled),
+                str(o.avg_price),
+                str(notional),
+                str(o.fee),
+                o.fee_ccy,
+                str(o.status),
+                o.reason,
+                int(reduce_only),
+                o.created_ns,
+                updated_ns,
+            ),
+        )
+
+    def record_order_event(
+        self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
+    ) -> None:
+        """Append one state change of an order to its history."""
+        self._enqueue(
+            schema.INSERT_ORDER_EVENT, (ts_ns, client_order_id, str(status), str(filled), reason)
+        )
+
+    def record_fill(self, fill: Fill) -> None:
+        """Store a fill; another with the same (venue, client_order_id, trade_id) is ignored."""
+        f = fill
+        self._enqueue(
+            schema.INSERT_FILL,
+            (
+                f.ts_exchange,
+                f.ts_recv,
+                f.venue,
+                f.client_order_id,
+                f.trade_id,
+                f.venue_order_id,
+                f.bot_id,
+                f.symbol,
+                str(f.side),
+                str(f.price),
+                str(f.size),
+                str(f.fee),
+                f.fee_ccy,
+                str(f.liquidity),
+            ),
+        )
+
+    async def load_open_orders(self) -> list[StoredOrder]:
+        """Every order not in a terminal state, oldest first (what a restart must know)."""
+        marks = ", ".join("?" for _ in OPEN_STATUSES)
+        return await self._load_orders(
+            f"WHERE status IN ({marks}) ORDER BY created_ns, rowid", OPEN_STATUSES
+        )
+
+    async def load_orders(
+        self, *, since_ns: int = 0, limit: int | None = None
+    ) -> list[StoredOrder]:
+        """Orders created at or after ``since_ns``, oldest first; the newest ``limit`` if given."""
+        if limit is None:
+            return await self._load_orders(
+                "WHERE created_ns >= ? ORDER BY created_ns, rowid", (since_ns,)
+            )
+        rows = await self._load_orders(
+            "WHERE created_ns >= ? ORDER BY created_ns DESC, rowid DESC LIMIT ?", (since_ns, limit)
+        )
+        rows.reverse()
+        return rows
+
+    async def load_order_events(self, client_order_id: str) -> list[dict[str, Any]]:
+        """One order's state changes, oldest first (ts_ns, status, filled, reason)."""
+        sql = (
+            "SELECT ts_ns, status, filled, reason FROM order_events "
+            "WHERE client_order_id = ? ORDER BY id"
+        )
+        rows = await self._fetch(sql, (client_order_id,))
+        return [
+            {"ts_ns": ts, "status": OrderStatus(st), "filled": Decimal(filled), "reason": reason}
+            for ts, st, filled, reason in rows
+        ]
+
+    async def load_fills(self, *, since_ns: int = 0, limit: int | None = None) -> list[Fill]:
+        """Fills received at or after ``since_ns`` in the order they were stored (the order they
+        were applied); the newest ``limit`` if given."""
+        sql = f"SELECT {schema.FILL_COLUMNS} FROM fills WHERE ts_recv >= ?"
+        if limit is None:
+            rows = await self._fetch(sql + " ORDER BY id", (since_ns,))
+        else:
+            rows = await self._fetch(sql + " ORDER BY id DESC LIMIT ?", (since_ns, limit))
+            rows.reverse()
+        return [_fill_from_row(row) for row in rows]
+
+    async def _load_orders(self, where: str, params: tuple[Any, ...]) -> list[StoredOrder]:
+        rows = await self._fetch(f"SELECT {schema.ORDER_COLUMNS} FROM orders {where}", params)
+        return [_order_from_row(row) for row in rows]
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Read after flushing queued writes, so a caller reads its own writes."""
+        if self._db is None:
+            raise RuntimeError("SqliteStore is not open")
+        await self.flush()
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def wait_committed(self) -> None:
+        """Return once every row recorded before this call is committed.
+
+        Wakes the writer at once rather than waiting for ``flush_interval``.
+        """
+        if self._db is None:
+            raise RuntimeError("SqliteStore is not open")
+        target = self.rows_enqueued
+        while self.rows_written < target:
+            if self._db is None:
+                raise RuntimeError("SqliteStore closed before the rows were committed")
+            self._committed.clear()
+            self._wake.set()
+            await self._committed.wait()
+
     async def _run(self) -> None:
         while not self._closing:
             try:
@@ -230,6 +390,7 @@ class SqliteStore:
         self.rows_written += len(batch)
         self.batches_written += 1
         self.last_flush_ms = (time.perf_counter() - started) * 1000
+        self._committed.set()
 
     async def close(self) -> None:
         """Stop the writer after committing every queued row."""
@@ -246,6 +407,91 @@ class SqliteStore:
 
 def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
+
+
+def _order_from_row(row: tuple[Any, ...]) -> StoredOrder:
+    (
+        client_order_id,
+        venue_order_id,
+        venue,
+        bot_id,
+        symbol,
+        side,
+        order_type,
+        price,
+        size,
+        filled,
+        avg_price,
+        notional,
+        fee,
+        fee_ccy,
+        status,
+        reason,
+        reduce_only,
+        created_ns,
+        updated_ns,
+    ) = row
+    order = Order(
+        ts_exchange=0,
+        ts_recv=updated_ns,
+        client_order_id=client_order_id,
+        venue_order_id=venue_order_id,
+        symbol=symbol,
+        side=Side(side),
+        order_type=OrderType(order_type),
+        price=None if price is None else Decimal(price),
+        size=Decimal(size),
+        filled=Decimal(filled),
+        avg_price=Decimal(avg_price),
+        status=OrderStatus(status),
+        bot_id=bot_id,
+        venue=venue,
+        fee=Decimal(fee),
+        fee_ccy=fee_ccy,
+        reason=reason,
+        created_ns=created_ns,
+    )
+    return StoredOrder(
+        order=order,
+        reduce_only=bool(reduce_only),
+        notional=Decimal(notional),
+        updated_ns=updated_ns,
+    )
+
+
+def _fill_from_row(row: tuple[Any, ...]) -> Fill:
+    (
+        ts_exchange,
+        ts_recv,
+        venue,
+        client_order_id,
+        trade_id,
+        venue_order_id,
+        bot_id,
+        symbol,
+        side,
+        price,
+        size,
+        fee,
+        fee_ccy,
+        liquidity,
+    ) = row
+    return Fill(
+        ts_exchange=ts_exchange,
+        ts_recv=ts_recv,
+        client_order_id=client_order_id,
+        venue_order_id=venue_order_id,
+        trade_id=trade_id,
+        symbol=symbol,
+        side=Side(side),
+        price=Decimal(price),
+        size=Decimal(size),
+        fee=Decimal(fee),
+        fee_ccy=fee_ccy,
+        liquidity=Liquidity(liquidity),
+        bot_id=bot_id,
+        venue=venue,
+    )
 
 
 def _group_by_statement(batch: list[Row]) -> list[tuple[str, list[tuple[Any, ...]]]]:
