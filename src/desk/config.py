@@ -16,6 +16,9 @@ import msgspec
 import yaml
 
 from desk.core.enums import Mode
+from desk.execution.breaker import BreakerConfig
+from desk.execution.paper import PaperConfig
+from desk.execution.risk import RiskConfig
 from desk.market.timeframes import parse_timeframe
 from desk.signals.bots import BotConfig, BotMode
 
@@ -110,6 +113,7 @@ class OkxConfig(_Frozen, frozen=True):
     ws_public_url: str = "wss://ws.okx.com:8443/ws/v5/public"
     ws_business_url: str = "wss://ws.okx.com:8443/ws/v5/business"
     rest_url: str = "https://www.okx.com"
+    ws_private_url: str = "wss://ws.okx.com:8443/ws/v5/private"
     ping_interval: PositiveFloat = 20.0
     pong_timeout: PositiveFloat = 10.0
     watchdog_timeout: PositiveFloat = 30.0
@@ -118,7 +122,7 @@ class OkxConfig(_Frozen, frozen=True):
     reconnect: ReconnectConfig = msgspec.field(default_factory=ReconnectConfig)
 
     def __post_init__(self) -> None:
-        for key in ("ws_public_url", "ws_business_url"):
+        for key in ("ws_public_url", "ws_business_url", "ws_private_url"):
             url = getattr(self, key)
             if not url.startswith(("ws://", "wss://")):
                 raise ValueError(f"@{key}: must start with ws:// or wss://, got {url!r}")
@@ -142,15 +146,46 @@ class StorageConfig(_Frozen, frozen=True):
 
 
 class RedisConfig(_Frozen, frozen=True):
+    """Redis: the engine's link (views, pub/sub, trade stream, commands) when ``enabled``.
+
+    The command secret comes from the environment variable named by ``command_secret_env``
+    (never from the YAML); ``lease_ttl`` is how long an attached UI keeps control without
+    renewing it; ``view_interval`` is how often views are written (only those that changed).
+    """
+
     enabled: bool = False
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "desk"
+    command_secret_env: str = "DESK_COMMAND_SECRET"
+    require_signature: bool = True
+    lease_ttl: PositiveFloat = 10.0
+    heartbeat_ttl: PositiveFloat = 5.0
+    view_interval: PositiveFloat = 0.1
+    ack_timeout: PositiveFloat = 5.0
+    command_max_age: PositiveFloat = 30.0
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(
                 f"@url: must start with redis://, rediss:// or unix://, got {self.url!r}"
             )
+        if not self.key_prefix or any(c in self.key_prefix for c in " *?[]"):
+            raise ValueError(
+                f"@key_prefix: must be non-empty with no spaces or glob characters, "
+                f"got {self.key_prefix!r}"
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.command_secret_env):
+            raise ValueError(
+                f"@command_secret_env: must name an environment variable, "
+                f"got {self.command_secret_env!r}"
+            )
+        if self.heartbeat_ttl <= 2 * self.view_interval:
+            raise ValueError(
+                f"@heartbeat_ttl: must be more than twice view_interval ({self.view_interval}s), "
+                f"got {self.heartbeat_ttl}"
+            )
+        if self.lease_ttl < 0.2:
+            raise ValueError(f"@lease_ttl: must be at least 0.2 s, got {self.lease_ttl}")
 
 
 class SimulatorConfig(_Frozen, frozen=True):
@@ -184,6 +219,31 @@ class UiConfig(_Frozen, frozen=True):
     keys: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class ExecutionConfig(_Frozen, frozen=True):
+    """Where orders go and the limits they must pass.
+
+    ``venue``: ``auto`` trades on the simulator's private OKX API in sim mode, on the paper
+    venue (fills against the live book) in paper mode, and on OKX in live mode; ``paper``
+    forces the paper venue. Live trading needs ``allow_live: true`` here AND a confirmation on
+    screen. ``demo`` sends OKX's ``x-simulated-trading`` flag and uses the demo host.
+    Credentials come from ``credentials_file`` (mode 0600, ``api_key=``, ``secret=``,
+    ``passphrase=`` lines) or the ``DESK_OKX_API_KEY`` / ``DESK_OKX_SECRET`` /
+    ``DESK_OKX_PASSPHRASE`` environment variables, never from this file.
+    """
+
+    venue: Literal["auto", "paper"] = "auto"
+    allow_live: bool = False
+    demo: bool = True
+    credentials_file: str = ""
+    starting_cash: Annotated[float, msgspec.Meta(ge=0)] = 100_000.0
+    bot_order_type: Literal["market", "ioc"] = "market"
+    risk_interval: PositiveFloat = 1.0
+    request_timeout: PositiveFloat = 10.0
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
+    paper: PaperConfig = msgspec.field(default_factory=PaperConfig)
+    breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+
+
 class DeskConfig(_Frozen, frozen=True):
     system: SystemConfig = msgspec.field(default_factory=SystemConfig)
     trading: TradingConfig = msgspec.field(default_factory=TradingConfig)
@@ -192,10 +252,16 @@ class DeskConfig(_Frozen, frozen=True):
     redis: RedisConfig = msgspec.field(default_factory=RedisConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
+    execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
     bots: tuple[BotConfig, ...] = ()
 
     def __post_init__(self) -> None:
         _check_bots(self.bots, self.trading)
+        if self.system.mode is Mode.LIVE and not self.execution.allow_live:
+            raise ValueError(
+                "@execution.allow_live: system.mode is live but live trading is not allowed; "
+                "set execution.allow_live: true to trade real money"
+            )
 
 
 def _check_bots(bots: tuple[BotConfig, ...], trading: TradingConfig) -> None:

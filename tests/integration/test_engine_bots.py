@@ -37,7 +37,7 @@ FAST_BOT = {
     "strategy": "ma_crossover",
     "symbol": "BTC-USDT",
     "timeframe": "1s",
-    "size": 0.5,
+    "size": 0.01,
     "params": {"fast": 2, "slow": 3},
 }
 

@@ -10,6 +10,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from desk.bridge.trading import build_trading_view
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -21,6 +24,7 @@ from desk.bridge.views import (
     EventView,
     HealthView,
     IndicatorsView,
+    InstrumentView,
     LevelView,
     QueueHealth,
     SignalsView,
@@ -29,9 +33,11 @@ from desk.bridge.views import (
     TickersView,
     TickerView,
     TradeView,
+    TradingView,
 )
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import ConnectionState, Mode
+from desk.core.orders import OrderRequest
 from desk.engine.state import MarketState
 
 if TYPE_CHECKING:
@@ -383,16 +389,55 @@ class InProcessClient:
             for name, cls in sorted(STRATEGIES.items())
         ]
 
+    # -- trading ---------------------------------------------------------------------------
+
+    def trading(self) -> TradingView:
+        """Rebuilt at most once per UI tick; the version moves only when the content does."""
+        view = build_trading_view(self.engine)
+        hit = self._cache.get(("trading",))
+        if hit is not None and _same_trading(hit, view):
+            return hit
+        view = msgspec.structs.replace(view, version=(hit.version + 1) if hit else 1)
+        self._cache[("trading",)] = view
+        return view
+
+    def instruments(self) -> list[InstrumentView]:
+        return [
+            InstrumentView(
+                symbol=i.symbol,
+                base=i.base,
+                quote=i.quote,
+                tick_size=i.tick_size,
+                lot_size=i.lot_size,
+                min_size=i.min_size,
+                state=i.state,
+            )
+            for i in self.engine.instruments.values()
+        ]
+
+    def check_order(self, request: OrderRequest) -> str:
+        execution = self.engine.execution
+        if execution is None:
+            return f"execution unavailable: {self.engine.execution_error or 'not started'}"
+        try:
+            request = msgspec.convert(msgspec.to_builtins(request), OrderRequest)
+        except msgspec.ValidationError as exc:
+            return f"invalid: {exc}"
+        return execution.preview(request)
+
     # -- commands --------------------------------------------------------------------------
 
     async def execute(self, command: Command) -> CommandAck:
         return await self.engine.commands.execute(command)
 
 
+def _same_trading(a: TradingView, b: TradingView) -> bool:
+    """Equal but for the version."""
+    return msgspec.structs.replace(a, version=0) == msgspec.structs.replace(b, version=0)
+
+
 def _param_defaults(params: type) -> dict[str, Any]:
     """Each parameter's default (None for a required one)."""
-    import msgspec
-
     out: dict[str, Any] = {}
     for field in msgspec.structs.fields(params):
         if field.default is not msgspec.NODEFAULT:

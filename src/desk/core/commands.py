@@ -103,6 +103,14 @@ class ResumeTrading(Command, frozen=True, kw_only=True):
     """Leave HALTED: orders are accepted again (bots stay in their own modes)."""
 
 
+class RefreshInstruments(Command, frozen=True, kw_only=True):
+    """Fetch the venue's instrument rules now (changes are logged as system events)."""
+
+
+class ConfirmLive(Command, frozen=True, kw_only=True):
+    """The operator confirmed, on screen, that this desk trades real money."""
+
+
 class AcceptReconciliation(Command, frozen=True, kw_only=True):
     """Adopt the venue's view of orders and positions after a restart showed differences."""
 
@@ -121,5 +129,7 @@ AnyCommand = (
     | Flatten
     | Halt
     | ResumeTrading
+    | ConfirmLive
+    | RefreshInstruments
     | AcceptReconciliation
 )

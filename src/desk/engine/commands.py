@@ -14,20 +14,31 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from desk.core.commands import (
+    AcceptReconciliation,
     AddBot,
+    CancelAll,
+    CancelOrder,
     Command,
     CommandAck,
+    ConfirmLive,
+    Flatten,
+    Halt,
     PauseBot,
+    RefreshInstruments,
     ResumeBot,
+    ResumeTrading,
     SetBotMode,
     SetBotParams,
     StartBot,
     StopBot,
+    SubmitOrder,
 )
+from desk.core.orders import OrderRequest, OrderStatus
 from desk.signals.bots import BotConfig
 
 if TYPE_CHECKING:
     from desk.engine.engine import Engine
+    from desk.execution.service import ExecutionService
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,15 @@ class CommandHandler:
             ResumeBot: self._bot_call("resume_bot"),
             SetBotMode: self._set_mode,
             SetBotParams: self._set_params,
+            SubmitOrder: self._submit,
+            CancelOrder: self._cancel,
+            CancelAll: self._cancel_all,
+            Flatten: self._flatten,
+            Halt: self._halt,
+            ResumeTrading: self._resume,
+            ConfirmLive: self._confirm_live,
+            AcceptReconciliation: self._accept_reconciliation,
+            RefreshInstruments: self._refresh_instruments,
         }
 
     def register(self, kind: type, handler: Handler) -> None:
@@ -99,3 +119,81 @@ class CommandHandler:
     def _set_params(self, command: SetBotParams) -> CommandAck:
         self.engine.bots.update_params(command.bot_id, command.params, actor=command.actor)
         return CommandAck(command="SetBotParams", accepted=True)
+
+    # -- execution -------------------------------------------------------------------------
+
+    def _execution(self) -> ExecutionService:
+        execution = self.engine.execution
+        if execution is None:
+            why = self.engine.execution_error or "the engine has not started execution"
+            raise ValueError(f"execution unavailable: {why}")
+        return execution
+
+    def _submit(self, command: SubmitOrder) -> CommandAck:
+        # Normalised through msgspec: "buy" becomes Side.BUY, 0.1 an exact Decimal("0.1").
+        request = msgspec.convert(msgspec.to_builtins(command.request), OrderRequest)
+        order = self._execution().submit(request)
+        detail = {"client_order_id": order.client_order_id, "status": str(order.status)}
+        if order.status is OrderStatus.REJECTED:
+            return CommandAck(
+                command="SubmitOrder", accepted=False, reason=order.reason, detail=detail
+            )
+        return CommandAck(command="SubmitOrder", accepted=True, detail=detail)
+
+    def _cancel(self, command: CancelOrder) -> CommandAck:
+        oms = self._execution().oms
+        if not oms.cancel(command.client_order_id):
+            reason = oms.last_cancel_reason or f"cannot cancel {command.client_order_id}"
+            return CommandAck(command="CancelOrder", accepted=False, reason=reason)
+        return CommandAck(command="CancelOrder", accepted=True)
+
+    def _cancel_all(self, command: CancelAll) -> CommandAck:
+        count = self._execution().oms.cancel_all(bot_id=command.bot_id, symbol=command.symbol)
+        return CommandAck(command="CancelAll", accepted=True, detail={"canceled": count})
+
+    def _flatten(self, command: Flatten) -> CommandAck:
+        orders = self._execution().flatten(bot_id=command.bot_id, symbol=command.symbol)
+        refused = [o.reason for o in orders if o.status is OrderStatus.REJECTED]
+        detail = {"orders": [o.client_order_id for o in orders], "refused": refused}
+        if refused:
+            return CommandAck(
+                command="Flatten", accepted=False, reason="; ".join(refused), detail=detail
+            )
+        return CommandAck(command="Flatten", accepted=True, detail=detail)
+
+    def _halt(self, command: Halt) -> CommandAck:
+        reason = f"{command.reason} ({command.actor})"
+        canceled, closing = self._execution().halt(reason, flatten=command.flatten)
+        self.engine.emit("risk", "halt", f"HALT by {command.actor}: {command.reason}")
+        detail = {"canceled": canceled, "flatten_orders": [o.client_order_id for o in closing]}
+        return CommandAck(command="Halt", accepted=True, detail=detail)
+
+    def _resume(self, command: ResumeTrading) -> CommandAck:
+        self._execution().resume()
+        self.engine.emit("risk", "resume", f"trading resumed by {command.actor}")
+        return CommandAck(command="ResumeTrading", accepted=True)
+
+    def _confirm_live(self, command: ConfirmLive) -> CommandAck:
+        self._execution().confirm_live()
+        self.engine.emit(
+            "execution", "live_confirmed", f"live trading confirmed by {command.actor}"
+        )
+        return CommandAck(command="ConfirmLive", accepted=True)
+
+    def _accept_reconciliation(self, command: AcceptReconciliation) -> CommandAck:
+        changed = self._execution().oms.accept_reconciliation()
+        self.engine.emit(
+            "execution",
+            "reconciliation_accepted",
+            f"venue state accepted by {command.actor} ({changed} changes)",
+        )
+        return CommandAck(
+            command="AcceptReconciliation", accepted=True, detail={"changed": changed}
+        )
+
+    async def _refresh_instruments(self, command: RefreshInstruments) -> CommandAck:
+        registry = self.engine.instrument_registry
+        if registry is None:
+            raise ValueError("instruments are not loaded yet")
+        changes = await registry.refresh()
+        return CommandAck(command="RefreshInstruments", accepted=True, detail={"changes": changes})

@@ -7,6 +7,7 @@ calls through the synchronous bus; SQLite hangs off it as a write-behind store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -24,13 +25,15 @@ from desk.engine.bot_board import BotBoard
 from desk.engine.commands import CommandHandler
 from desk.engine.health import LoopLagMonitor, ProcessProbe
 from desk.engine.indicator_board import IndicatorBoard
+from desk.engine.instruments import InstrumentRegistry
 from desk.engine.status import format_status
+from desk.execution.service import ExecutionService
 from desk.feeds.manager import FeedManager
-from desk.feeds.okx_rest import OkxRestClient
 from desk.market.candles import CandleAggregator
+from desk.market.instruments import Instrument
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
-from desk.signals.order_sink import OrderSink, PaperSink
+from desk.signals.order_sink import OrderSink, PaperSink, UnavailableSink
 from desk.storage.sqlite import SqliteStore
 
 log = logging.getLogger("desk.engine")
@@ -61,9 +64,14 @@ class Engine:
         self.indicators = IndicatorBoard(
             self.bus, trading.symbols, trading.timeframes, self._book_imbalance
         )
+        self.instruments: dict[str, Instrument] = {}
+        self.instrument_registry: InstrumentRegistry | None = None
+        self.execution: ExecutionService | None = None
+        self.execution_error = ""
         self.sink: OrderSink = PaperSink()
         self.bots = BotManager(self.bus, self.store, self.sink, self.clock)
         self.commands = CommandHandler(self)
+        self.redis_link: Any = None  # a RedisLink while config.redis.enabled (start_redis_link)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -72,11 +80,13 @@ class Engine:
         self.started_ns = time.time_ns()
         await self.store.open()
         self.bus.subscribe(topics.SYSTEM_EVENTS, self.store.record_system_event)
+        await self.start_redis_link()
         if self.config.simulator.enabled:
             await self._start_simulator()
         self._wire_candles()
-        await self._start_bots()
         await self._load_instruments()
+        await self._start_bots()
+        await self._start_execution()
         self.feeds = FeedManager(self.config, self.bus)
         await self.feeds.start()
         self.bus.start_async_subscribers()
@@ -97,6 +107,7 @@ class Engine:
             self.config.exchanges.okx,
             ws_public_url=self.simulator.ws_public_url,
             ws_business_url=self.simulator.ws_business_url,
+            ws_private_url=self.simulator.ws_private_url,
             rest_url=self.simulator.rest_url,
         )
         exchanges = msgspec.structs.replace(self.config.exchanges, okx=okx)
@@ -104,19 +115,16 @@ class Engine:
         self.emit("simulator", "started", f"simulator listening at {self.simulator.rest_url}")
 
     async def _load_instruments(self) -> None:
-        """Fetch the instrument rules once at start; a failure is reported, not fatal."""
-        rest = OkxRestClient(self.config.exchanges.okx.rest_url)
-        try:
-            instruments = await rest.get_instruments("SPOT")
-        except Exception as exc:  # network down, venue error: feeds can still run
-            self.emit("okx", "error", f"instrument load failed: {exc}", Severity.WARNING)
-            return
-        finally:
-            await rest.close()
-        wanted = set(self.config.trading.symbols)
-        for instrument in instruments:
-            if instrument.symbol in wanted:
-                self.store.record_instrument(instrument)
+        """The instrument rules: from the venue, else the SQLite cache; refreshed daily."""
+        self.instrument_registry = InstrumentRegistry(
+            self.config.trading.symbols,
+            self.config.exchanges.okx.rest_url,
+            self.store,
+            self.emit,
+        )
+        self.instruments = self.instrument_registry.by_symbol
+        await self.instrument_registry.load()
+        self.instrument_registry.start()
 
     async def _start_bots(self) -> None:
         """Bring stored bots back as they were, then add config bots that are new (running).
@@ -132,6 +140,45 @@ class Engine:
             self.bots.start_bot(config.bot_id, actor="config")
         if restored:
             self.emit("bots", "restored", f"restored bots: {', '.join(restored)}")
+
+    async def _start_execution(self) -> None:
+        """Risk, OMS and venue; bots trade through them. A venue that cannot be reached is
+        reported and bots' orders are refused; market data keeps running."""
+        execution = ExecutionService(
+            self.config,
+            self.bus,
+            self.store,
+            self.clock,
+            book=lambda symbol: self.feeds.book(symbol) if self.feeds is not None else None,
+            instruments=self.instruments,
+        )
+        try:
+            await execution.start()
+        except Exception as exc:
+            self.execution_error = f"{type(exc).__name__}: {exc}"
+            log.error("execution unavailable: %s", self.execution_error)
+            self.emit("execution", "error", f"execution unavailable: {exc}", Severity.ERROR)
+            self.sink = UnavailableSink(self.execution_error)
+            self.bots.sink = self.sink
+            with contextlib.suppress(Exception):
+                await execution.stop()
+            return
+        self.execution = execution
+        self.sink = execution.sink
+        self.bots.sink = execution.sink
+        self.emit("execution", "started", f"execution on {execution.client.name}")
+
+    async def start_redis_link(self, **options: Any) -> None:
+        """With ``redis.enabled``: link to Redis (views, pub/sub, commands; never fatal).
+
+        Split roles pass ``options`` (which views, whether to take commands) to the link.
+        """
+        if not self.config.redis.enabled or self.redis_link is not None:
+            return
+        from desk.engine.redis_link import RedisLink
+
+        self.redis_link = RedisLink(self, **options)
+        await self.redis_link.start()
 
     def check_bot(self, config: BotConfig) -> None:
         """ValueError unless the bot trades a configured symbol and timeframe."""
@@ -221,8 +268,14 @@ class Engine:
                 pass
         self._tasks.clear()
         self.bots.close()
+        if self.instrument_registry is not None:
+            await self.instrument_registry.stop()
+        if self.execution is not None:
+            await self.execution.stop()
         await self.loop_lag.stop()
         self.emit("engine", "stopped", "engine stopped")
+        if self.redis_link is not None:
+            await self.redis_link.stop()
         await self.bus.stop()
         await self.store.close()
         if self.simulator is not None:

@@ -14,7 +14,8 @@ which applies the filters **in this order** and stops at the first that fails:
    (see :mod:`desk.signals.bots`); the signal is held and re-evaluated, from step 2, on the
    candle that confirms it
 7. ``SENT``                 - handed to the :class:`~desk.signals.order_sink.OrderSink`
-   (``FAILED`` if the sink raised)
+   (``FILTERED_RISK`` if it refused the order - risk, halt, reconciliation - and ``FAILED``
+   if it raised anything else; the reason is a ``risk_refused`` / ``sink_error`` bot event)
 
 Every signal is stored (``bot_signals`` table) with its fate, and published on
 ``bot_signals:{bot_id}`` as a :class:`~desk.signals.bots.BotSignal`. Every change of state,
@@ -47,7 +48,7 @@ from desk.signals.bots import (
     BotStatus,
     SignalFate,
 )
-from desk.signals.order_sink import OrderSink
+from desk.signals.order_sink import OrderRefused, OrderSink
 from desk.signals.signal import Direction, Signal
 from desk.signals.strategies import create_strategy
 from desk.signals.strategy import BaseStrategy
@@ -278,6 +279,9 @@ class BotManager:
         if fate is SignalFate.SENT:
             try:
                 order_id = self.sink.submit(bot.config, signal)
+            except OrderRefused as exc:
+                fate = SignalFate.FILTERED_RISK
+                self._event(bot_id, "risk_refused", {"error": str(exc)}, SYSTEM)
             except Exception as exc:
                 log.exception("bot %s: order sink failed", bot_id)
                 fate = SignalFate.FAILED

@@ -53,6 +53,7 @@ class SignalFate(StrEnum):
     FILTERED_STRENGTH = "filtered_strength"
     FILTERED_COOLDOWN = "filtered_cooldown"
     FILTERED_UNCONFIRMED = "filtered_unconfirmed"
+    FILTERED_RISK = "filtered_risk"  # the OMS/risk refused it (reason in bot_events)
     FAILED = "failed"  # passed every filter but the order sink raised (see bot_events)
 
 

@@ -30,6 +30,11 @@ def target_position(bot: BotConfig, direction: Direction) -> float:
     return 0.0
 
 
+class OrderRefused(Exception):
+    """The sink refused to trade a signal for a reason that is policy, not failure (risk
+    denied it, trading halted, reconciliation pending): the signal's fate is FILTERED_RISK."""
+
+
 @runtime_checkable
 class OrderSink(Protocol):
     """What the bot manager sends accepted signals to (the OMS implements this later)."""
@@ -37,7 +42,9 @@ class OrderSink(Protocol):
     def submit(self, bot: BotConfig, signal: Signal) -> str:
         """Act on ``signal`` for ``bot`` (move its position to the signal's target); an id.
 
-        Raising marks the signal ``FAILED``; the manager records the error and goes on.
+        Raising :class:`OrderRefused` marks the signal ``FILTERED_RISK``; any other exception
+        marks it ``FAILED``. The manager records the reason and goes on. An empty id means there
+        was nothing to trade (already at the target).
         """
         ...
 
@@ -90,3 +97,16 @@ class PaperSink:
 
     def position(self, bot_id: str) -> float:
         return self._positions.get(bot_id, 0.0)
+
+
+class UnavailableSink:
+    """Refuses every signal with one reason (execution could not start); positions are 0."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def submit(self, bot: BotConfig, signal: Signal) -> str:
+        raise OrderRefused(f"execution unavailable: {self.reason}")
+
+    def position(self, bot_id: str) -> float:
+        return 0.0

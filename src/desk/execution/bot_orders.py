@@ -1,0 +1,85 @@
+"""Bots' signals become orders: the OMS side of the :class:`~desk.signals.order_sink.OrderSink`
+seam.
+
+A signal names the position a bot wants (LONG = +size, SHORT = -size, FLAT = 0). This sink
+trades the difference between that target and what the bot holds plus what its open orders
+will add, with one order whose client id is derived from the bot and the signal's time, so the
+same signal can never trade twice (a resubmission after a crash is recognised by the OMS).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from desk.core.enums import Side
+from desk.core.orders import OrderRequest, OrderStatus, OrderType
+from desk.execution.order_ids import deterministic_client_order_id
+from desk.signals.bots import BotConfig
+from desk.signals.order_sink import OrderRefused, target_position
+from desk.signals.signal import Signal
+
+if TYPE_CHECKING:
+    from desk.execution.oms import OrderManager
+    from desk.execution.portfolio import Portfolio
+
+
+class OmsSink:
+    """Turns a bot's accepted signal into one risk-checked order through the OMS."""
+
+    def __init__(
+        self,
+        oms: OrderManager,
+        portfolio: Portfolio,
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        aggressive_pct: Decimal = Decimal("0.2"),
+    ) -> None:
+        self.oms = oms
+        self.portfolio = portfolio
+        self.order_type = order_type
+        self.aggressive_pct = aggressive_pct
+
+    def submit(self, bot: BotConfig, signal: Signal) -> str:
+        if self.oms.trading_blocked:
+            raise OrderRefused("reconciliation with the venue is pending")
+        symbol = bot.symbol
+        target = Decimal(repr(target_position(bot, signal.direction)))
+        current = self.portfolio.position(bot.bot_id, symbol) + self._pending(bot.bot_id, symbol)
+        delta = target - current
+        if delta == 0:
+            return ""
+        side = Side.BUY if delta > 0 else Side.SELL
+        request = OrderRequest(
+            symbol=symbol,
+            side=side,
+            order_type=self.order_type,
+            size=abs(delta),
+            price=self._limit_price(side, signal.price),
+            bot_id=bot.bot_id,
+            client_order_id=deterministic_client_order_id(bot.bot_id, str(signal.ts)),
+            reduce_only=target == 0,
+        )
+        order = self.oms.submit(request)
+        if order.status is OrderStatus.REJECTED:
+            raise OrderRefused(order.reason)
+        return order.client_order_id
+
+    def _pending(self, bot_id: str, symbol: str) -> Decimal:
+        """Signed size the bot's open orders would still add."""
+        buys = self.oms.open_size(bot_id, symbol, Side.BUY)
+        sells = self.oms.open_size(bot_id, symbol, Side.SELL)
+        return buys - sells
+
+    def _limit_price(self, side: Side, price: float) -> Decimal | None:
+        """IOC bot orders cross the signal's price by ``aggressive_pct`` % (risk rounds it)."""
+        if self.order_type is OrderType.MARKET:
+            return None
+        factor = 1 + self.aggressive_pct / 100 * (1 if side is Side.BUY else -1)
+        return Decimal(repr(price)) * factor
+
+    def position(self, bot_id: str) -> float:
+        return float(sum((p.size for p in self.portfolio.positions(bot_id)), Decimal(0)))
+
+    def pnl(self, bot_id: str) -> float:
+        return float(self.portfolio.totals(bot_id).net)

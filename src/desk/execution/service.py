@@ -1,0 +1,256 @@
+"""Execution assembled: venue client behind a circuit breaker, risk, the OMS, the portfolio.
+
+One :class:`ExecutionService` per engine. Every order, a bot's or an operator's, goes
+``OrderManager.submit`` -> ``RiskEngine.check`` -> venue; there is no other path to a venue.
+The venue is chosen by the desk's mode (``execution.venue``):
+
+* SIM   - the simulator's private OKX API (login, ``orders`` channel, WS order ops), with the
+          simulator's demo credentials: the live OKX client exercised end to end offline;
+* PAPER - :class:`~desk.execution.paper.PaperVenue`, fills against the live local books;
+* LIVE  - OKX itself (``execution.demo`` for OKX's demo trading), credentials from the
+          environment or a 0600 file; only with ``execution.allow_live`` and, in the UI, an
+          on-screen confirmation.
+
+A timer marks positions to the books' mids and runs the risk monitor, whose trimming orders
+go through the same OMS. :meth:`halt` cancels everything and blocks new orders at once, with
+no await in between, so it works even while a bot keeps firing signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from desk.config import DeskConfig
+from desk.core.bus import Bus
+from desk.core.clock import Clock
+from desk.core.enums import Mode, Side
+from desk.core.events import Trade
+from desk.core.orders import Order, OrderRequest, OrderType
+from desk.execution.bot_orders import OmsSink
+from desk.execution.breaker import CircuitBreaker, GuardedVenue
+from desk.execution.oms import OrderManager
+from desk.execution.portfolio import Portfolio
+from desk.execution.risk import RiskEngine
+from desk.execution.venue import ExecutionClient
+from desk.market.book import OrderBook
+from desk.market.instruments import Instrument
+
+log = logging.getLogger(__name__)
+
+MARK_INTERVAL = 0.25
+
+
+class ExecutionService:
+    """Owns the execution components of one engine and their start/stop order."""
+
+    def __init__(
+        self,
+        config: DeskConfig,
+        bus: Bus,
+        store: Any,
+        clock: Clock,
+        *,
+        book: Callable[[str], OrderBook | None],
+        instruments: dict[str, Instrument],
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.clock = clock
+        self.instruments = instruments
+        self._book = book
+        ex = config.execution
+        self.portfolio = Portfolio(clock, starting_cash=Decimal(repr(ex.starting_cash)))
+        self.client = self._build_venue()
+        self.breaker = CircuitBreaker(clock, ex.breaker, name=self.client.name, bus=bus)
+        self.venue = GuardedVenue(self.client, self.breaker)
+        self.oms = OrderManager(
+            bus,
+            store,
+            self.venue,
+            clock,
+            check=self._check,
+            portfolio=self.portfolio,
+            venue_name=self.client.name,
+        )
+        self.risk = RiskEngine(
+            instruments=instruments,
+            mid=self.mid,
+            portfolio=self.portfolio,
+            clock=clock,
+            config=ex.risk,
+            open_orders=self.oms,
+            accounts=self.portfolio.accounts,
+            bus=bus,
+        )
+        order_type = OrderType.MARKET if ex.bot_order_type == "market" else OrderType.IOC
+        self.sink = OmsSink(self.oms, self.portfolio, order_type=order_type)
+        self.live_confirmed = config.system.mode is not Mode.LIVE
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _check(self, request: OrderRequest) -> OrderRequest | str:
+        """Risk, behind the live confirmation: nothing trades live until a person said so."""
+        if not self.live_confirmed:
+            return "live trading is not confirmed: confirm it on screen first"
+        return self.risk.check(request)
+
+    # -- venue -----------------------------------------------------------------------------
+
+    def _build_venue(self) -> ExecutionClient:
+        mode, ex = self.config.system.mode, self.config.execution
+        if mode is Mode.PAPER or ex.venue == "paper":
+            from desk.execution.paper import PaperVenue
+
+            paper = ex.paper
+            if not paper.initial_balances:
+                quote = {i.quote for i in self.instruments.values()} or {"USDT"}
+                cash = Decimal(repr(ex.starting_cash))
+                balances = dict.fromkeys(sorted(quote), cash)
+                paper = type(paper)(**{**_fields(paper), "initial_balances": balances})
+            return PaperVenue(
+                book=self._book, instruments=self.instruments, clock=self.clock, config=paper
+            )
+        from desk.execution.okx import OkxExecutionClient, OkxExecutionConfig
+
+        okx = self.config.exchanges.okx
+        client_config = OkxExecutionConfig(
+            ws_private_url=okx.ws_private_url,
+            rest_url=okx.rest_url,
+            demo=mode is Mode.LIVE and ex.demo,
+            request_timeout_s=ex.request_timeout,
+            credentials_file=ex.credentials_file,
+        )
+        credentials = None
+        if mode is Mode.SIM:
+            from desk.execution.credentials import Credentials
+            from desk.sim.accounts import SIM_CREDENTIALS
+
+            credentials = Credentials(
+                api_key=SIM_CREDENTIALS.api_key,
+                secret=SIM_CREDENTIALS.secret,
+                passphrase=SIM_CREDENTIALS.passphrase,
+            )
+        return OkxExecutionClient(client_config, credentials)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load orders and fills, connect the venue, reconcile, then start the monitor."""
+        on_trade = getattr(self.client, "on_trade", None)
+        if on_trade is not None:  # the paper venue fills resting orders on trades
+
+            def feed(event: Any) -> None:
+                if type(event) is Trade:
+                    on_trade(event)
+
+            self._unsubscribe = self.bus.subscribe("market_data:*", feed)
+        await self.oms.start()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._monitor(), name="risk-monitor"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        await self.oms.stop()
+        with contextlib.suppress(Exception):
+            await self.client.close()
+
+    async def _monitor(self) -> None:
+        """Mark positions to the mids; run the risk monitor every ``risk_interval``."""
+        every = max(1, round(self.config.execution.risk_interval / MARK_INTERVAL))
+        tick = 0
+        while True:
+            await asyncio.sleep(MARK_INTERVAL)
+            self.mark()
+            tick += 1
+            if tick % every:
+                continue
+            try:
+                for request in self.risk.evaluate():
+                    self.oms.submit(request)
+            except Exception:  # the monitor must outlive a bug in one evaluation
+                log.exception("risk monitor failed")
+
+    # -- market ----------------------------------------------------------------------------
+
+    def mid(self, symbol: str) -> Decimal | None:
+        book = self._book(symbol)
+        if book is None:
+            return None
+        bids, asks = book.raw_bids(1), book.raw_asks(1)
+        if not bids or not asks:
+            return None
+        return (Decimal(bids[0][0]) + Decimal(asks[0][0])) / 2
+
+    def mark(self) -> None:
+        for symbol in self.config.trading.symbols:
+            mid = self.mid(symbol)
+            if mid is not None:
+                self.portfolio.mark(symbol, mid)
+
+    # -- operator actions ------------------------------------------------------------------
+
+    def submit(self, request: OrderRequest) -> Order:
+        return self.oms.submit(request)
+
+    def preview(self, request: OrderRequest) -> str:
+        """Why ``request`` would be refused now ("" if it would pass); nothing is sent."""
+        from desk.execution.oms import validate
+
+        if not request.client_order_id:  # the OMS assigns one on submit
+            request = msgspec.structs.replace(request, client_order_id="preview")
+        problem = validate(request)
+        if problem:
+            return problem
+        if not self.live_confirmed:
+            return "live trading is not confirmed: confirm it on screen first"
+        result = self.risk.preview(request)
+        return result if isinstance(result, str) else ""
+
+    def flatten(self, bot_id: str | None = None, symbol: str | None = None) -> list[Order]:
+        """One reduce-only market order per open position (of ``bot_id`` / ``symbol``)."""
+        orders = []
+        for position in self.portfolio.positions(bot_id):
+            if position.size == 0 or (symbol is not None and position.symbol != symbol):
+                continue
+            request = OrderRequest(
+                symbol=position.symbol,
+                side=Side.SELL if position.size > 0 else Side.BUY,
+                order_type=OrderType.MARKET,
+                size=abs(position.size),
+                bot_id=position.bot_id,
+                reduce_only=True,
+            )
+            orders.append(self.oms.submit(request))
+        return orders
+
+    def halt(self, reason: str, *, flatten: bool = False) -> tuple[int, list[Order]]:
+        """Cancel every open order and block new ones; with ``flatten``, close positions first
+        (their orders pass risk before the halt lands). (orders canceled, flatten orders)."""
+        canceled = self.oms.cancel_all()
+        closing = self.flatten() if flatten else []
+        self.risk.halt(reason)
+        return canceled, closing
+
+    def resume(self) -> None:
+        self.risk.resume()
+
+    def confirm_live(self) -> None:
+        self.live_confirmed = True
+
+
+def _fields(struct: Any) -> dict[str, Any]:
+    return msgspec.structs.asdict(struct)
