@@ -547,3 +547,51 @@ async def test_balance_drift_and_unknown_fills_block_trading(desk: Desk) -> None
     assert not desk.oms.trading_blocked and (await desk.oms.reconcile()).clean
     desk.venue.report(fill("ghost", "t9", "1", "100"))
     assert desk.oms.trading_blocked and desk.oms.unknown_reports == 1
+
+
+class RememberingVenue(FakeVenue):
+    """A venue that can also tell what became of a finished order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, VenueOrder] = {}
+
+    async def order_status(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        return self.history.get(client_order_id)
+
+
+async def test_a_restart_recovers_what_the_venue_did_while_desk_was_down(tmp_path: Path) -> None:
+    path = tmp_path / "desk.sqlite"
+    first = await Desk(path, RememberingVenue()).start()
+    filled = first.oms.submit(req(size="2")).client_order_id
+    canceled_cid = first.oms.submit(req(size="1")).client_order_id
+    never = first.oms.submit(req(size="3")).client_order_id
+    await first.sent(3)
+    first.venue.report(accepted(filled, "v-a"))
+    first.venue.report(fill(filled, "t1", "0.5", "100", fee="0.05"))
+    first.venue.report(accepted(canceled_cid, "v-b"))
+    await first.store.wait_committed()
+    await first.stop()  # the desk dies; meanwhile the venue fills, cancels, and never saw one
+
+    venue = RememberingVenue()
+    venue.history[filled] = VenueOrder(
+        client_order_id=filled, venue_order_id="v-a", symbol=SYM, side=Side.BUY,
+        order_type=OrderType.LIMIT, price=D(100), size=D(2), filled=D(2),
+        status=S.FILLED, avg_price=D("99.25"), fee=D("0.2"), fee_ccy="USDT",
+    )  # fmt: skip
+    venue.history[canceled_cid] = _listed(canceled_cid, size="1", status=S.CANCELED)
+    second = await Desk(path, venue).start()
+    try:
+        rec = second.oms.last_reconciliation
+        assert rec is not None and rec.clean and not second.oms.trading_blocked
+        assert len(rec.recovered) == 3 and "1.5 filled at 99" in rec.recovered[0]
+        order = second.oms.order(filled)
+        assert (order.status, order.filled, order.avg_price) == (S.FILLED, D(2), D("99.25"))
+        assert order.fee == D("0.2")
+        # The missed 1.5 was filled at the price that makes the venue's average exact.
+        assert second.portfolio.position("b1", SYM) == D(2)
+        assert second.oms.order(canceled_cid).status is S.CANCELED
+        gone = second.oms.order(never)
+        assert gone.status is S.REJECTED and "never received" in gone.reason
+    finally:
+        await second.stop()

@@ -144,6 +144,7 @@ def _reconciliation(execution: object) -> ReconciliationView | None:
         f"{d.client_order_id}: {d.field} here {d.local} / venue {d.venue}" for d in rec.differences
     ]
     lines += [f"balance {ccy} drift {drift}" for ccy, drift in rec.balance_drift.items()]
+    lines += [f"recovered: {line}" for line in rec.recovered]
     return ReconciliationView(
         ts=rec.ts, clean=rec.clean, blocking=oms.trading_blocked, differences=lines
     )

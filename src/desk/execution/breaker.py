@@ -217,3 +217,6 @@ class GuardedVenue:
 
     async def balances(self) -> dict[str, Decimal]:
         return await self.venue.balances()
+
+    async def order_status(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        return await self.venue.order_status(client_order_id, symbol)

@@ -83,6 +83,12 @@ ORDER_TYPES = {
 FROM_ORD_TYPE = {v: k for k, v in ORDER_TYPES.items()}
 OPEN_STATES = {"live": OrderStatus.LIVE, "partially_filled": OrderStatus.PARTIALLY_FILLED}
 CANCELED_STATES = frozenset({"canceled", "mmp_canceled"})
+ALL_STATES = {
+    **OPEN_STATES,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "mmp_canceled": OrderStatus.CANCELED,
+}
 
 
 class OkxExecutionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -323,6 +329,16 @@ class OkxExecutionClient:
         data = await self._signed_get("/api/v5/trade/orders-pending?instType=SPOT")
         return [self._venue_order(entry) for entry in data]
 
+    async def order_status(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        path = f"/api/v5/trade/order?instId={symbol}&clOrdId={client_order_id}"
+        try:
+            data = await self._signed_get(path)
+        except VenueError as exc:
+            if "51603" in str(exc):  # "Order does not exist"
+                return None
+            raise
+        return self._venue_order(data[0]) if data else None
+
     async def balances(self) -> dict[str, Decimal]:
         data = await self._signed_get("/api/v5/account/balance")
         out: dict[str, Decimal] = {}
@@ -459,7 +475,10 @@ class OkxExecutionClient:
             price=Decimal(px) if px else None,
             size=Decimal(entry.get("sz") or "0"),
             filled=Decimal(entry.get("accFillSz") or "0"),
-            status=OPEN_STATES.get(entry.get("state", ""), OrderStatus.LIVE),
+            status=ALL_STATES.get(entry.get("state", ""), OrderStatus.LIVE),
+            avg_price=Decimal(entry.get("avgPx") or "0"),
+            fee=-Decimal(entry.get("fee") or "0"),  # OKX: negative = charged
+            fee_ccy=str(entry.get("feeCcy", "")),
         )
 
     # ---- connection ----------------------------------------------------------------------

@@ -48,6 +48,7 @@ from desk.core.enums import Side
 from desk.core.orders import (
     MANUAL_ACCOUNT,
     Fill,
+    Liquidity,
     Order,
     OrderRequest,
     OrderStatus,
@@ -145,6 +146,9 @@ class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
     balances: dict[str, Decimal] = {}
     observed_offsets: dict[str, Decimal] = {}
     venue_orders: tuple[VenueOrder, ...] = ()
+    recovered: tuple[str, ...] = ()
+    """What the venue told us that we had missed while down (fills, cancels, orders it never
+    received), already applied; informational, it does not make the reconciliation unclean."""
 
     @property
     def clean(self) -> bool:
@@ -802,8 +806,9 @@ class OrderManager:
     async def reconcile(self) -> Reconciliation:
         """Compare open orders and balances with the venue; unblock trading if they agree."""
         venue_orders = await self.venue.open_orders()
-        balances = await self.venue.balances()
         venue_by_id = {vo.client_order_id: vo for vo in venue_orders if vo.client_order_id}
+        recovered = await self._recover(venue_orders, venue_by_id)
+        balances = await self.venue.balances()
         missing: list[Order] = []
         for tracked in self._orders.values():
             order = tracked.order
@@ -838,7 +843,10 @@ class OrderManager:
             balances=dict(balances),
             observed_offsets=offsets,
             venue_orders=tuple(venue_orders),
+            recovered=tuple(recovered),
         )
+        for line in recovered:
+            log.warning("reconciliation recovered: %s", line)
         self._last_reconciliation = rec
         if rec.clean:
             self._reconciled = True
@@ -856,6 +864,90 @@ class OrderManager:
                 drift,
             )
         return rec
+
+    async def _recover(
+        self, venue_orders: list[VenueOrder], venue_by_id: dict[str, VenueOrder]
+    ) -> list[str]:
+        """Catch up with what happened at the venue while desk was down.
+
+        An order open here but not at the venue is looked up: its missed fills are applied
+        (one fill for the missing size at the price that makes the venue's average), its end
+        (filled / canceled) recorded; one the venue never received is rejected as such (after
+        a restart its connection is gone, so it can no longer arrive). Fills the venue reports
+        on still-open orders are caught up the same way.
+        """
+        lines: list[str] = []
+        lookup = getattr(self.venue, "order_status", None)
+        for tracked in list(self._orders.values()):
+            order = tracked.order
+            if not order.status.open or tracked.sending or order.client_order_id in venue_by_id:
+                continue
+            if self._venue_lists(order, venue_orders) or lookup is None:
+                continue
+            venue_order = await lookup(order.client_order_id, order.symbol)
+            if venue_order is None:
+                if order.status is OrderStatus.PENDING_NEW and not order.venue_order_id:
+                    self._reject(
+                        tracked, "venue never received it (found after a restart)", ts_exchange=0
+                    )
+                    lines.append(f"{order.client_order_id}: never reached the venue; rejected")
+                continue
+            lines += self._catch_up(tracked, venue_order)
+        for venue_order in venue_orders:
+            tracked = self._find(venue_order.client_order_id, venue_order.venue_order_id)
+            if (
+                tracked is not None
+                and venue_order.filled > tracked.order.filled
+                and venue_order.avg_price > 0
+            ):
+                lines += self._catch_up(tracked, venue_order)
+        return lines
+
+    def _catch_up(self, tracked: _Tracked, vo: VenueOrder) -> list[str]:
+        """Apply the venue's view of one order through the normal report path."""
+        order, now = tracked.order, self.clock.now_ns()
+        cid, lines = order.client_order_id, []
+        if vo.venue_order_id and not order.venue_order_id:
+            self.on_report(
+                OrderAccepted(client_order_id=cid, venue_order_id=vo.venue_order_id, ts=now)
+            )
+        missing = vo.filled - tracked.order.filled
+        if missing > 0 and vo.avg_price > 0:  # without the venue's average, leave it a difference
+            here = tracked.order.avg_price * tracked.order.filled
+            price = _AVG.divide(
+                _EXACT.subtract(_EXACT.multiply(vo.avg_price, vo.filled), here), missing
+            )
+            fee = (
+                vo.fee - tracked.order.fee
+                if vo.fee_ccy in ("", tracked.order.fee_ccy) or not tracked.order.fee_ccy
+                else vo.fee
+            )
+            self.on_report(
+                FillReport(
+                    client_order_id=cid,
+                    venue_order_id=vo.venue_order_id,
+                    trade_id=f"recovered{vo.venue_order_id}x{vo.filled}",
+                    price=price,
+                    size=missing,
+                    fee=fee,
+                    fee_ccy=vo.fee_ccy or tracked.order.fee_ccy,
+                    liquidity=Liquidity.TAKER,
+                    ts=now,
+                )
+            )
+            lines.append(f"{cid}: {missing} filled at {price} while desk was down")
+        if vo.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) and tracked.order.status.open:
+            self.on_report(
+                OrderCanceled(
+                    client_order_id=cid,
+                    venue_order_id=vo.venue_order_id,
+                    reason="canceled at the venue while desk was down",
+                    ts=now,
+                    expired=vo.status is OrderStatus.EXPIRED,
+                )
+            )
+            lines.append(f"{cid}: {vo.status} at the venue while desk was down")
+        return lines
 
     @staticmethod
     def _venue_lists(order: Order, venue_orders: list[VenueOrder]) -> bool:

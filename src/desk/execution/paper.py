@@ -195,6 +195,13 @@ class PaperVenue:
     async def balances(self) -> dict[str, Decimal]:
         return dict(self._balances)
 
+    async def order_status(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        """Only resting orders are remembered: a paper venue's history dies with the process."""
+        for order in await self.open_orders():
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
     # -- market data -----------------------------------------------------------------------------
 
     def on_trade(self, trade: Trade) -> None:

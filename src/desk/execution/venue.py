@@ -74,7 +74,11 @@ VenueReport = OrderAccepted | OrderRejected | OrderCanceled | CancelRejected | F
 
 
 class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
-    """An open order as the venue lists it (for reconciliation after a restart)."""
+    """An order as the venue lists it (for reconciliation after a restart).
+
+    ``avg_price`` and ``fee`` (> 0 = charged, in ``fee_ccy``) are cumulative over its fills;
+    they let a restarted desk recover fills it missed while it was down.
+    """
 
     client_order_id: str
     venue_order_id: str
@@ -85,6 +89,9 @@ class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
     size: Decimal
     filled: Decimal
     status: OrderStatus
+    avg_price: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    fee_ccy: str = ""
 
 
 class ExecutionClient(Protocol):
@@ -116,4 +123,8 @@ class ExecutionClient(Protocol):
 
     async def balances(self) -> dict[str, Decimal]:
         """Available balance per currency (reconciliation and equity)."""
+        ...
+
+    async def order_status(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        """One order, open or finished, as the venue knows it; None if it never got it."""
         ...

@@ -14,6 +14,8 @@ more than 30 s off, ``50105`` wrong passphrase, ``50113`` "Invalid Sign".
   "1" when every order failed, "2" when some did.
 * ``GET /api/v5/trade/orders-pending[?instType=SPOT&instId=BTC-USDT]`` -> open orders, newest
   first, as ``orders`` push entries.
+* ``GET /api/v5/trade/orders-history?instType=SPOT[&instId=..&limit=100]`` -> finished orders,
+  newest first.
 * ``GET /api/v5/trade/order?instId=BTC-USDT&ordId=..`` (or ``clOrdId``) -> one order, or
   ``51603`` "Order does not exist".
 * ``GET /api/v5/account/balance[?ccy=BTC,USDT]`` -> ``{"data":[{"totalEq":"","uTime":..,
@@ -71,6 +73,7 @@ class PrivateRest:
             web.post("/api/v5/trade/cancel-order", self._signed(self.cancel_order)),
             web.post("/api/v5/trade/amend-order", self._signed(self.amend_order)),
             web.get("/api/v5/trade/orders-pending", self._signed(self.orders_pending)),
+            web.get("/api/v5/trade/orders-history", self._signed(self.orders_history)),
             web.get("/api/v5/trade/order", self._signed(self.get_order)),
             web.get("/api/v5/account/balance", self._signed(self.balance)),
         ]
@@ -181,6 +184,19 @@ class PrivateRest:
         if inst_type and inst_type != "SPOT":
             return _json(rest_ok([]))
         orders = self.trading.pending(account, request.query.get("instId", ""))
+        return _json(rest_ok([order_data(o) for o in orders]))
+
+    async def orders_history(
+        self, request: web.Request, account: Account, body: bytes
+    ) -> web.Response:
+        """Finished orders (filled / canceled), newest first, up to ``limit`` (default 100)."""
+        if request.query.get("instType", "") != "SPOT":
+            return _json(rest_error("50014", "Parameter instType can not be empty"), 400)
+        try:
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            return _json(rest_error("50014", "Parameter limit must be an integer"), 400)
+        orders = self.trading.finished(account, request.query.get("instId", ""))[:limit]
         return _json(rest_ok([order_data(o) for o in orders]))
 
     async def get_order(self, request: web.Request, account: Account, body: bytes) -> web.Response:

@@ -144,6 +144,15 @@ class PrivateTrading:
         ]
         return orders[::-1]
 
+    def finished(self, account: Account, inst_id: str = "") -> list[PrivateOrder]:
+        """The account's finished orders, newest first."""
+        orders = [
+            o
+            for o in self._history[account.api_key].values()
+            if not o.is_open and inst_id in ("", o.inst_id)
+        ]
+        return orders[::-1]
+
     def find(
         self, account: Account, inst_id: str, ord_id: str, cl_ord_id: str
     ) -> PrivateOrder | None:
