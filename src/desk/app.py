@@ -31,6 +31,7 @@ from desk.bridge.client import EngineClient
 from desk.bridge.views import HealthView
 from desk.commands import DeskCommands
 from desk.config import DeskConfig
+from desk.core.commands import Command, CommandAck
 from desk.core.enums import Severity
 from desk.keymap import UiConfigError, resolve_keys
 from desk.messages import (
@@ -42,10 +43,15 @@ from desk.messages import (
     TimeframeChanged,
 )
 from desk.screens.base import DeskScreen, bindings
+from desk.screens.bot_detail import BotDetailScreen
+from desk.screens.bots import BotsScreen
 from desk.screens.context import EngineState, EventLog, RefreshContext
+from desk.screens.forms import NewBotForm, ParamsForm
 from desk.screens.health import HealthScreen
 from desk.screens.help import HelpScreen
 from desk.screens.market import MarketScreen
+from desk.screens.signals import SignalsScreen
+from desk.screens.trading import TradingScreen, ask_halt
 from desk.themes import STYLESHEET, THEME_NAMES, THEMES, VARIABLE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -113,6 +119,9 @@ class DeskApp(App[int]):
     CSS_PATH = str(STYLESHEET)
     MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {
         "market": MarketScreen,
+        "trading": TradingScreen,
+        "bots": BotsScreen,
+        "signals": SignalsScreen,
         "health": HealthScreen,
     }
     DEFAULT_MODE = "market"
@@ -289,6 +298,10 @@ class DeskApp(App[int]):
             await self.switch_mode(mode)
         self.refresh_views()
 
+    def action_halt(self) -> None:
+        """Halt trading from any mode: asks "halt" or "halt + flatten" first."""
+        ask_halt(self)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
@@ -325,6 +338,53 @@ class DeskApp(App[int]):
     def select_theme(self, name: str) -> None:
         self.theme = name
 
+    # -- commands to the engine --------------------------------------------------------------
+
+    async def send_command(self, command: Command, *, notify_refusal: bool = True) -> CommandAck:
+        """Send ``command`` and show the engine's answer: a short note when accepted, an error
+        with the reason when refused (forms show refusals themselves: ``notify_refusal``)."""
+        name = type(command).__name__
+        try:
+            ack = await self.client.execute(command)
+        except Exception as error:  # a transport failure reads as a refusal, never a crash
+            log.exception("command %s failed", name)
+            ack = CommandAck(
+                command=name, accepted=False, reason=f"{type(error).__name__}: {error}"
+            )
+        target = getattr(command, "bot_id", "") or ack.detail.get("bot_id", "")
+        what = f"{name} {target}".strip()
+        if ack.accepted:
+            self.notify(f"{what}: accepted", timeout=3)
+        elif notify_refusal:
+            self.notify(f"{what}: {ack.reason}", title="refused", severity="error", timeout=10)
+        self.refresh_views()
+        return ack
+
+    def open_bot_detail(self, bot_id: str) -> None:
+        """Push one bot's detail over the current screen (escape comes back)."""
+        if isinstance(self.screen, BotDetailScreen):
+            self.pop_screen()
+        self.push_screen(BotDetailScreen(bot_id))
+
+    def open_params_form(self, bot_id: str) -> None:
+        bot = next((b for b in self.client.bots().bots if b.bot_id == bot_id), None)
+        if bot is None:
+            self.notify(f"unknown bot {bot_id!r}", severity="error")
+            return
+        self.push_screen(ParamsForm(bot))
+
+    def open_new_bot_form(self) -> None:
+        self.push_screen(
+            NewBotForm(self.client.strategies(), self.client.symbols, self.client.timeframes)
+        )
+
+    async def show_signals(self, **changes: str) -> None:
+        """Switch to the signals mode with its filter changed (fate=, text=, bot_id=)."""
+        await self.action_mode("signals")
+        screen = self.screen
+        if isinstance(screen, SignalsScreen):
+            screen.set_filter(**changes)
+
 
 def _step(items: tuple[str, ...], current: str, by: int) -> str:
     """The item ``by`` places from ``current``, wrapping; the first when current is unknown."""
@@ -344,8 +404,8 @@ def validate_ui(config: DeskConfig) -> dict[str, str]:
     return keys
 
 
-def run_app(config: DeskConfig) -> int:
-    """Build the engine and its in-process client, run the desk, return the exit code."""
+def run_app(config: DeskConfig, client: EngineClient | None = None) -> int:
+    """Run the desk on ``client`` (default: a new engine in this process); the exit code."""
     try:
         validate_ui(config)
     except UiConfigError as error:
@@ -355,7 +415,7 @@ def run_app(config: DeskConfig) -> int:
     from desk.engine.engine import Engine
 
     _log_to_file(config)
-    app = DeskApp(InProcessClient(Engine(config)), config, freeze_gc=True)
+    app = DeskApp(client or InProcessClient(Engine(config)), config, freeze_gc=True)
     app.run()
     return app.return_code or 0
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from desk.keymap import BUILT_MODES
+from desk.screens.bots import VERBS, bot_command
+from desk.screens.signals import FATES
+from desk.screens.trading import ask_cancel_all, ask_flatten, ask_halt, ask_resume, new_order
 
 if TYPE_CHECKING:
     from desk.app import DeskApp
@@ -26,7 +29,7 @@ class PaletteCommand:
 
 
 class DeskCommands(Provider):
-    """Symbols, timeframes, modes, themes and help, by name."""
+    """Symbols, timeframes, modes, themes, bots, signal filters and help, by name."""
 
     def commands(self) -> Iterator[PaletteCommand]:
         """Every command, its help saying which choice is the current one."""
@@ -43,6 +46,9 @@ class DeskCommands(Provider):
         for theme in app.desk_theme_names:
             text = f"Switch colours{_now(theme == app.theme)}"
             yield PaletteCommand(f"Theme: {theme}", text, _call(app.select_theme, theme))
+        yield from _bot_commands(app)
+        yield from _signal_commands(app)
+        yield from _trading_commands(app)
         yield PaletteCommand("Help: keys", "Every binding, its id and key", app.action_help)
 
     async def discover(self) -> Hits:
@@ -57,13 +63,85 @@ class DeskCommands(Provider):
                 yield Hit(score, matcher.highlight(command.name), command.run, help=command.help)
 
 
-def _call(function: Callable[[str], object], argument: str) -> Callable[[], object]:
+def _bot_commands(app: DeskApp) -> Iterator[PaletteCommand]:
+    """Per bot: the lifecycle commands, its parameters and its detail; and a new bot."""
+    try:
+        bots = app.client.bots().bots
+    except Exception:  # the palette must open even while the engine cannot answer
+        bots = []
+    for bot in bots:
+        bot_id = bot.bot_id
+        for verb, text in VERBS.items():
+            command = bot_command(verb, bot_id)
+            yield PaletteCommand(
+                f"Bot: {verb} {bot_id}",
+                f"{text} ({bot.state}/{bot.mode} now)",
+                _call(app.send_command, command),
+            )
+        yield PaletteCommand(
+            f"Bot: edit params {bot_id}",
+            f"Edit {bot.strategy}'s parameters",
+            _call(app.open_params_form, bot_id),
+        )
+        yield PaletteCommand(
+            f"Bot: detail {bot_id}",
+            "Chart, indicators, signals and changes",
+            _call(app.open_bot_detail, bot_id),
+        )
+        yield PaletteCommand(
+            f"Signals: bot {bot_id}",
+            f"Only {bot_id}'s signals",
+            _call_kw(app.show_signals, bot_id=bot_id),
+        )
+    yield PaletteCommand(
+        "Bot: new bot", "Add a bot: strategy, market, size, params", app.open_new_bot_form
+    )
+
+
+def _signal_commands(app: DeskApp) -> Iterator[PaletteCommand]:
+    for fate in FATES:
+        name = fate or "all"
+        yield PaletteCommand(
+            f"Signals: fate {name}",
+            f"Show {name} signals in the signals mode",
+            _call_kw(app.show_signals, fate=fate),
+        )
+    yield PaletteCommand(
+        "Signals: clear filters",
+        "Every signal of every bot",
+        _call_kw(app.show_signals, fate="", text="", bot_id=""),
+    )
+
+
+def _call_kw(function: Callable[..., object], **kwargs: str) -> Callable[[], object]:
+    def run() -> object:
+        return function(**kwargs)
+
+    return run
+
+
+def _call(function: Callable[[Any], object], argument: Any) -> Callable[[], object]:
     """A zero-argument callback, bound now (a lambda in a loop would bind late)."""
 
     def run() -> object:
         return function(argument)
 
     return run
+
+
+def _trading_commands(app: DeskApp) -> Iterator[PaletteCommand]:
+    """Manual trading and the dangerous buttons (each asks for confirmation first)."""
+    yield PaletteCommand("Trading: new order", "Open the order ticket", _call(new_order, app))
+    yield PaletteCommand(
+        "Trading: HALT", "Cancel all orders and block new ones (asks)", _call(ask_halt, app)
+    )
+    yield PaletteCommand(
+        "Trading: flatten", "Close ALL positions at market (asks)", _call(ask_flatten, app)
+    )
+    yield PaletteCommand(
+        "Trading: cancel all", "Cancel every open order (asks)", _call(ask_cancel_all, app)
+    )
+    yield PaletteCommand("Trading: resume trading", "Leave HALTED (asks)", _call(ask_resume, app))
 
 
 def _now(current: bool) -> str:

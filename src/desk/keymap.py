@@ -16,7 +16,7 @@ from dataclasses import dataclass
 # Modes in the order of their number keys (DESIGN.md section 6). Only the modes in BUILT_MODES
 # exist yet; the others keep their number so muscle memory survives as they arrive.
 MODE_ORDER = ("market", "trading", "bots", "signals", "health", "backtest", "logs")
-BUILT_MODES = ("market", "health")
+BUILT_MODES = ("market", "trading", "bots", "signals", "health")
 
 _KEY_RE = re.compile(r"^(?:(?:ctrl|shift|alt|meta|super|hyper)\+)*(?:[a-z0-9_]+|.)$")
 
@@ -31,7 +31,7 @@ class KeymapError(UiConfigError):
 
 @dataclass(frozen=True, slots=True)
 class BindingSpec:
-    """One binding: ``scope`` says where it is active ("app", "market" or "help")."""
+    """One binding: ``scope`` says where it is active ("app", a screen's scope, "form", "help")."""
 
     id: str
     key: str
@@ -58,13 +58,57 @@ BINDINGS: tuple[BindingSpec, ...] = (
         "command_palette", "ctrl+p", "command_palette", "Commands", show=False, priority=True
     ),
     BindingSpec("cycle_theme", "ctrl+t", "cycle_theme", "Theme", show=False),
+    # halt, from every mode: "!", and ctrl+x while typing in a field (a field keeps printable
+    # keys to itself). Both reach a terminal over SSH unchanged, unlike ctrl+h (backspace).
+    BindingSpec("halt", "exclamation_mark,ctrl+x", "halt", "HALT", priority=True),
     BindingSpec("next_symbol", "s", "app.next_symbol", "Symbol", scope="market"),
     BindingSpec("prev_symbol", "S", "app.prev_symbol", "Prev symbol", "market", show=False),
     BindingSpec("next_timeframe", "t", "app.next_timeframe", "Timeframe", scope="market"),
     BindingSpec(
         "prev_timeframe", "T", "app.prev_timeframe", "Prev timeframe", "market", show=False
     ),
+    # bots mode: commands for the selected bot
+    BindingSpec("bot_detail", "d", "open_detail", "Detail", scope="bots"),
+    BindingSpec("bot_start", "g", "bot('start')", "Start", scope="bots"),
+    BindingSpec("bot_stop", "x", "bot('stop')", "Stop", scope="bots"),
+    BindingSpec("bot_pause", "p", "bot('pause')", "Pause", scope="bots"),
+    BindingSpec("bot_resume", "r", "bot('resume')", "Resume", scope="bots"),
+    BindingSpec("bot_manual", "m", "bot('manual')", "Manual", scope="bots"),
+    BindingSpec("bot_edit", "e", "edit_params", "Params", scope="bots"),
+    BindingSpec("bot_new", "n", "new_bot", "New", scope="bots"),
+    # one bot's detail (pushed over the bots mode)
+    BindingSpec("detail_close", "escape", "close_detail", "Back", scope="bot_detail"),
+    BindingSpec("detail_edit", "e", "edit_params", "Params", scope="bot_detail"),
+    # signals mode: filters of the signal stream
+    BindingSpec("signals_fate", "f", "cycle_fate", "Fate filter", scope="signals"),
+    BindingSpec("signals_text", "slash", "text_filter", "Find", scope="signals"),
+    BindingSpec("signals_bot", "b", "bot_filter", "Bot filter", scope="signals"),
+    # forms (new bot, parameters, text filter)
+    BindingSpec("form_submit", "ctrl+s", "submit", "Submit", scope="form"),
+    BindingSpec("form_cancel", "escape", "cancel", "Cancel", scope="form"),
     BindingSpec("close_help", "escape", "dismiss", "Close", scope="help"),
+    # trading mode: the ticket, the open orders and the dangerous buttons
+    BindingSpec(
+        "trading_next_symbol", "s", "app.next_symbol", "Symbol", "trading", show=False
+    ),
+    BindingSpec(
+        "trading_prev_symbol", "S", "app.prev_symbol", "Prev symbol", "trading", show=False
+    ),
+    BindingSpec("trading_buy", "b", "side('buy')", "Buy", scope="trading", show=False),
+    BindingSpec("trading_sell", "v", "side('sell')", "Sell", scope="trading", show=False),
+    BindingSpec("trading_new", "n", "new_order", "New order", "trading", show=False),
+    BindingSpec("trading_leave", "escape", "leave_ticket", "Orders", "trading", show=False),
+    BindingSpec("trading_cancel", "c", "cancel_selected", "Cancel", scope="trading"),
+    BindingSpec("trading_cancel_all", "C", "cancel_all", "Cancel all", scope="trading"),
+    BindingSpec("trading_flatten", "F", "flatten", "Flatten", scope="trading"),
+    BindingSpec("trading_resume", "R", "resume", "Resume trading", scope="trading", show=False),
+    BindingSpec(
+        "trading_accept_recon", "A", "accept_reconciliation", "Accept venue", "trading", False
+    ),
+    BindingSpec("trading_confirm_live", "L", "confirm_live", "Confirm live", "trading", False),
+    # confirmation modals (cancel all, flatten, halt, live orders)
+    BindingSpec("confirm_yes", "y", "confirm", "Yes", scope="confirm"),
+    BindingSpec("confirm_no", "n,escape", "cancel", "No", scope="confirm"),
 )
 
 _BY_ID = {spec.id: spec for spec in BINDINGS}
@@ -124,12 +168,21 @@ _CHAR_NAMES = {
     "+": "plus",
     "-": "minus",
     "/": "slash",
+    "!": "exclamation_mark",
     " ": "space",
 }
 
 
-# Where each scope's keys are live: app keys answer on the market screen and (some) in help.
-_AREAS = {"app": ("main", "help"), "market": ("main",), "help": ("help",)}
+# Where each scope's keys are live: app keys answer on every mode screen and (some) in help;
+# a screen's own keys only on that screen; form keys in the modal forms.
+SCREEN_SCOPES = ("market", "trading", "health", "bots", "bot_detail", "signals")
+_AREAS: dict[str, tuple[str, ...]] = {
+    "app": (*SCREEN_SCOPES, "help"),
+    **{scope: (scope,) for scope in SCREEN_SCOPES},
+    "form": ("form",),
+    "confirm": ("confirm",),
+    "help": ("help",),
+}
 
 
 def _check_clashes(resolved: Mapping[str, str]) -> None:

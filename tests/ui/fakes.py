@@ -7,22 +7,46 @@ helpers (``bump_book``, ``set_stale``, ``add_event``, ``step_health`` …).
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
+from typing import Any
+
+import msgspec
 
 from desk.bridge.views import (
     BookView,
+    BotDetailView,
+    BotEventView,
+    BotsView,
+    BotView,
     CandlesView,
     CandleView,
     ConnectionHealth,
     EventView,
     HealthView,
+    IndicatorRow,
+    IndicatorsView,
     LevelView,
     QueueHealth,
+    SignalsView,
+    SignalView,
+    StrategyInfo,
     TapeView,
     TickersView,
     TickerView,
     TradeView,
+)
+from desk.core.commands import (
+    AddBot,
+    Command,
+    CommandAck,
+    PauseBot,
+    ResumeBot,
+    SetBotMode,
+    SetBotParams,
+    StartBot,
+    StopBot,
 )
 from desk.core.enums import ConnectionState, Mode, Severity, Side
 
@@ -61,6 +85,14 @@ class FakeEngineClient:
         self.fail_on: str | None = None
         self.started = self.stopped = False
         self._seed_events()
+        self.bot_list: list[BotView] = _seed_bots()
+        self.bots_version = 1
+        self.signal_list: list[SignalView] = _seed_signals()  # oldest first
+        self.bot_events: list[BotEventView] = _seed_bot_events()
+        self.indicators_version = 1
+        self.executed: list[Command] = []
+        # command class name (or "Name:bot_id") -> reason it is refused with
+        self.refuse: dict[str, str] = {}
 
     # -- EngineClient ----------------------------------------------------------------------
 
@@ -193,6 +225,155 @@ class FakeEngineClient:
         self._count("events")
         return [event for event in self.events if event.seq > seq][-limit:]
 
+    # -- bots and signals ------------------------------------------------------------------
+
+    def bots(self) -> BotsView:
+        self._count("bots")
+        return BotsView(version=self.bots_version, bots=list(self.bot_list))
+
+    def signals(
+        self,
+        *,
+        bot_id: str | None = None,
+        fate: str | None = None,
+        symbol: str | None = None,
+        text: str = "",
+        limit: int = 200,
+    ) -> SignalsView:
+        self._count("signals")
+        needle = text.lower()
+        found = [
+            sig
+            for sig in reversed(self.signal_list)
+            if (not bot_id or sig.bot_id == bot_id)
+            and (not fate or sig.fate.startswith(fate))
+            and (not symbol or sig.symbol == symbol)
+            and (
+                not needle
+                or needle in f"{sig.bot_id} {sig.symbol} {sig.strategy} {sig.reason}".lower()
+            )
+        ]
+        return SignalsView(version=len(self.signal_list), signals=found[:limit], total=len(found))
+
+    def bot_detail(self, bot_id: str, limit: int = 120) -> BotDetailView:
+        self._count("bot_detail")
+        bot = self._bot(bot_id)
+        candles = _candles(bot.symbol, bot.timeframe, min(limit, 120))
+        return BotDetailView(
+            version=self.bots_version * 1000 + len(self.signal_list) + len(self.bot_events),
+            bot=bot,
+            candles=candles,
+            indicators=_indicator_series(bot, [c.close for c in candles]),
+            signals=[s for s in reversed(self.signal_list) if s.bot_id == bot_id],
+            events=[e for e in reversed(self.bot_events) if e.bot_id == bot_id],
+        )
+
+    def indicators(self) -> IndicatorsView:
+        self._count("indicators")
+        rows = [
+            _indicator_row(symbol, timeframe, i)
+            for i, (symbol, timeframe) in enumerate(
+                (symbol, tf) for symbol in self._symbols for tf in self._timeframes[:2]
+            )
+        ]
+        return IndicatorsView(version=self.indicators_version, rows=rows)
+
+    def strategies(self) -> list[StrategyInfo]:
+        return [
+            StrategyInfo(
+                name="ma_crossover",
+                defaults={"fast": 10, "slow": 30, "kind": "sma", "full_gap": 0.005},
+                doc="Fast/slow moving-average crossover.",
+            ),
+            StrategyInfo(
+                name="rsi_mean_reversion",
+                defaults={"n": 14, "oversold": 30.0, "overbought": 70.0, "exit": 50.0},
+                doc="RSI mean reversion.",
+            ),
+        ]
+
+    async def execute(self, command: Command) -> CommandAck:
+        """Record ``command``; refuse it if ``refuse`` says so, else apply it to the fake bots."""
+        self.executed.append(command)
+        name = type(command).__name__
+        bot_id = getattr(command, "bot_id", "")
+        reason = self.refuse.get(f"{name}:{bot_id}") or self.refuse.get(name)
+        if reason:
+            return CommandAck(command=name, accepted=False, reason=reason)
+        if isinstance(command, AddBot):
+            return self._add_bot(command)
+        if bot_id and bot_id not in {b.bot_id for b in self.bot_list}:
+            return CommandAck(command=name, accepted=False, reason=f"unknown bot {bot_id!r}")
+        changes: dict[str, Any] = {}
+        if isinstance(command, StartBot):
+            changes = {"state": "running"}
+        elif isinstance(command, StopBot):
+            changes = {"state": "stopped"}
+        elif isinstance(command, PauseBot):
+            changes = {"mode": "paused"}
+        elif isinstance(command, ResumeBot):
+            changes = {"mode": "auto"}
+        elif isinstance(command, SetBotMode):
+            changes = {"mode": command.mode}
+        elif isinstance(command, SetBotParams):
+            changes = {"params": {**self._bot(bot_id).params, **command.params}}
+        self._change_bot(bot_id, name, changes)
+        return CommandAck(command=name, accepted=True)
+
+    def _bot(self, bot_id: str) -> BotView:
+        for bot in self.bot_list:
+            if bot.bot_id == bot_id:
+                return bot
+        raise KeyError(bot_id)
+
+    def _change_bot(self, bot_id: str, kind: str, changes: dict[str, Any]) -> None:
+        self.bot_list = [
+            msgspec.structs.replace(b, **changes) if b.bot_id == bot_id else b
+            for b in self.bot_list
+        ]
+        self.bots_version += 1
+        summary = " ".join(f"{k} {v}" for k, v in changes.items())
+        self.bot_events.append(
+            BotEventView(
+                seq=len(self.bot_events) + 1,
+                ts=T0,
+                bot_id=bot_id,
+                kind=kind,
+                summary=summary,
+                actor="operator",
+            )
+        )
+
+    def _add_bot(self, command: AddBot) -> CommandAck:
+        config = command.config
+        bot_id = str(config.get("bot_id", ""))
+        if not bot_id:
+            return CommandAck(command="AddBot", accepted=False, reason="`bot_id` must be given")
+        if bot_id in {b.bot_id for b in self.bot_list}:
+            return CommandAck(
+                command="AddBot", accepted=False, reason=f"bot {bot_id!r} already exists"
+            )
+        self.bot_list.append(
+            _bot(
+                bot_id,
+                str(config["strategy"]),
+                str(config["symbol"]),
+                str(config["timeframe"]),
+                dict(config.get("params", {})),
+                state="running" if command.start else "stopped",
+                size=float(config["size"]),
+            )
+        )
+        self.bots_version += 1
+        return CommandAck(command="AddBot", accepted=True, detail={"bot_id": bot_id})
+
+    def add_signal(self, bot_id: str, fate: str = "sent", reason: str = "") -> SignalView:
+        """A new signal from ``bot_id`` (the stream's version moves)."""
+        bot = self._bot(bot_id)
+        signal = _signal(len(self.signal_list) + 1, bot, "long", fate, reason)
+        self.signal_list.append(signal)
+        return signal
+
     # -- test controls ---------------------------------------------------------------------
 
     def bump_book(self, symbol: str = "BTC-USDT", by: int = 1) -> None:
@@ -289,3 +470,196 @@ def _candles(symbol: str, timeframe: str, limit: int) -> list[CandleView]:
         out.append(CandleView(end, open_, high, low, close, round(rng.uniform(1, 40), 3)))
         price = close
     return out[-limit:]
+
+
+# -- bots and signals ------------------------------------------------------------------------
+
+FATE_CYCLE = (
+    "sent",
+    "filtered_strength",
+    "sent",
+    "filtered_cooldown",
+    "filtered_paused",
+    "sent",
+    "failed",
+    "filtered_unconfirmed",
+)
+
+
+def _bot(
+    bot_id: str,
+    strategy: str,
+    symbol: str,
+    timeframe: str,
+    params: dict[str, Any],
+    *,
+    state: str = "running",
+    mode: str = "auto",
+    position: float = 0.0,
+    pnl: float = 0.0,
+    size: float = 0.01,
+    last: tuple[int, str] | None = None,
+    counts: tuple[int, int] = (0, 0),
+) -> BotView:
+    return BotView(
+        bot_id=bot_id,
+        strategy=strategy,
+        symbol=symbol,
+        timeframe=timeframe,
+        state=state,
+        mode=mode,
+        size=size,
+        position=position,
+        pnl=pnl,
+        last_signal_ts=last[0] if last else None,
+        last_signal_direction=last[1] if last else None,
+        signal_count=counts[1],
+        sent_count=counts[0],
+        params=params,
+        min_strength=0.2,
+        cooldown_s=5.0,
+        confirm_bars=1,
+    )
+
+
+def _seed_bots() -> list[BotView]:
+    return [
+        _bot(
+            "ma-fast",
+            "ma_crossover",
+            "BTC-USDT",
+            "1s",
+            {"fast": 5, "slow": 20, "kind": "sma", "full_gap": 0.005},
+            position=0.01,
+            pnl=12.34,
+            last=(T0 - 4 * NS, "long"),
+            counts=(3, 5),
+        ),
+        _bot(
+            "rsi-revert",
+            "rsi_mean_reversion",
+            "ETH-USDT",
+            "1s",
+            {"n": 14, "oversold": 30.0, "overbought": 70.0, "exit": 50.0},
+            mode="paused",
+            position=-0.5,
+            pnl=-3.21,
+            last=(T0 - 190 * NS, "short"),
+            counts=(1, 4),
+        ),
+        _bot(
+            "macd-trend",
+            "macd_trend",
+            "SOL-USDT",
+            "1m",
+            {"fast": 12, "slow": 26, "signal": 9},
+            state="stopped",
+        ),
+    ]
+
+
+def _signal(seq: int, bot: BotView, direction: str, fate: str, reason: str) -> SignalView:
+    mid = MARKETS[bot.symbol][0]
+    return SignalView(
+        seq=seq,
+        ts=T0 - (40 - seq) * 7 * NS,
+        recorded_ns=T0 - (40 - seq) * 7 * NS,
+        bot_id=bot.bot_id,
+        symbol=bot.symbol,
+        timeframe=bot.timeframe,
+        strategy=bot.strategy,
+        direction=direction,
+        strength=round(0.1 + (seq * 0.37) % 0.9, 2),
+        price=round(mid * (1 + ((seq * 13) % 7 - 3) / 1000), 2),
+        fate=fate,
+        reason=reason or ("" if fate == "sent" else fate.replace("_", " ")),
+        indicators={},
+    )
+
+
+def _seed_signals() -> list[SignalView]:
+    bots = _seed_bots()[:2]
+    return [
+        _signal(
+            seq,
+            bots[seq % 2],
+            ("long", "short", "flat")[seq % 3],
+            FATE_CYCLE[seq % len(FATE_CYCLE)],
+            "order sink: venue refused" if FATE_CYCLE[seq % len(FATE_CYCLE)] == "failed" else "",
+        )
+        for seq in range(1, 13)
+    ]
+
+
+def _seed_bot_events() -> list[BotEventView]:
+    rows = [
+        ("ma-fast", "added", "added", "config"),
+        ("ma-fast", "started", "started", "config"),
+        ("rsi-revert", "added", "added", "config"),
+        ("rsi-revert", "started", "started", "config"),
+        ("rsi-revert", "mode", "mode auto -> paused", "operator"),
+        ("ma-fast", "params", "params fast 8 -> 5", "operator"),
+    ]
+    return [
+        BotEventView(
+            seq=i + 1,
+            ts=T0 - (len(rows) - i) * 60 * NS,
+            bot_id=bot_id,
+            kind=kind,
+            summary=summary,
+            actor=actor,
+        )
+        for i, (bot_id, kind, summary, actor) in enumerate(rows)
+    ]
+
+
+def _moving_average(values: list[float], n: int) -> list[float]:
+    return [
+        sum(values[i - n + 1 : i + 1]) / n if i >= n - 1 else math.nan for i in range(len(values))
+    ]
+
+
+def _indicator_series(bot: BotView, closes: list[float]) -> dict[str, list[float]]:
+    """What the strategies' ``indicator_series`` give, computed simply from the closes."""
+    if bot.strategy == "ma_crossover":
+        return {
+            "fast": _moving_average(closes, int(bot.params["fast"])),
+            "slow": _moving_average(closes, int(bot.params["slow"])),
+        }
+    if bot.strategy == "rsi_mean_reversion":
+        return {
+            "rsi": [math.nan] * 14 + [50 + 30 * math.sin(i / 6) for i in range(len(closes) - 14)]
+        }
+    fast, slow = _moving_average(closes, 12), _moving_average(closes, 26)
+    macd = [f - s for f, s in zip(fast, slow, strict=True)]
+    signal = [math.nan if math.isnan(m) else m * 0.8 for m in macd]
+    return {
+        "macd": macd,
+        "signal": signal,
+        "hist": [m - s for m, s in zip(macd, signal, strict=True)],
+    }
+
+
+def _indicator_row(symbol: str, timeframe: str, i: int) -> IndicatorRow:
+    mid = MARKETS[symbol][0]
+    rsi = (22.5, 48.0, 77.25, 55.0, 64.0, 31.0)[i % 6]
+    warming = i == 5
+    return IndicatorRow(
+        symbol=symbol,
+        timeframe=timeframe,
+        ts=T0,
+        close=mid,
+        sma_20=mid * 0.999,
+        ema_20=mid * 1.001,
+        rsi_14=math.nan if warming else rsi,
+        macd=mid * 0.0004 * (1 if i % 2 else -1),
+        macd_signal=mid * 0.0003,
+        macd_hist=mid * 0.0001 * (1 if i % 2 else -1),
+        bb_upper=mid * 1.002,
+        bb_lower=mid * 0.997,
+        atr_14=mid * 0.0012,
+        zscore_20=(i - 2.5) / 2,
+        vol_20=0.0004 + i * 0.0001,
+        imbalance=((i * 7) % 11 - 5) / 10,
+        bars=60 + i,
+    )

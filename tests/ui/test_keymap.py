@@ -20,7 +20,7 @@ def test_defaults_give_every_binding_a_unique_id_and_the_documented_keys() -> No
     assert keys["mode_health"] == "5"
     assert keys["quit"] == "q"
     assert keys["command_palette"] == "ctrl+p"
-    assert "mode_trading" not in keys  # not built yet, so no binding
+    assert "mode_backtest" not in keys  # not built yet, so no binding
 
 
 def test_unknown_binding_id_is_refused_naming_it() -> None:
@@ -29,8 +29,8 @@ def test_unknown_binding_id_is_refused_naming_it() -> None:
 
 
 def test_a_mode_not_built_yet_is_refused_with_the_reason() -> None:
-    with pytest.raises(KeymapError, match=r"'mode_trading'.*not built yet"):
-        resolve_keys({"mode_trading": "2"})
+    with pytest.raises(KeymapError, match=r"'mode_backtest'.*not built yet"):
+        resolve_keys({"mode_backtest": "6"})
 
 
 def test_two_bindings_on_one_key_are_refused() -> None:

@@ -11,10 +11,14 @@ import pytest
 
 from desk.app import DeskApp
 from desk.bridge.inprocess import InProcessClient
+from desk.bridge.views import BotView
 from desk.config import DeskConfig, with_simulator
 from desk.engine.engine import Engine
+from desk.screens.bots import BotsScreen
+from desk.screens.forms import ParamsForm
 from desk.screens.health import HealthScreen
 from desk.screens.help import HelpScreen
+from desk.screens.signals import SignalsScreen
 from desk.widgets.candle_chart import CandleChart
 from desk.widgets.ladder import Ladder
 from tests.ui.conftest import wait_for
@@ -100,5 +104,57 @@ async def test_switching_symbol_timeframe_and_help_on_the_live_engine(tmp_path: 
         await wait(lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
         await wait(lambda: not isinstance(app.screen, HelpScreen))
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_bots_and_signals_modes_drive_the_live_engine(tmp_path: Path) -> None:
+    """Pause, resume and re-parameterise a demo bot from the keyboard; the engine obeys and
+    records the operator as the one who did it; the signals mode shows live indicators."""
+    config = sim_config(tmp_path)
+    client = InProcessClient(Engine(config))
+    app = DeskApp(client, config)
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        def wait(condition: Callable[[], object]) -> Awaitable[None]:
+            return wait_for(pilot, condition, START_TIMEOUT_S, settle=False)
+
+        def bot(bot_id: str) -> BotView:
+            return next(b for b in client.bots().bots if b.bot_id == bot_id)
+
+        await wait(lambda: app.engine_state == "running")
+        await pilot.press("3")
+        await wait(lambda: isinstance(app.screen, BotsScreen))
+        screen = app.screen
+        assert isinstance(screen, BotsScreen)
+        await wait(lambda: "ma-fast" in [str(r.key.value) for r in screen.table.ordered_rows])
+        screen.select_bot("ma-fast")
+        await wait(lambda: screen.selected_bot() == "ma-fast")
+        await pilot.press("p")
+        await wait(lambda: bot("ma-fast").mode == "paused")
+        events = client.bot_detail("ma-fast").events
+        assert (events[0].kind, events[0].actor) == ("mode", "operator")
+        await wait(lambda: screen.table.cell_text("ma-fast", "mode") == "paused")
+        await pilot.press("r")
+        await wait(lambda: bot("ma-fast").mode == "auto")
+        await pilot.press("e")
+        await wait(lambda: isinstance(app.screen, ParamsForm))
+        form = app.screen
+        assert isinstance(form, ParamsForm)
+        form.field("fast").value = "7"
+        await pilot.press("ctrl+s")
+        await wait(lambda: bot("ma-fast").params["fast"] == 7)
+        await wait(lambda: not isinstance(app.screen, ParamsForm))
+        assert client.bot_detail("ma-fast").events[0].actor == "operator"
+        await pilot.press("4")
+        await wait(lambda: isinstance(app.screen, SignalsScreen))
+        signals = app.screen
+        assert isinstance(signals, SignalsScreen)
+
+        def rows_for_every_symbol() -> bool:
+            keys = {str(r.key.value).split("/")[0] for r in signals.indicators.ordered_rows}
+            return keys >= set(client.symbols)
+
+        await wait(rows_for_every_symbol)
         await pilot.press("q")
     assert app.return_code == 0

@@ -55,7 +55,11 @@ class DeskScreen(Screen[None]):
         self.header = DeskHeader(self.MODE_TITLE)
 
     def sample(self, ctx: RefreshContext) -> None:
-        """Refresh the header and the body from one context; called at most once per tick."""
+        """Refresh the header and the body from one context; called at most once per tick.
+
+        A screen just pushed (a bot's detail) may be on top before it is mounted: it waits."""
+        if not self.is_mounted:
+            return
         self.header.show(
             ctx.mode,
             f"{ctx.symbol} · {ctx.timeframe}",

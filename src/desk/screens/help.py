@@ -18,7 +18,18 @@ from textual.widgets import DataTable, Label
 from desk.keymap import BINDINGS, display_key
 from desk.screens.base import app_bindings_for_modal, bindings
 
-SCOPES = {"app": "everywhere", "market": "market", "help": "help"}
+SCOPES = {
+    "app": "everywhere",
+    "market": "market",
+    "trading": "trading",
+    "health": "health",
+    "bots": "bots",
+    "bot_detail": "bot detail",
+    "signals": "signals",
+    "form": "forms",
+    "confirm": "confirm",
+    "help": "help",
+}
 
 
 class HelpScreen(ModalScreen[None]):

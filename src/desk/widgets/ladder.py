@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -36,6 +40,8 @@ from desk.widgets.styled import StyledLines
 STRIP_CACHE = 256
 
 LevelTexts = tuple[str, str, str]  # price, size, cumulative size as shown
+# The own-orders column (trading mode): an own size such as "12,345" and its marker.
+OWN_WIDTH = 7
 
 
 class Ladder(StyledLines, ScrollView, can_focus=True):
@@ -49,14 +55,25 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         "ladder--spread",
         "ladder--stale",
         "ladder--warning",
+        "ladder--own",
+        "ladder--selected",
     }
 
     DEFAULT_CSS = """
     Ladder { scrollbar-size-vertical: 1; overflow-x: hidden; }
+    Ladder > .ladder--own { color: $accent; text-style: bold; }
+    Ladder > .ladder--selected { background: $primary 40%; }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, classes: str | None = None, own_orders: bool = False
+    ) -> None:
+        """``own_orders``: draw a column marking the size of the desk's own open orders at
+        their levels (``mark_own``); the market mode's ladder has none."""
         super().__init__(id=id, classes=classes)
+        self.own: dict[float, float] = {}
+        self.selected_price: float | None = None
+        self._own_width = OWN_WIDTH if own_orders else 0
         self.book: BookView | None = None
         self.depth = 0
         self.stale = False
@@ -140,9 +157,43 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         the raw share, which moves on every change of total depth), the spread row by its text."""
         width = self.scrollable_content_region.width
         return [
-            _line_key(row, texts, width) if row.kind != SPREAD else self._spread_text
+            (*_line_key(row, texts, width), *self._marks(row))
+            if row.kind != SPREAD
+            else self._spread_text
             for row, texts in zip(self._rows, self._texts, strict=True)
         ]
+
+    # -- own orders and the selected level (trading mode) ----------------------------------
+
+    def mark_own(self, sizes: Mapping[float, float]) -> None:
+        """Own open size by level price; repaints only the lines whose mark changed."""
+        own = {_price_key(price): size for price, size in sizes.items() if size}
+        if own != self.own:
+            self.own = own
+            self._remark()
+
+    def select_price(self, price: float | None) -> None:
+        """Highlight the level at ``price`` (None: no highlight)."""
+        if price != self.selected_price:
+            self.selected_price = price
+            self._remark()
+
+    def _marks(self, row: LadderRow) -> tuple[object, ...]:
+        """What the own column and the highlight add to a level line; () without them."""
+        if row.kind not in (ASK, BID) or (not self._own_width and self.selected_price is None):
+            return ()
+        key = _price_key(row.price)
+        own = self.own.get(key)
+        own_text = fmt_size(own) if own and self._own_width else ""
+        selected = self.selected_price is not None and key == _price_key(self.selected_price)
+        return (own_text, selected)
+
+    def _remark(self) -> None:
+        if not self._rows:
+            return
+        old = self._keys
+        self._keys = self._line_keys()
+        self._refresh_changed(old, self._keys)
 
     def _remember_decimals(self, book: BookView) -> None:
         prices = [level.price for level in (*book.bids[:5], *book.asks[:5])]
@@ -233,24 +284,39 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         if texts is None:
             return Strip.blank(width, self.style_of())
         line = _line_key(row, texts, width)
-        key = (line, width, self.stale, self._columns)
+        marks = self._marks(row)
+        key = (line, marks, width, self.stale, self._columns)
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._level_strip(row, texts, line[-1], width)
+            strip = self._level_strip(row, texts, line[-1], width, marks)
             self._strips[key] = strip
         return strip
 
-    def _level_strip(self, row: LadderRow, texts: LevelTexts, bar: int, width: int) -> Strip:
-        """One price level: price, size, cumulative size, last-trade marker, depth bar behind."""
+    def _level_strip(
+        self,
+        row: LadderRow,
+        texts: LevelTexts,
+        bar: int,
+        width: int,
+        marks: tuple[object, ...] = (),
+    ) -> Strip:
+        """One price level: price, size, cumulative size, last-trade marker, depth bar behind;
+        in trading mode also the own-orders column (left) and the selection highlight."""
         plain, barred = self._level_styles(row.kind)
         price_w, size_w, cum_w = self._columns
         price_text, size_text, cum_text = texts
-        gap = " " * min(4, max(1, (width - 3 - price_w - size_w - cum_w) // 2))
+        own_w = self._own_width
+        room = width - own_w
+        gap = " " * min(4, max(1, (room - 3 - price_w - size_w - cum_w) // 2))
         price = f" {price_text:>{price_w}}"
         body = f"{gap}{size_text:>{size_w}}{gap}{cum_text:>{cum_w}}"
-        body += " " * max(0, width - len(price) - len(body) - 1)
+        body += " " * max(0, room - len(price) - len(body) - 1)
         marker = "◂" if row.last_side is not None else " "
         pieces = [(price, "last" if row.last_side else "price"), (body, "body"), (marker, "marker")]
+        own_text = str(marks[0]) if marks else ""
+        if own_w:
+            own = f"{own_text[: own_w - 1]:>{own_w - 1}}▸" if own_text else " " * own_w
+            pieces.insert(0, (own, "own"))
         cut = width - bar
         segments: list[Segment] = []
         x = 0
@@ -265,6 +331,11 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
                 segments.append(Segment(text[cut - x :], barred[key]))
             x = end
         strip = Strip(segments, x)
+        if len(marks) > 1 and marks[1]:
+            selected = self.style_of("ladder--selected")
+            strip = Strip(
+                Segment.apply_style(list(strip), post_style=Style(bgcolor=selected.bgcolor))
+            )
         return strip if x == width else strip.crop_extend(0, width, self.style_of())
 
     def _level_styles(self, kind: str) -> tuple[dict[str, Style], dict[str, Style]]:
@@ -287,6 +358,7 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
             "last": base + side + bold,
             "body": body,
             "marker": base + side + bold,
+            "own": base + self.style_of("ladder--own"),
         }
         barred = {name: style + depth for name, style in plain.items()}
         self._palette[key] = (plain, barred)
@@ -319,6 +391,11 @@ def _line_key(row: LadderRow, texts: LevelTexts | None, width: int) -> tuple[obj
     return (row.kind, texts, row.last_side, round(row.fill * width))
 
 
+def _price_key(price: float) -> float:
+    """A level price as a dict key: an order's price and the book's may differ in float noise."""
+    return round(price, 9)
+
+
 def _current_age(book: BookView, now_ns: int | None) -> float:
     """``age_ms`` is as of ``ts_recv`` (the view may be a cached copy); bring it up to now."""
     if now_ns is None:
@@ -336,3 +413,58 @@ def _fit_parts(parts: list[str], width: int) -> str:
             break
         text = f"{text}  {part}"
     return text
+
+
+class SelectableLadder(Ladder):
+    """A ladder a person picks a level from (↑/↓ or a click); each pick posts ``LevelSelected``."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "step_level(-1)", "Level up", show=False),
+        Binding("down", "step_level(1)", "Level down", show=False),
+    ]
+
+    class LevelSelected(Message):
+        """A level was picked: its price and side ("ask" or "bid")."""
+
+        def __init__(self, price: float, kind: str) -> None:
+            super().__init__()
+            self.price, self.kind = price, kind
+
+    def action_step_level(self, by: int) -> None:
+        """Move the highlight one level up or down (from the spread when nothing is picked)."""
+        levels = [i for i, row in enumerate(self._rows) if row.kind in (ASK, BID)]
+        if not levels:
+            return
+        current = self._selected_index()
+        if current is None:
+            start = self.depth if self.depth < len(self._rows) else len(self._rows) // 2
+            candidates = [i for i in levels if (i < start if by < 0 else i > start)]
+            index = (max(candidates) if by < 0 else min(candidates)) if candidates else None
+        else:
+            moved = [i for i in levels if (i < current if by < 0 else i > current)]
+            index = (max(moved) if by < 0 else min(moved)) if moved else current
+        if index is not None:
+            self._pick(index)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = offset.y + int(self.scroll_offset.y)
+        if 0 <= index < len(self._rows) and self._rows[index].kind in (ASK, BID):
+            self._pick(index)
+
+    def _selected_index(self) -> int | None:
+        if self.selected_price is None:
+            return None
+        key = _price_key(self.selected_price)
+        for i, row in enumerate(self._rows):
+            if row.kind in (ASK, BID) and _price_key(row.price) == key:
+                return i
+        return None
+
+    def _pick(self, index: int) -> None:
+        row = self._rows[index]
+        self.select_price(row.price)
+        self.scroll_to_region(Region(0, index, 1, 1), animate=False)
+        self.post_message(self.LevelSelected(row.price, row.kind))
