@@ -30,9 +30,10 @@ import msgspec
 from desk.config import DeskConfig
 from desk.core.bus import Bus
 from desk.core.clock import Clock
-from desk.core.enums import Mode, Side
-from desk.core.events import Trade
+from desk.core.enums import Mode, Severity, Side
+from desk.core.events import SystemEvent, Trade
 from desk.core.orders import Order, OrderRequest, OrderType
+from desk.core.topics import SYSTEM_EVENTS
 from desk.execution.bot_orders import OmsSink
 from desk.execution.breaker import CircuitBreaker, GuardedVenue
 from desk.execution.oms import OrderManager
@@ -152,8 +153,42 @@ class ExecutionService:
 
             self._unsubscribe = self.bus.subscribe("market_data:*", feed)
         await self.oms.start()
+        self._report_reconciliation()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._monitor(), name="risk-monitor"))
+
+    def _report_reconciliation(self) -> None:
+        """What the start-up comparison with the venue found, as a system event."""
+        rec = self.oms.last_reconciliation
+        if rec is None:
+            message, severity = "not done: the venue did not answer", Severity.WARNING
+        elif rec.clean:
+            message, severity = "clean", Severity.INFO
+            if rec.recovered:
+                message = f"clean after recovering {len(rec.recovered)}: " + "; ".join(
+                    rec.recovered[:5]
+                )
+        else:
+            parts = [
+                f"{len(rec.missing_at_venue)} open here but not at the venue",
+                f"{len(rec.unknown_locally)} unknown here",
+                f"{len(rec.differences)} differences",
+            ]
+            if rec.balance_drift:
+                parts.append(f"balance drift {rec.balance_drift}")
+            message = "bots blocked until accepted: " + ", ".join(parts)
+            severity = Severity.WARNING
+        self.bus.publish(
+            SYSTEM_EVENTS,
+            SystemEvent(
+                ts_exchange=0,
+                ts_recv=self.clock.now_ns(),
+                source="execution",
+                kind="reconciliation",
+                message=f"reconciliation {message}",
+                severity=severity,
+            ),
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
