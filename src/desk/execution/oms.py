@@ -35,7 +35,7 @@ import asyncio
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -116,7 +116,7 @@ class OrderStore(Protocol):
 
     async def load_fills(self, *, since_ns: int = 0, limit: int | None = None) -> list[Fill]: ...
 
-    async def wait_committed(self) -> None: ...
+    async def wait_committed(self, upto: int | None = None) -> None: ...
 
 
 class OrderDifference(msgspec.Struct, frozen=True, kw_only=True):
@@ -158,26 +158,44 @@ class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Tracked:
-    """An order plus what the OMS needs beyond :class:`Order` to manage it."""
+    """An order plus what the OMS needs beyond :class:`Order` to manage it.
+
+    Setting ``order`` tells the OMS (``on_change``), which keeps its open-order index and
+    open sizes up to date incrementally: risk asks for them on every order.
+    """
 
     __slots__ = (
+        "_order",
         "cancel_sent",
         "cancel_wanted",
+        "durable_at",
         "notional",
-        "order",
+        "on_change",
         "outcome_unknown",
         "request",
         "sending",
     )
 
     def __init__(self, order: Order, request: OrderRequest, notional: Decimal = ZERO) -> None:
-        self.order = order
+        self._order = order
+        self.on_change: Callable[[Order | None, Order], None] | None = None
         self.request = request
         self.notional = notional
         self.sending = False
         self.outcome_unknown = False
         self.cancel_sent = False
         self.cancel_wanted = False  # asked while the order was still on its way to the venue
+        self.durable_at = 0  # the store's row count once this order's first rows were queued
+
+    @property
+    def order(self) -> Order:
+        return self._order
+
+    @order.setter
+    def order(self, new: Order) -> None:
+        old, self._order = self._order, new
+        if self.on_change is not None:
+            self.on_change(old, new)
 
 
 def request_of(order: Order, *, reduce_only: bool = False) -> OrderRequest:
@@ -266,6 +284,9 @@ class OrderManager:
         self._lookback_ns = lookback_ns
         self._durable = durable_before_send
         self._orders: dict[str, _Tracked] = {}
+        self._open: dict[str, None] = {}  # client order ids of open orders, oldest first
+        self._open_by_account: dict[tuple[str, str, Side], Decimal] = {}
+        self._open_by_symbol: dict[tuple[str, Side], Decimal] = {}
         self._by_venue_id: dict[str, str] = {}
         self._seen_fills: set[FillKey] = set()
         self._fills: deque[Fill] = deque(maxlen=recent_fills)
@@ -315,7 +336,7 @@ class OrderManager:
         tracked.notional = stored.notional
         # A PENDING_NEW order from a previous run: it may or may not have reached the venue.
         tracked.outcome_unknown = order.status is OrderStatus.PENDING_NEW
-        self._orders[order.client_order_id] = tracked
+        self._register(tracked)
         if order.venue_order_id:
             self._by_venue_id[order.venue_order_id] = order.client_order_id
 
@@ -415,9 +436,37 @@ class OrderManager:
             created_ns=now,
         )
         tracked = _Tracked(order, request)
-        self._orders[order.client_order_id] = tracked
+        self._register(tracked)
         self._emit(tracked)
+        tracked.durable_at = getattr(self.store, "rows_enqueued", 0)
         return tracked
+
+    def _register(self, tracked: _Tracked) -> None:
+        self._orders[tracked.order.client_order_id] = tracked
+        tracked.on_change = self._order_changed
+        self._order_changed(None, tracked.order)
+
+    def _order_changed(self, old: Order | None, new: Order) -> None:
+        """Keep the open index and the open sizes per account/symbol and side exact."""
+        for order, sign in ((old, -1), (new, 1)):
+            if order is None or not order.status.open:
+                continue
+            remaining = order.size - order.filled
+            if remaining <= 0:
+                continue
+            by_account = (order.bot_id, order.symbol, order.side)
+            by_symbol = (order.symbol, order.side)
+            self._open_by_account[by_account] = (
+                self._open_by_account.get(by_account, ZERO) + sign * remaining
+            )
+            self._open_by_symbol[by_symbol] = (
+                self._open_by_symbol.get(by_symbol, ZERO) + sign * remaining
+            )
+        cid = new.client_order_id
+        if new.status.open:
+            self._open.setdefault(cid, None)
+        else:
+            self._open.pop(cid, None)
 
     def _spawn(self, coro: object, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
@@ -428,7 +477,8 @@ class OrderManager:
         tracked.sending = True
         try:
             if self._durable:
-                await self.store.wait_committed()
+                # Only this order's own rows: later orders' rows must not hold it back.
+                await self.store.wait_committed(tracked.durable_at or None)
             await self.venue.submit(request)
         except VenueError as exc:
             if is_duplicate_id_refusal(str(exc)):
@@ -751,12 +801,11 @@ class OrderManager:
 
     def open_orders(self, bot_id: str | None = None, symbol: str | None = None) -> list[Order]:
         """Open orders, oldest first (of one account and/or symbol)."""
+        orders = (self._orders[cid].order for cid in self._open)
         return [
-            t.order
-            for t in self._orders.values()
-            if t.order.status.open
-            and (bot_id is None or t.order.bot_id == bot_id)
-            and (symbol is None or t.order.symbol == symbol)
+            o
+            for o in orders
+            if (bot_id is None or o.bot_id == bot_id) and (symbol is None or o.symbol == symbol)
         ]
 
     def orders(self, limit: int = 200) -> list[Order]:
@@ -781,15 +830,11 @@ class OrderManager:
 
     def open_size(self, bot_id: str, symbol: str, side: Side) -> Decimal:
         """Unfilled size of one account's open orders on ``side`` (risk's OpenOrdersView)."""
-        return self._open_size(self.open_orders(bot_id, symbol), side)
+        return self._open_by_account.get((bot_id, symbol, side), ZERO)
 
     def symbol_open_size(self, symbol: str, side: Side) -> Decimal:
         """Unfilled size of all accounts' open orders on ``side`` (risk's OpenOrdersView)."""
-        return self._open_size(self.open_orders(symbol=symbol), side)
-
-    @staticmethod
-    def _open_size(orders: Iterable[Order], side: Side) -> Decimal:
-        return sum((max(o.remaining, ZERO) for o in orders if o.side is side), ZERO)
+        return self._open_by_symbol.get((symbol, side), ZERO)
 
     # ---- reconciliation ----
 
@@ -1046,7 +1091,7 @@ class OrderManager:
             created_ns=now,
         )
         tracked = _Tracked(order, request_of(order), notional=_EXACT.multiply(avg, vo.filled))
-        self._orders[client_order_id] = tracked
+        self._register(tracked)
         if vo.venue_order_id:
             self._by_venue_id[vo.venue_order_id] = client_order_id
         self._emit(tracked)

@@ -15,6 +15,8 @@ restarted OMS then knows every order it ever sent, and a resubmission stays idem
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
@@ -68,7 +70,10 @@ class SqliteStore:
         self.write_errors = 0
         self.last_flush_ms = 0.0
         self.rows_enqueued = 0
-        self._committed = asyncio.Event()
+        # (rows that must be written, future) per waiter, smallest target first: a commit wakes
+        # only the waiters it satisfies, so thousands of waiting orders cost one pop each.
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_ids = itertools.count()
 
     @property
     def backlog(self) -> int:
@@ -341,20 +346,21 @@ class SqliteStore:
         async with self._db.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def wait_committed(self) -> None:
-        """Return once every row recorded before this call is committed.
+    async def wait_committed(self, upto: int | None = None) -> None:
+        """Return once every row recorded before this call (or the first ``upto`` rows ever
+        recorded, see ``rows_enqueued``) is committed.
 
         Wakes the writer at once rather than waiting for ``flush_interval``.
         """
         if self._db is None:
             raise RuntimeError("SqliteStore is not open")
-        target = self.rows_enqueued
-        while self.rows_written < target:
-            if self._db is None:
-                raise RuntimeError("SqliteStore closed before the rows were committed")
-            self._committed.clear()
-            self._wake.set()
-            await self._committed.wait()
+        target = self.rows_enqueued if upto is None else upto
+        if self.rows_written >= target:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (target, next(self._waiter_ids), future))
+        self._wake.set()
+        await future
 
     async def _run(self) -> None:
         while not self._closing:
@@ -363,6 +369,9 @@ class SqliteStore:
             except TimeoutError:
                 pass
             self._wake.clear()
+            # One turn of the loop first: the rows of everything that is ready to run join this
+            # commit instead of each paying for a transaction of its own.
+            await asyncio.sleep(0)
             await self.flush()
         await self.flush()
 
@@ -390,7 +399,17 @@ class SqliteStore:
         self.rows_written += len(batch)
         self.batches_written += 1
         self.last_flush_ms = (time.perf_counter() - started) * 1000
-        self._committed.set()
+        self._release_waiters()
+
+    def _release_waiters(self, error: BaseException | None = None) -> None:
+        waiters = self._waiters
+        while waiters and (error is not None or waiters[0][0] <= self.rows_written):
+            _, _, future = heapq.heappop(waiters)
+            if not future.done():
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
 
     async def close(self) -> None:
         """Stop the writer after committing every queued row."""
@@ -403,6 +422,7 @@ class SqliteStore:
             await self.flush()
             await self._db.close()
             self._db = None
+        self._release_waiters(RuntimeError("SqliteStore closed before the rows were committed"))
 
 
 def _json(value: Any) -> str:

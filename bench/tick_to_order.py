@@ -1,0 +1,285 @@
+"""Tick-to-order latency in-process, and the orders/s the OMS sustains.
+
+Tick to order: the real components, wired as the engine wires them: OkxFeed (decode +
+normalize) -> bus -> CandleAggregator (1s) -> BotManager (strategy, filters, SQLite record) ->
+OmsSink -> OrderManager (RiskEngine check, SQLite record, publish) -> venue client. Each trades
+frame falls in a new second, so it closes a candle, and the prices alternate so that a
+1/2-bar MA crossover signals on every candle: every frame becomes an order. Timed from just
+before the frame is handed to the feed to:
+
+* "risk-checked order": ``OrderManager.submit`` returned (checked, recorded, dispatched);
+* "venue client": the venue client's ``submit`` was called. The OMS first waits until the
+  order is committed to SQLite (so that a crash can never leave an order the desk forgot), so
+  this includes a SQLite commit.
+
+The same again with the Trade event published straight on the bus ("minus decode"), and the
+msgspec decode of the frame alone as the reference. The venue answers at once (accepted +
+filled), like a paper venue.
+
+Orders/s: manual limit orders through ``OrderManager.submit`` (risk + record + publish), then
+the same until every order reached the venue and SQLite has committed, next to ``risk.check``
+alone. Figures only; nothing is asserted.
+
+    .venv/bin/python bench/tick_to_order.py [--frames 2000] [--orders 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from desk.config import OkxConfig, StorageConfig
+from desk.core import topics
+from desk.core.bus import Bus
+from desk.core.clock import LiveClock
+from desk.core.enums import Side
+from desk.core.events import Candle, Trade
+from desk.core.orders import Liquidity, OrderRequest, OrderType
+from desk.execution.bot_orders import OmsSink
+from desk.execution.oms import OrderManager
+from desk.execution.portfolio import Portfolio
+from desk.execution.risk import RiskConfig, RiskEngine
+from desk.execution.venue import FillReport, OrderAccepted, VenueReport
+from desk.feeds.okx import OkxFeed
+from desk.market.candles import CandleAggregator
+from desk.market.instruments import Instrument
+from desk.signals.bot_manager import BotManager
+from desk.signals.bots import BotConfig
+from desk.storage.sqlite import SqliteStore
+
+SYMBOL = "BTC-USDT"
+BTC = Instrument(
+    venue="okx", symbol=SYMBOL, base="BTC", quote="USDT",
+    tick_size="0.1", lot_size="0.00000001", min_size="0.00001",
+)  # fmt: skip
+MID = Decimal("60000")
+
+
+class InstantVenue:
+    """Accepts and fills every order at once (on the next loop turn), noting when it got it."""
+
+    name = "paper"
+
+    def __init__(self) -> None:
+        self.handler: Callable[[VenueReport], None] | None = None
+        self.got: dict[str, int] = {}
+        self.arrived = asyncio.Event()
+        self._trade = 0
+
+    def set_report_handler(self, handler: Callable[[VenueReport], None]) -> None:
+        self.handler = handler
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def submit(self, request: OrderRequest) -> None:
+        self.got[request.client_order_id] = time.perf_counter_ns()
+        self.arrived.set()
+        self._trade += 1
+        cid, vid, now = request.client_order_id, f"v{self._trade}", time.time_ns()
+        price = request.price if request.price is not None else MID
+        assert self.handler is not None
+        self.handler(OrderAccepted(client_order_id=cid, venue_order_id=vid, ts=now))
+        self.handler(
+            FillReport(
+                client_order_id=cid, venue_order_id=vid, trade_id=str(self._trade),
+                price=price, size=request.size, fee=Decimal(0), fee_ccy="USDT",
+                liquidity=Liquidity.TAKER, ts=now,
+            )
+        )  # fmt: skip
+
+    async def cancel(self, client_order_id: str, symbol: str) -> None: ...
+
+    async def open_orders(self) -> list[Any]:
+        return []
+
+    async def balances(self) -> dict[str, Decimal]:
+        return {}
+
+    async def order_status(self, client_order_id: str, symbol: str) -> None:
+        return None
+
+
+async def build(db: Path) -> tuple[Bus, SqliteStore, OrderManager, InstantVenue, RiskEngine]:
+    bus, clock = Bus(), LiveClock()
+    store = SqliteStore(StorageConfig(sqlite_path=str(db)))
+    await store.open()
+    portfolio = Portfolio(clock, starting_cash=Decimal(1_000_000))
+    venue = InstantVenue()
+    # Every check runs, but no limit binds: the bench measures cost, not refusals.
+    big = Decimal(10**12)
+    limits = RiskConfig(
+        max_orders_per_s_per_account=10**9, max_orders_per_s=10**9,
+        max_position_notional_per_bot=big, max_position_notional_per_symbol=big,
+        max_gross_exposure_pct=Decimal(10**6),
+    )  # fmt: skip
+    holder: dict[str, RiskEngine] = {}
+    oms = OrderManager(
+        bus, store, venue, clock, check=lambda r: holder["risk"].check(r), portfolio=portfolio,
+        venue_name="paper",
+    )  # fmt: skip
+    risk = RiskEngine(
+        instruments={SYMBOL: BTC}, mid=lambda s: MID, portfolio=portfolio, clock=clock,
+        config=limits, open_orders=oms,
+    )  # fmt: skip
+    holder["risk"] = risk
+    await oms.start()
+    return bus, store, oms, venue, risk
+
+
+def frames(count: int) -> list[bytes]:
+    """Trades frames one second apart, prices alternating 60000 / 60010."""
+    out = []
+    for i in range(count):
+        px = "60010" if i % 2 else "60000"
+        msg = {
+            "arg": {"channel": "trades", "instId": SYMBOL},
+            "data": [
+                {
+                    "instId": SYMBOL, "tradeId": str(1000 + i), "px": px, "sz": "0.01",
+                    "side": "buy", "ts": str(1_700_000_000_000 + i * 1000), "count": "1",
+                    "source": "0", "seqId": 1 + i,
+                }
+            ],
+        }  # fmt: skip
+        out.append(json.dumps(msg, separators=(",", ":")).encode())
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def tick_to_order(count: int, decode: bool) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        bus, store, oms, venue, _ = await build(Path(tmp) / "t.sqlite")
+        clock = LiveClock()
+        bots = BotManager(bus, store, sink=None, clock=clock)  # type: ignore[arg-type]
+        sink = OmsSink(oms, oms.portfolio)  # type: ignore[arg-type]
+        bots.sink = sink
+        feed = OkxFeed(OkxConfig(), [SYMBOL], ["trades"], bus)
+
+        def on_candle(candle: Candle) -> None:
+            bus.publish(topics.market_data(SYMBOL), candle)
+
+        agg = CandleAggregator("okx", SYMBOL, ("1s",), clock, on_candle)
+
+        def feed_trades(event: Any) -> None:
+            if type(event) is Trade:
+                agg.on_trade(event.ts_exchange, event.price, event.size)
+
+        bus.subscribe(topics.market_data(SYMBOL), feed_trades)
+        bots.add_bot(
+            BotConfig(bot_id="fast", strategy="ma_crossover", symbol=SYMBOL, timeframe="1s",
+                      size=0.01, params={"fast": 1, "slow": 2})
+        )  # fmt: skip
+        bots.start_bot("fast")
+        started: dict[str, int] = {}
+        to_submit: list[float] = []
+        original = oms.submit
+        t0 = 0
+
+        def timed_submit(request: OrderRequest) -> Any:
+            order = original(request)
+            if order.status.terminal:
+                raise RuntimeError(f"order refused: {order.reason}")
+            to_submit.append((time.perf_counter_ns() - t0) / 1000)
+            started[order.client_order_id] = t0
+            return order
+
+        oms.submit = timed_submit  # type: ignore[method-assign]
+        handle = feed.handle_message
+        publish = bus.publish
+        topic = topics.market_data(SYMBOL)
+        for i, frame in enumerate(frames(count)):
+            venue.arrived.clear()
+            before = len(to_submit)
+            if decode:
+                t0 = time.perf_counter_ns()
+                handle(frame, time.time_ns())
+            else:
+                trade = Trade(
+                    ts_exchange=(1_700_000_000_000 + i * 1000) * 1_000_000, ts_recv=0,
+                    venue="okx", symbol=SYMBOL, trade_id=str(1000 + i),
+                    price=60010.0 if i % 2 else 60000.0, size=0.01, side=Side.BUY,
+                )  # fmt: skip
+                t0 = time.perf_counter_ns()
+                publish(topic, trade)
+            if len(to_submit) > before:
+                await asyncio.wait_for(venue.arrived.wait(), 10)
+        to_venue = [(venue.got[c] - t) / 1000 for c, t in started.items() if c in venue.got]
+        await oms.stop()
+        await store.close()
+        return to_submit[5:], to_venue[5:]  # the first orders pay for warm-up
+
+
+async def orders_per_second(count: int) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        _, store, oms, venue, risk = await build(Path(tmp) / "o.sqlite")
+        requests = [
+            OrderRequest(
+                symbol=SYMBOL, side=Side.BUY if i % 2 else Side.SELL, order_type=OrderType.LIMIT,
+                size=Decimal("0.001"), price=Decimal("59990.0") + i % 10,
+            )
+            for i in range(count)
+        ]  # fmt: skip
+        start = time.perf_counter()
+        for r in requests[: count // 10]:
+            risk.preview(r)
+        check_rate = (count // 10) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        for r in requests:
+            oms.submit(r)
+        submit_rate = count / (time.perf_counter() - start)
+        while len(venue.got) < count:
+            await asyncio.sleep(0.001)
+        await store.flush()
+        end_to_end = count / (time.perf_counter() - start)
+        await oms.stop()
+        await store.close()
+        return check_rate, submit_rate, end_to_end
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--orders", type=int, default=20_000)
+    args = parser.parse_args()
+
+    sample = frames(1)[0]
+    n = 20_000
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        msgspec.json.decode(sample)
+    decode_us = (time.perf_counter_ns() - start) / n / 1000
+
+    for decode in (True, False):
+        submit, venue = asyncio.run(tick_to_order(args.frames, decode))
+        label = "frame received" if decode else "Trade on the bus (minus decode)"
+        print(f"{label} -> order, {len(submit)} orders, microseconds:")
+        print(f"  risk-checked order (OMS submit returned): p50 {pct(submit, 0.5):7.1f}"
+              f"  p99 {pct(submit, 0.99):7.1f}")  # fmt: skip
+        print(f"  handed to the venue client (after SQLite commit): p50 {pct(venue, 0.5):7.1f}"
+              f"  p99 {pct(venue, 0.99):7.1f}")  # fmt: skip
+    print(f"reference: msgspec decode of the trades frame alone: {decode_us:.2f} us")
+
+    check_rate, submit_rate, end_to_end = asyncio.run(orders_per_second(args.orders))
+    print(f"orders/s over {args.orders:,} limit orders:")
+    print(f"  reference, risk check alone      : {check_rate:>10,.0f}/s")
+    print(f"  OMS submit (risk+record+publish) : {submit_rate:>10,.0f}/s")
+    print(f"  until at the venue + SQLite commit: {end_to_end:>9,.0f}/s")
+
+
+if __name__ == "__main__":
+    main()
