@@ -3,6 +3,8 @@
 desk [--config PATH] [--sim]                  open the terminal desk
 desk engine [--config PATH] [--sim] [--duration S]   run the engine headless
 desk sim-server [--host H] [--port N] [--seed S]      run the exchange simulator
+desk ui --attach redis://HOST:6379/0 [--prefix P]     a UI attached to a running engine
+desk feed|bots|executor [--config PATH]       one role of a split desk (needs redis.enabled)
 desk check-config PATH                        validate a config file and exit
 """
 
@@ -14,6 +16,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from desk.config import ConfigError, DeskConfig, load_config, with_simulator
 
@@ -30,6 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument(
         "--duration", type=float, default=None, help="stop cleanly after this many seconds"
     )
+
+    ui = sub.add_parser("ui", help="the terminal UI, attached to an engine running elsewhere")
+    _add_config_args(ui)
+    ui.add_argument(
+        "--attach", required=True, metavar="URL", help="the engine's Redis (redis://host:6379/0)"
+    )
+    ui.add_argument("--prefix", default=None, help="the engine's key prefix (redis.key_prefix)")
+    for role, what in (
+        ("feed", "feeds, books and candles, publishing market data to Redis"),
+        ("bots", "the bots, fed candles from Redis, sending orders to the executor"),
+        ("executor", "risk, OMS and venue, applying orders from Redis"),
+    ):
+        part = sub.add_parser(role, help=f"split role: {what}")
+        _add_config_args(part)
+        part.add_argument(
+            "--duration", type=float, default=None, help="stop cleanly after this many seconds"
+        )
 
     sim = sub.add_parser("sim-server", help="run the OKX-protocol exchange simulator")
     sim.add_argument("--host", default="127.0.0.1")
@@ -85,21 +105,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"desk: bad config: {exc}", file=sys.stderr)
         return 2
-    if args.command == "engine":
-        return _run_engine(config, args.duration)
+    if args.command in ("engine", "feed", "bots", "executor"):
+        if args.command != "engine" and not config.redis.enabled:
+            print(
+                f"desk: {args.command} meets the other roles on Redis: set redis.enabled",
+                file=sys.stderr,
+            )
+            return 2
+        return _run_engine(config, args.duration, args.command)
     from desk.app import run_app
 
+    if args.command == "ui":
+        from desk.bridge.redis_client import EngineNotFound
+
+        client = _attached_client(config, args.attach, args.prefix)
+        try:
+            client.describe()
+        except EngineNotFound as exc:
+            print(f"desk: {exc}", file=sys.stderr)
+            return 2
+        return run_app(config, client=client)
     return run_app(config)
 
 
-def _run_engine(config: DeskConfig, duration: float | None) -> int:
-    from desk.engine.engine import Engine
+def _attached_client(config: DeskConfig, url: str, prefix: str | None) -> Any:
+    """A RedisClient for ``desk ui --attach`` (the engine's secret: $DESK_COMMAND_SECRET)."""
+    import msgspec
+
+    from desk.bridge.redis_client import RedisClient
+
+    redis = msgspec.structs.replace(
+        config.redis, enabled=True, url=url, key_prefix=prefix or config.redis.key_prefix
+    )
+    return RedisClient(redis)
+
+
+def _run_engine(config: DeskConfig, duration: float | None, role: str = "engine") -> int:
+    from desk.engine.roles import build_role
 
     _setup_logging(config.system.log_level)
 
     async def run() -> None:
         stop = _stop_on_signals()
-        engine = Engine(config)
+        engine = build_role(config, role)
         await engine.run(duration=duration, stop=stop)
         log.info("final status: %s", engine.status_line())
 

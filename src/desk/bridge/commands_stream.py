@@ -99,6 +99,8 @@ class CommandReceipt(msgspec.Struct, frozen=True, kw_only=True):
     command_id: str
     accepted: bool
     reason: str = ""
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    """What the command produced (the engine's ``CommandAck.detail``, e.g. a client order id)."""
 
 
 class _LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -241,7 +243,9 @@ class CommandReceiver:
 
     ``apply`` is the engine's command handler; it returns a CommandAck (accepted or refused
     with the reason), and an exception from it is answered as refused with the error. With
-    ``lease_key`` set, only commands whose envelope names the current lease holder are applied.
+    ``lease_key`` set, only commands whose envelope names the current lease holder are applied,
+    except from senders whose id starts with ``lease_exempt_prefix`` (a bots process: the lease
+    arbitrates between operators' UIs; every sender is still authenticated by the signature).
     """
 
     def __init__(
@@ -253,6 +257,7 @@ class CommandReceiver:
         secret: bytes | None,
         lease_key: str | None = None,
         config: CommandStreamConfig | None = None,
+        lease_exempt_prefix: str | None = None,
     ) -> None:
         self.config = config or CommandStreamConfig()
         _check_secret(secret, self.config)
@@ -262,6 +267,7 @@ class CommandReceiver:
         self.consumer = consumer
         self._secret = secret
         self._lease_key = lease_key
+        self._lease_exempt_prefix = lease_exempt_prefix
         self._stream = keys.commands_stream
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -459,7 +465,10 @@ class CommandReceiver:
         age_s = (time.time_ns() - envelope.issued_ns) / 1e9
         if age_s > self.config.max_age_s:
             return self._refusal(envelope, f"expired: issued {age_s:.1f}s ago")
-        if self._lease_key is not None:
+        exempt = self._lease_exempt_prefix is not None and envelope.sender_id.startswith(
+            self._lease_exempt_prefix
+        )
+        if self._lease_key is not None and not exempt:
             holder = await lease_holder(self._redis, self._lease_key)
             if not envelope.holder_id or envelope.holder_id != holder:
                 return self._refusal(
@@ -475,7 +484,10 @@ class CommandReceiver:
         if not ack.accepted:
             self.refused += 1
         return CommandReceipt(
-            command_id=envelope.command_id, accepted=ack.accepted, reason=ack.reason
+            command_id=envelope.command_id,
+            accepted=ack.accepted,
+            reason=ack.reason,
+            detail=_plain(ack.detail),
         )
 
     async def _handle_seen(
@@ -526,3 +538,11 @@ class CommandReceiver:
             approximate=True,
         )
         await pipe.execute()
+
+
+def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """``detail`` as msgpack-safe builtins (a Decimal becomes its string)."""
+    try:
+        return msgspec.to_builtins(dict(detail))
+    except (TypeError, msgspec.EncodeError):
+        return {key: str(value) for key, value in detail.items()}

@@ -18,6 +18,9 @@ reader and a writer can never disagree on a spelling. Layout, for the prefix ``d
     desk:state:components            set of components that ever sent a heartbeat
     desk:heartbeat:{component}       string with a TTL: Heartbeat
     desk:lease:control               string with a TTL: holder id of the control lease
+    desk:view:{name}                 string: one EngineClient view (``view:meta``,
+                                     ``view:book:{symbol}``, ``view:candles:{symbol}:{tf}``, ...)
+                                     written by the engine's RedisLink, read by RedisClient
 """
 
 from __future__ import annotations
@@ -107,6 +110,10 @@ class RedisKeys(msgspec.Struct, frozen=True):
 
     def heartbeat(self, component: str) -> str:
         return f"{self.prefix}:heartbeat:{component}"
+
+    def view(self, *parts: str) -> str:
+        """The key of one view the engine writes for attaching UIs: ``view("book", symbol)``."""
+        return f"{self.prefix}:view:{':'.join(parts)}"
 
     # control
     @property

@@ -131,6 +131,7 @@ class RedisLink:
         self.connected = False
         self._ever_connected = False
         self.writes = 0
+        self.rounds = 0
         self.errors = 0
         self.last_error = ""
 
@@ -221,6 +222,7 @@ class RedisLink:
             try:
                 await self.write_views()
                 await self._beat()
+                self.rounds += 1
             except (*CONNECTION_ERRORS, RedisError) as exc:
                 self._on_lost(exc)
                 continue
@@ -278,9 +280,7 @@ class RedisLink:
         pending: list[tuple[str, Any]] = []
         for key, view in self._views():
             last = self._written.get(key)
-            if last is view or (
-                last is not None and last.version == view.version and last == view
-            ):
+            if last is view or (last is not None and last.version == view.version and last == view):
                 continue
             pending.append((key, view))
         if not pending:
