@@ -30,6 +30,7 @@ class DeskHeader(Horizontal):
     DeskHeader { height: 1; }
     DeskHeader > Label { width: auto; }
     DeskHeader > #header-spacer { width: 1fr; }
+    DeskHeader > #header-control.-read-only { color: $warning; text-style: bold; }
     """
 
     def __init__(self, screen_title: str, *, id: str | None = None) -> None:
@@ -41,6 +42,7 @@ class DeskHeader(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label(" desk ", id="header-brand")
         yield Label("", id="header-mode")
+        yield Label("", id="header-control")
         yield Label(f" {self.screen_title} ", id="header-title")
         yield Label("", id="header-market")
         yield Label("", id="header-feed")
@@ -48,11 +50,25 @@ class DeskHeader(Horizontal):
         yield Label("", id="header-spacer")
         yield Label("", id="header-clock")
 
-    def show(self, mode: Mode, market: str, feed: tuple[str, str], alert: str, now_ns: int) -> None:
+    def show(
+        self,
+        mode: Mode,
+        market: str,
+        feed: tuple[str, str],
+        alert: str,
+        now_ns: int,
+        control: str = "",
+    ) -> None:
         """Bring every label up to date; a label whose text is unchanged is not touched.
 
-        ``feed`` is (text, state) with state one of ok / degraded / down.
+        ``feed`` is (text, state) with state one of ok / degraded / down. ``control`` is an
+        attached UI's control-lease status ("CONTROL", "READ-ONLY (held by ...)"), empty when
+        the engine runs in this process.
         """
+        if self._set("header-control", f" {control} " if control else ""):
+            self.query_one("#header-control", Label).set_class(
+                control.startswith("READ-ONLY"), "-read-only"
+            )
         if mode != self.mode:
             self.mode = mode
             for each in Mode:
