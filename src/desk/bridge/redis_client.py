@@ -50,6 +50,7 @@ from desk.bridge.keys import RedisKeys
 from desk.bridge.lease import ControlLease
 from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client
 from desk.bridge.redis_views import DeskMeta, EventsView, InstrumentsView, StrategiesView, ViewKeys
+from desk.bridge.trading import no_trading_view
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -549,25 +550,7 @@ class RedisClient:
         view = self._views.get(self.view_keys.trading)
         if view is not None:
             return view
-        return TradingView(
-            venue="unknown",
-            open_orders=[],
-            recent_orders=[],
-            fills=[],
-            positions=[],
-            equity=0.0,
-            realized_pnl=0.0,
-            unrealized_pnl=0.0,
-            fees=0.0,
-            gross_exposure=0.0,
-            daily_pnl=0.0,
-            risk_state="unknown",
-            risk_reason="no trading view from the engine yet",
-            denials=[],
-            breaker_state="unknown",
-            trading_blocked=True,
-            reconciliation=None,
-        )
+        return no_trading_view("unknown", "no trading view from the engine yet")
 
     def instruments(self) -> list[InstrumentView]:
         view = self._views.get(self.view_keys.instruments)

@@ -60,28 +60,35 @@ def fill_view(fill: Fill) -> FillView:
     )
 
 
+def no_trading_view(venue: str, reason: str) -> TradingView:
+    """What the trading mode shows when there is no execution to show: blocked, with why."""
+    return TradingView(
+        venue=venue,
+        open_orders=[],
+        recent_orders=[],
+        fills=[],
+        positions=[],
+        equity=0.0,
+        realized_pnl=0.0,
+        unrealized_pnl=0.0,
+        fees=0.0,
+        gross_exposure=0.0,
+        daily_pnl=0.0,
+        risk_state="halted",
+        risk_reason=reason,
+        denials=[],
+        breaker_state="open",
+        trading_blocked=True,
+        reconciliation=None,
+        live_confirmed=False,
+    )
+
+
 def build_trading_view(engine: Engine) -> TradingView:
     execution = engine.execution
     if execution is None:
-        return TradingView(
-            venue="unavailable",
-            open_orders=[],
-            recent_orders=[],
-            fills=[],
-            positions=[],
-            equity=0.0,
-            realized_pnl=0.0,
-            unrealized_pnl=0.0,
-            fees=0.0,
-            gross_exposure=0.0,
-            daily_pnl=0.0,
-            risk_state="halted",
-            risk_reason=f"execution unavailable: {engine.execution_error or 'not started'}",
-            denials=[],
-            breaker_state="open",
-            trading_blocked=True,
-            reconciliation=None,
-            live_confirmed=False,
+        return no_trading_view(
+            "unavailable", f"execution unavailable: {engine.execution_error or 'not started'}"
         )
     oms, portfolio, risk = execution.oms, execution.portfolio, execution.risk
     totals = portfolio.totals()
