@@ -151,6 +151,7 @@ class Engine:
             self.clock,
             book=lambda symbol: self.feeds.book(symbol) if self.feeds is not None else None,
             instruments=self.instruments,
+            atr=lambda symbol, timeframe: self.indicators.value(symbol, timeframe, "atr_14"),
         )
         try:
             await execution.start()

@@ -85,6 +85,11 @@ class IndicatorBoard:
             panel.update(event)
             self.version += 1
 
+    def value(self, symbol: str, timeframe: str, name: str) -> float:
+        """One live value (e.g. ``atr_14``), NaN while warming up or unknown."""
+        panel = self._panels.get((symbol, timeframe))
+        return panel.values.get(name, NAN) if panel is not None else NAN
+
     def rows(self) -> list[IndicatorRow]:
         """Every panel that has seen a candle, in config order."""
         out = []

@@ -9,15 +9,21 @@ same signal can never trade twice (a resubmission after a crash is recognised by
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from desk.core.enums import Side
 from desk.core.orders import OrderRequest, OrderStatus, OrderType
 from desk.execution.order_ids import deterministic_client_order_id
+from desk.execution.sizing import FixedFraction, VolatilityScaled, size_for
+from desk.market.instruments import Instrument
 from desk.signals.bots import BotConfig
-from desk.signals.order_sink import OrderRefused, target_position
-from desk.signals.signal import Signal
+from desk.signals.order_sink import OrderRefused
+from desk.signals.signal import Direction, Signal
+
+SIGN = {Direction.LONG: 1, Direction.SHORT: -1, Direction.FLAT: 0}
 
 if TYPE_CHECKING:
     from desk.execution.oms import OrderManager
@@ -34,9 +40,13 @@ class OmsSink:
         *,
         order_type: OrderType = OrderType.MARKET,
         aggressive_pct: Decimal = Decimal("0.2"),
+        instruments: Mapping[str, Instrument] | None = None,
+        atr: Callable[[str, str], float] | None = None,
     ) -> None:
         self.oms = oms
         self.portfolio = portfolio
+        self.instruments = instruments if instruments is not None else {}
+        self.atr = atr
         self.order_type = order_type
         self.aggressive_pct = aggressive_pct
 
@@ -44,7 +54,8 @@ class OmsSink:
         if self.oms.trading_blocked:
             raise OrderRefused("reconciliation with the venue is pending")
         symbol = bot.symbol
-        target = Decimal(repr(target_position(bot, signal.direction)))
+        sign = SIGN[signal.direction]
+        target = self._size(bot, signal) * sign if sign else Decimal(0)
         current = self.portfolio.position(bot.bot_id, symbol) + self._pending(bot.bot_id, symbol)
         delta = target - current
         if delta == 0:
@@ -64,6 +75,31 @@ class OmsSink:
         if order.status is OrderStatus.REJECTED:
             raise OrderRefused(order.reason)
         return order.client_order_id
+
+    def _size(self, bot: BotConfig, signal: Signal) -> Decimal:
+        """The position a LONG signal targets, by the bot's sizing method."""
+        if bot.sizing == "fixed":
+            return Decimal(repr(bot.size))
+        instrument = self.instruments.get(bot.symbol)
+        if instrument is None:
+            raise OrderRefused(f"sizing: no instrument rules for {bot.symbol}")
+        cap = Decimal(repr(bot.size))
+        if bot.sizing == "fraction":
+            method: Any = FixedFraction(fraction=Decimal(repr(bot.fraction)), max_size=cap)
+            size = size_for(method, instrument, price=signal.price, equity=self.portfolio.equity())
+        else:
+            atr = self.atr(bot.symbol, bot.timeframe) if self.atr is not None else math.nan
+            if not atr > 0:
+                raise OrderRefused(f"sizing: no ATR(14) yet for {bot.symbol} {bot.timeframe}")
+            method = VolatilityScaled(
+                risk_budget=Decimal(repr(bot.risk_budget)),
+                atr_multiple=Decimal(repr(bot.atr_multiple)),
+                max_size=cap,
+            )
+            size = size_for(method, instrument, atr=atr)
+        if size == 0:
+            raise OrderRefused(f"sizing: {bot.sizing} sizing gives less than the minimum size")
+        return size
 
     def _pending(self, bot_id: str, symbol: str) -> Decimal:
         """Signed size the bot's open orders would still add."""

@@ -60,6 +60,7 @@ class ExecutionService:
         *,
         book: Callable[[str], OrderBook | None],
         instruments: dict[str, Instrument],
+        atr: Callable[[str, str], float] | None = None,
     ) -> None:
         self.config = config
         self.bus = bus
@@ -91,7 +92,9 @@ class ExecutionService:
             bus=bus,
         )
         order_type = OrderType.MARKET if ex.bot_order_type == "market" else OrderType.IOC
-        self.sink = OmsSink(self.oms, self.portfolio, order_type=order_type)
+        self.sink = OmsSink(
+            self.oms, self.portfolio, order_type=order_type, instruments=instruments, atr=atr
+        )
         self.live_confirmed = config.system.mode is not Mode.LIVE
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -60,8 +60,11 @@ class SignalFate(StrEnum):
 class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One bot's configuration; validated on construction (ValueError naming the field).
 
-    ``bot_id``: 1..32 of letters, digits, ``-``, ``_``. ``size`` > 0 (the position a LONG
-    signal targets; SHORT targets ``-size``, FLAT 0). ``min_strength`` in [0, 1]: weaker
+    ``bot_id``: 1..32 of letters, digits, ``-``, ``_``. ``size`` > 0: the position a LONG
+    signal targets (SHORT targets ``-size``, FLAT 0) with ``sizing: fixed``; with ``fraction``
+    the target is ``fraction`` of equity at the signal's price, with ``atr`` it is
+    ``risk_budget / (atr_multiple * ATR(14))`` of the bot's timeframe, and ``size`` caps both
+    (:mod:`desk.execution.sizing`; rounded down to the lot). ``min_strength`` in [0, 1]: weaker
     signals are filtered. ``cooldown_s`` >= 0: seconds after a sent signal during which later
     ones are filtered. ``confirm_bars`` >= 1: see the module docstring. ``mode``: the mode the
     bot starts in.
@@ -77,6 +80,10 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     cooldown_s: float = 0.0
     confirm_bars: int = 1
     mode: BotMode = BotMode.AUTO
+    sizing: Literal["fixed", "fraction", "atr"] = "fixed"
+    fraction: float = 0.0
+    risk_budget: float = 0.0
+    atr_multiple: float = 2.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.bot_id, str) or not BOT_ID_PATTERN.fullmatch(self.bot_id):
@@ -100,6 +107,12 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         if not isinstance(self.params, dict):
             raise ValueError(f"`params` must be a mapping, got {self.params!r}")
         BotMode(self.mode)
+        if self.sizing == "fraction" and not 0 < self.fraction <= 1:
+            raise ValueError(
+                f"`fraction` must be in (0, 1] for fraction sizing, got {self.fraction!r}"
+            )
+        if self.sizing == "atr" and not (self.risk_budget > 0 and self.atr_multiple > 0):
+            raise ValueError("`risk_budget` and `atr_multiple` must be > 0 for atr sizing")
 
 
 class BotStatus(msgspec.Struct, frozen=True, kw_only=True):
