@@ -48,7 +48,7 @@ from desk.bridge.commands_stream import (
 )
 from desk.bridge.keys import RedisKeys
 from desk.bridge.lease import ControlLease
-from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client
+from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client, redis_auth
 from desk.bridge.redis_views import DeskMeta, EventsView, InstrumentsView, StrategiesView, ViewKeys
 from desk.bridge.trading import no_trading_view
 from desk.bridge.views import (
@@ -270,7 +270,10 @@ class RedisClient:
 
         wait = self.attach_timeout if timeout is None else timeout
         client = sync_redis.Redis.from_url(
-            self.config.url, socket_timeout=max(wait, 0.5), socket_connect_timeout=max(wait, 0.5)
+            self.config.url,
+            socket_timeout=max(wait, 0.5),
+            socket_connect_timeout=max(wait, 0.5),
+            **redis_auth(),
         )
         try:
             raw = client.get(self.view_keys.meta)

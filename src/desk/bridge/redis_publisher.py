@@ -85,6 +85,16 @@ class PublisherCounters(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str
 
 
+PASSWORD_ENV = "DESK_REDIS_PASSWORD"
+"""Redis AUTH password, from the environment (never the YAML). TLS: use a ``rediss://`` URL."""
+
+
+def redis_auth() -> dict[str, str]:
+    """``password=`` for redis-py when :data:`PASSWORD_ENV` is set (a URL's own wins)."""
+    password = os.environ.get(PASSWORD_ENV, "")
+    return {"password": password} if password else {}
+
+
 def make_client(url: str, socket_timeout_s: float = 2.0) -> aioredis.Redis:
     """A client that fails fast instead of retrying by itself.
 
@@ -96,6 +106,7 @@ def make_client(url: str, socket_timeout_s: float = 2.0) -> aioredis.Redis:
         retry=Retry(NoBackoff(), 0),
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=socket_timeout_s,
+        **redis_auth(),
     )
 
 

@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from desk.bridge.codec import CodecError, decode_as, decode_event
 from desk.bridge.commands_stream import CommandSender, MissingCommandSecret, load_secret
 from desk.bridge.keys import RedisKeys
-from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client
+from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client, redis_auth
 from desk.bridge.redis_views import ViewKeys
 from desk.bridge.views import BookView, TradingView
 from desk.config import DeskConfig
@@ -294,7 +294,9 @@ class RedisMarketIn:
     async def _run(self) -> None:
         pattern = self.keys.channel_pattern(topics.market_data("*"))
         while True:
-            redis = aioredis.Redis.from_url(self.config.redis.url, socket_connect_timeout=2)
+            redis = aioredis.Redis.from_url(
+                self.config.redis.url, socket_connect_timeout=2, **redis_auth()
+            )
             pubsub = redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(pattern)
