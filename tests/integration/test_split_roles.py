@@ -9,6 +9,7 @@ SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -20,8 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 import yaml
 
+from desk.bridge.commands_stream import CommandReceipt, CommandSender
+from desk.bridge.keys import RedisKeys
+from desk.bridge.lease import ControlLease
+from desk.core.commands import CancelAll, PauseBot
 from tests.bridge.redis_fixtures import RedisServer, free_port
 
 SECRET = "split-roles-secret-0123456789"
@@ -111,6 +117,31 @@ def _sent_order_ids(db: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
+def _bot_events(db: Path, kind: str) -> list[tuple[str]]:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute(
+                "SELECT actor FROM bot_events WHERE bot_id = 'eager' AND kind = ?", (kind,)
+            ).fetchall()
+    except sqlite3.Error:
+        return []
+
+
+async def _operator_commands(url: str) -> tuple[CommandReceipt, CommandReceipt]:
+    """A UI's way in: hold the control lease, send signed commands, wait for the receipts."""
+    redis = aioredis.Redis.from_url(url)
+    keys = RedisKeys("split")
+    try:
+        lease = ControlLease(redis, keys.control_lease, "operator-ui", ttl_s=30)
+        assert await lease.acquire()
+        sender = CommandSender(redis, keys, "ui-test", SECRET.encode(), holder_id="operator-ui")
+        pause = await sender.request(PauseBot(bot_id="eager"), timeout_s=30)
+        cancel = await sender.request(CancelAll(), timeout_s=30)
+        return pause, cancel
+    finally:
+        await redis.aclose()
+
+
 @pytest.fixture
 def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -163,6 +194,18 @@ def test_a_bot_signal_becomes_an_order_filled_through_three_processes(
             "the sent signal in the bots' SQLite",
             procs,
         )
+        # An operator's commands reach the process that owns them: bots commands the bots,
+        # order commands the executor (each answered once).
+        pause, cancel = asyncio.run(_operator_commands(redis.url))
+        assert pause.accepted, pause.reason
+        assert cancel.accepted and "canceled" in cancel.detail, cancel
+        _wait(
+            lambda: _bot_events(tmp_path / "bots.sqlite", "mode"),
+            TIMEOUT,
+            "the pause recorded by the bots process",
+            procs,
+        )
+        assert _bot_events(tmp_path / "bots.sqlite", "mode")[0] == ("operator-ui",)
         # Each role stops cleanly on SIGTERM.
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)

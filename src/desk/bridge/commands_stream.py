@@ -241,6 +241,8 @@ Apply = Callable[[Command], Awaitable[CommandAck]]
 class CommandReceiver:
     """The engine's side: one consumer of the commands stream (see the module docstring).
 
+    ``group`` is the consumer group (one per kind of process reading the stream) and
+    ``handles`` which commands this process answers; others are acknowledged unseen.
     ``apply`` is the engine's command handler; it returns a CommandAck (accepted or refused
     with the reason), and an exception from it is answered as refused with the error. With
     ``lease_key`` set, only commands whose envelope names the current lease holder are applied,
@@ -258,9 +260,13 @@ class CommandReceiver:
         lease_key: str | None = None,
         config: CommandStreamConfig | None = None,
         lease_exempt_prefix: str | None = None,
+        group: str = COMMAND_GROUP,
+        handles: Callable[[Any], bool] | None = None,
     ) -> None:
         self.config = config or CommandStreamConfig()
         _check_secret(secret, self.config)
+        self._group = group
+        self._handles = handles
         self._redis = redis
         self._keys = keys
         self._apply = apply
@@ -344,7 +350,7 @@ class CommandReceiver:
     async def ensure_group(self) -> None:
         """Create the consumer group (and the stream) if missing; reads from the start."""
         try:
-            await self._redis.xgroup_create(self._stream, COMMAND_GROUP, id="0", mkstream=True)
+            await self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -355,7 +361,7 @@ class CommandReceiver:
         start: bytes | str = "0"
         while True:
             reply = await self._redis.xreadgroup(
-                COMMAND_GROUP, self.consumer, {self._stream: start}, count=self.config.read_count
+                self._group, self.consumer, {self._stream: start}, count=self.config.read_count
             )
             entries = reply[0][1] if reply else []
             if not entries:
@@ -373,7 +379,7 @@ class CommandReceiver:
         while True:
             next_start, entries, *_ = await self._redis.xautoclaim(
                 self._stream,
-                COMMAND_GROUP,
+                self._group,
                 self.consumer,
                 min_idle_time=idle_ms,
                 start_id=start,
@@ -396,7 +402,7 @@ class CommandReceiver:
             self._last_claim = now
             done += await self.claim_stale()
         reply = await self._redis.xreadgroup(
-            COMMAND_GROUP,
+            self._group,
             self.consumer,
             {self._stream: ">"},
             count=self.config.read_count,
@@ -416,7 +422,7 @@ class CommandReceiver:
         if not fields or b"body" not in fields:
             self.malformed += 1
             log.warning("command entry %s has no body; dropped", entry_id)
-            await self._redis.xack(self._stream, COMMAND_GROUP, entry_id)
+            await self._redis.xack(self._stream, self._group, entry_id)
             return
         body = fields[b"body"]
         try:
@@ -424,7 +430,7 @@ class CommandReceiver:
         except CodecError as exc:
             self.malformed += 1
             security_log.warning("undecodable command entry %s refused: %s", entry_id, exc)
-            await self._redis.xack(self._stream, COMMAND_GROUP, entry_id)
+            await self._redis.xack(self._stream, self._group, entry_id)
             return
         if not self._signature_ok(body, fields.get(b"sig")):
             self.bad_signatures += 1
@@ -435,6 +441,11 @@ class CommandReceiver:
                 envelope.sender_id,
             )
             await self._finish(entry_id, envelope, self._refusal(envelope, "bad signature"), None)
+            return
+        if self._handles is not None and not self._handles(envelope.command):
+            # Another process's kind of command (split roles: bots vs executor): its own
+            # consumer group answers it.
+            await self._redis.xack(self._stream, self._group, entry_id)
             return
         ledger_key = self._keys.applied_command(envelope.command_id)
         claimed = await self._redis.set(
@@ -530,7 +541,7 @@ class CommandReceiver:
         if ledger_key is not None:
             done = _LedgerEntry(state="done", consumer=self.consumer, receipt=receipt)
             pipe.set(ledger_key, encode(done), ex=self.config.applied_ttl_s)
-        pipe.xack(self._stream, COMMAND_GROUP, entry_id)
+        pipe.xack(self._stream, self._group, entry_id)
         pipe.xadd(
             self._keys.acks_stream(envelope.sender_id),
             {"receipt": encode(receipt)},

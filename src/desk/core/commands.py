@@ -115,6 +115,14 @@ class AcceptReconciliation(Command, frozen=True, kw_only=True):
     """Adopt the venue's view of orders and positions after a restart showed differences."""
 
 
+BOT_COMMANDS = (AddBot, StartBot, StopBot, PauseBot, ResumeBot, SetBotMode, SetBotParams)
+"""What a bots process answers when the engine runs as split roles (the executor the rest)."""
+
+
+def is_bot_command(command: object) -> bool:
+    return isinstance(command, BOT_COMMANDS)
+
+
 AnyCommand = (
     AddBot
     | StartBot

@@ -40,7 +40,7 @@ from desk.bridge.commands_stream import (
     load_secret,
 )
 from desk.bridge.inprocess import InProcessClient
-from desk.bridge.keys import RedisKeys
+from desk.bridge.keys import COMMAND_GROUP, RedisKeys
 from desk.bridge.redis_publisher import (
     CONNECTION_ERRORS,
     PublisherState,
@@ -89,7 +89,9 @@ class RedisLink:
 
     ``groups`` names the views this process provides (``VIEW_GROUPS``; a whole engine provides
     all of them); ``commands`` whether it applies commands; ``lease_exempt_prefix`` lets
-    senders whose id starts with it (a bots process) skip the control-lease check.
+    senders whose id starts with it (a bots process) skip the control-lease check;
+    ``command_group`` / ``handles`` split the command stream between processes (split roles:
+    the bots process answers bot commands, the executor the rest).
     """
 
     def __init__(
@@ -101,6 +103,8 @@ class RedisLink:
         commands: bool = True,
         lease_exempt_prefix: str | None = None,
         client_factory: Callable[[], aioredis.Redis] | None = None,
+        command_group: str = COMMAND_GROUP,
+        handles: Callable[[Command], bool] | None = None,
     ) -> None:
         unknown = set(groups) - set(VIEW_GROUPS)
         if unknown:
@@ -119,6 +123,8 @@ class RedisLink:
         )
         self._want_commands = commands
         self._lease_exempt_prefix = lease_exempt_prefix
+        self._command_group = command_group
+        self._handles = handles
         self.receiver: CommandReceiver | None = None
         self.commands_error = ""
         self._redis: aioredis.Redis | None = None
@@ -180,6 +186,8 @@ class RedisLink:
             lease_key=self.keys.control_lease,
             config=stream_config,
             lease_exempt_prefix=self._lease_exempt_prefix,
+            group=self._command_group,
+            handles=self._handles,
         )
         self.receiver.start()
 

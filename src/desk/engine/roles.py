@@ -44,7 +44,7 @@ from desk.bridge.views import BookView, TradingView
 from desk.config import DeskConfig
 from desk.core import topics
 from desk.core.clock import Clock
-from desk.core.commands import SubmitOrder
+from desk.core.commands import SubmitOrder, is_bot_command
 from desk.core.enums import Severity, Side
 from desk.core.events import Candle, Trade
 from desk.core.orders import OrderRequest, OrderType
@@ -109,7 +109,13 @@ class RoleEngine(Engine):
         sink = RemoteOrderSink(self.config, self.bus)
         self.sink = sink
         self.bots.sink = sink
-        await self.start_redis_link(component="bots", groups=("bots",), commands=False)
+        await self.start_redis_link(
+            component="bots",
+            groups=("bots",),
+            commands=True,
+            command_group="bots",
+            handles=is_bot_command,
+        )
         await sink.start()
         await self._start_bots()
         await self.market_in.start()
@@ -125,6 +131,7 @@ class RoleEngine(Engine):
             groups=("trading",),
             commands=True,
             lease_exempt_prefix=BOTS_SENDER_PREFIX,
+            handles=lambda command: not is_bot_command(command),
         )
         execution = ExecutionService(
             self.config,
