@@ -27,6 +27,8 @@ import yaml
 from desk.bridge.commands_stream import CommandReceipt, CommandSender
 from desk.bridge.keys import RedisKeys
 from desk.bridge.lease import ControlLease
+from desk.bridge.redis_client import RedisClient
+from desk.config import RedisConfig
 from desk.core.commands import CancelAll, PauseBot
 from tests.bridge.redis_fixtures import RedisServer, free_port
 
@@ -142,6 +144,22 @@ async def _operator_commands(url: str) -> tuple[CommandReceipt, CommandReceipt]:
         await redis.aclose()
 
 
+async def _attached_event_sources(url: str) -> set[str]:
+    config = RedisConfig(enabled=True, url=url, key_prefix="split")
+    client = RedisClient(config, holder_id="watcher", auto_control=False)
+    await client.start()
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            sources = {e.source for e in client.events_since(0, limit=1000)}
+            if {"feed", "bots", "executor"} <= sources:
+                return sources
+            await asyncio.sleep(0.1)
+        return sources
+    finally:
+        await client.stop()
+
+
 @pytest.fixture
 def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -206,6 +224,9 @@ def test_a_bot_signal_becomes_an_order_filled_through_three_processes(
             procs,
         )
         assert _bot_events(tmp_path / "bots.sqlite", "mode")[0] == ("operator-ui",)
+        # An attached UI sees the system events of all three processes.
+        sources = asyncio.run(_attached_event_sources(redis.url))
+        assert {"feed", "bots", "executor"} <= sources, sources
         # Each role stops cleanly on SIGTERM.
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)

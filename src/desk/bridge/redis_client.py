@@ -49,7 +49,14 @@ from desk.bridge.commands_stream import (
 from desk.bridge.keys import RedisKeys
 from desk.bridge.lease import ControlLease
 from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client, redis_auth
-from desk.bridge.redis_views import DeskMeta, EventsView, InstrumentsView, StrategiesView, ViewKeys
+from desk.bridge.redis_views import (
+    SPLIT_EVENT_ROLES,
+    DeskMeta,
+    EventsView,
+    InstrumentsView,
+    StrategiesView,
+    ViewKeys,
+)
 from desk.bridge.trading import no_trading_view
 from desk.bridge.views import (
     BookView,
@@ -125,7 +132,7 @@ class RedisClient:
         self._events: deque[EventView] = deque(maxlen=EVENT_HISTORY)
         self._event_seq = 0
         self._remote_epoch = 0
-        self._remote_seq = 0
+        self._remote_seqs: dict[str, int] = {}  # per events view: the last seq merged
         self._redis_ok = False
         self._engine_alive = False
         self._holder: str | None = None
@@ -366,6 +373,7 @@ class RedisClient:
             (vk.instruments, InstrumentsView),
             (vk.strategies, StrategiesView),
             (vk.events, EventsView),
+            *((vk.component_events(role), EventsView) for role in SPLIT_EVENT_ROLES),
         ]
         for symbol in self.symbols:
             wanted.append((vk.book(symbol), BookView))
@@ -410,20 +418,26 @@ class RedisClient:
             if type_ is DeskMeta:
                 self._meta = view
             elif type_ is EventsView:
-                self._merge_events(view)
+                self._merge_events(key, view)
         self.refreshes += 1
 
-    def _merge_events(self, view: EventsView) -> None:
-        """Number events here, so an engine restart (its seq starts again) loses none."""
+    def _merge_events(self, key: str, view: EventsView) -> None:
+        """Number events here (from every process that writes events), so an engine restart
+        (its seq starts again) loses none."""
         epoch = self._meta.started_ns if self._meta is not None else 0
-        if epoch != self._remote_epoch:
-            self._remote_epoch, self._remote_seq = epoch, 0
+        if key == self.view_keys.events and epoch != self._remote_epoch:
+            self._remote_epoch = epoch
+            self._remote_seqs[key] = 0
+        last = self._remote_seqs.get(key, 0)
+        if view.events and view.events[-1].seq < last:
+            last = 0  # that process restarted
         for event in view.events:
-            if event.seq <= self._remote_seq:
+            if event.seq <= last:
                 continue
-            self._remote_seq = event.seq
+            last = event.seq
             self._event_seq += 1
             self._events.append(msgspec.structs.replace(event, seq=self._event_seq))
+        self._remote_seqs[key] = last
 
     def _sliced(self, key: Any, view: Any, build: Callable[[], Any]) -> Any:
         """Cache a derived view per source object, so the same input gives the same object."""

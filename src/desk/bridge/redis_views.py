@@ -18,6 +18,7 @@ The writer and the reader agree on the names here:
     view:instruments                 InstrumentsView
     view:strategies                  StrategiesView
     view:events                      EventsView, the last EVENT_LIMIT system events
+    view:events:{role}               the same, of the bots / executor role in a split desk
 
 A key is rewritten only when its view's version moved; all of them are rewritten at once after
 Redis comes back (it may have lost everything).
@@ -67,6 +68,9 @@ class StrategiesView(View, frozen=True, kw_only=True):
     strategies: list[StrategyInfo]
 
 
+SPLIT_EVENT_ROLES = ("bots", "executor")
+"""Split roles whose system events an attached UI reads from their own events view."""
+
 VIEW_GROUPS = ("market", "health", "events", "bots", "trading", "instruments")
 """What one writer may provide: a whole engine writes them all; a split role writes its own."""
 
@@ -86,6 +90,10 @@ class ViewKeys:
         self.instruments = keys.view("instruments")
         self.strategies = keys.view("strategies")
         self.events = keys.view("events")
+
+    def component_events(self, component: str) -> str:
+        """System events of one split role that does not write the shared events view."""
+        return self.keys.view("events", component)
 
     def book(self, symbol: str) -> str:
         return self.keys.view("book", symbol)

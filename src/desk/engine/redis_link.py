@@ -55,6 +55,7 @@ from desk.bridge.redis_views import (
     ENGINE_COMPONENT,
     EVENT_LIMIT,
     SIGNAL_LIMIT,
+    SPLIT_EVENT_ROLES,
     TAPE_LIMIT,
     VIEW_GROUPS,
     DeskMeta,
@@ -338,9 +339,10 @@ class RedisLink:
             yield keys.tickers, views.tickers()
         if "health" in groups:
             yield keys.health, self.health(views.health())
-        if "events" in groups:
+        if "events" in groups or self.component in SPLIT_EVENT_ROLES:
             events = list(views.state.events)[-EVENT_LIMIT:]
-            yield keys.events, EventsView(version=events[-1].seq if events else 0, events=events)
+            key = keys.events if "events" in groups else keys.component_events(self.component)
+            yield key, EventsView(version=events[-1].seq if events else 0, events=events)
         if "bots" in groups:
             yield keys.bots, views.bots()
             for status in engine.bots.statuses():
