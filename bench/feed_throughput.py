@@ -28,7 +28,7 @@ import msgspec
 
 from desk.config import OkxConfig, SimulatorConfig
 from desk.core.bus import Bus
-from desk.feeds.okx import OkxFeed
+from desk.feeds.okx.feed import OkxFeed
 from okx_messages import book_messages, trade_messages  # bench/ is on sys.path as the script dir
 
 SYMBOL = "BTC-USDT"
@@ -104,7 +104,7 @@ def bench_trades(messages: list[bytes], rounds: int) -> tuple[float, float]:
 
 
 def _serve_sim(port_queue: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
-    from desk.sim.okx import OkxSimulator
+    from desk.sim.okx.simulator import OkxSimulator
 
     async def main() -> None:
         config = SimulatorConfig(enabled=True, port=0, seed=1, steps_per_second=1_000_000)

@@ -49,7 +49,7 @@ from desk.execution.oms import OrderManager
 from desk.execution.portfolio import Portfolio
 from desk.execution.risk import RiskConfig, RiskEngine
 from desk.execution.venue import FillReport, OrderAccepted, VenueReport
-from desk.feeds.okx import OkxFeed
+from desk.feeds.okx.feed import OkxFeed
 from desk.market.candles import CandleAggregator
 from desk.market.instruments import Instrument
 from desk.signals.bot_manager import BotManager

@@ -211,7 +211,7 @@ def fake_app() -> tuple[DeskApp, Callable[[], bool]]:
 
 def engine_app(tmp: Path) -> tuple[DeskApp, Callable[[], bool]] | None:
     try:
-        from desk.bridge.inprocess import InProcessClient
+        from desk.clients.inprocess import InProcessClient
         from desk.engine.engine import Engine
     except ImportError as error:
         print(f"\nreal engine: skipped ({error})")

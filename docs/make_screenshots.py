@@ -18,7 +18,7 @@ from pathlib import Path
 import msgspec
 
 from desk.app import DeskApp
-from desk.bridge.inprocess import InProcessClient
+from desk.clients.inprocess import InProcessClient
 from desk.config import DeskConfig, with_simulator
 from desk.core.commands import SubmitOrder
 from desk.core.enums import Side

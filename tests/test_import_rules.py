@@ -11,9 +11,9 @@ ENGINE_MODULES = [
     "desk.config",
     "desk.market.book",
     "desk.market.candles",
-    "desk.feeds.okx",
+    "desk.feeds.okx.feed",
     "desk.feeds.manager",
-    "desk.sim.okx",
+    "desk.sim.okx.simulator",
     "desk.storage.sqlite",
     "desk.engine.engine",
 ]
@@ -41,7 +41,7 @@ def test_engine_module_runs_without_a_terminal_ui(module: str) -> None:
         "desk.core.events",
         "desk.market.book",
         "desk.market.candles",
-        "desk.feeds.okx",
+        "desk.feeds.okx.feed",
     ],
 )
 def test_hot_path_modules_do_not_import_torch(module: str) -> None:

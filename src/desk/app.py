@@ -27,8 +27,8 @@ from textual.app import App
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 
-from desk.bridge.client import EngineClient
 from desk.bridge.views import HealthView
+from desk.clients.client import EngineClient
 from desk.commands import DeskCommands
 from desk.config import DeskConfig
 from desk.core.commands import Command, CommandAck
@@ -411,7 +411,7 @@ def run_app(config: DeskConfig, client: EngineClient | None = None) -> int:
     except UiConfigError as error:
         print(f"desk: bad config: {error}", file=sys.stderr, flush=True)
         return 2
-    from desk.bridge.inprocess import InProcessClient
+    from desk.clients.inprocess import InProcessClient
     from desk.engine.engine import Engine
 
     _log_to_file(config)

@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desk.app import run_app
 
     if args.command == "ui":
-        from desk.bridge.redis_client import EngineNotFound
+        from desk.clients.redis import EngineNotFound
 
         client = _attached_client(config, args.attach, args.prefix)
         try:
@@ -132,7 +132,7 @@ def _attached_client(config: DeskConfig, url: str, prefix: str | None) -> Any:
     """A RedisClient for ``desk ui --attach`` (the engine's secret: $DESK_COMMAND_SECRET)."""
     import msgspec
 
-    from desk.bridge.redis_client import RedisClient
+    from desk.clients.redis import RedisClient
 
     redis = msgspec.structs.replace(
         config.redis, enabled=True, url=url, key_prefix=prefix or config.redis.key_prefix
@@ -157,7 +157,7 @@ def _run_engine(config: DeskConfig, duration: float | None, role: str = "engine"
 
 def _run_sim_server(args: argparse.Namespace) -> int:
     from desk.config import SimulatorConfig
-    from desk.sim.okx import OkxSimulator
+    from desk.sim.okx.simulator import OkxSimulator
 
     _setup_logging("INFO")
     config = SimulatorConfig(

@@ -88,9 +88,7 @@ BINDINGS: tuple[BindingSpec, ...] = (
     BindingSpec("form_cancel", "escape", "cancel", "Cancel", scope="form"),
     BindingSpec("close_help", "escape", "dismiss", "Close", scope="help"),
     # trading mode: the ticket, the open orders and the dangerous buttons
-    BindingSpec(
-        "trading_next_symbol", "s", "app.next_symbol", "Symbol", "trading", show=False
-    ),
+    BindingSpec("trading_next_symbol", "s", "app.next_symbol", "Symbol", "trading", show=False),
     BindingSpec(
         "trading_prev_symbol", "S", "app.prev_symbol", "Prev symbol", "trading", show=False
     ),

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from desk.bridge.client import CommandAck
 from desk.bridge.codec import encode
 from desk.bridge.commands_stream import (
     CommandReceiver,
@@ -23,6 +22,7 @@ from desk.bridge.commands_stream import (
 )
 from desk.bridge.keys import COMMAND_GROUP, RedisKeys
 from desk.bridge.lease import ControlLease
+from desk.clients.client import CommandAck
 from desk.core.commands import Command, StartBot
 from tests.bridge import redis_fixtures
 from tests.bridge.redis_fixtures import SHARED_URL

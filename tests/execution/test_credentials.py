@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from desk.execution.credentials import Credentials, CredentialsError, load_credentials
-from desk.execution.okx import OkxExecutionConfig
+from desk.execution.venues.okx import OkxExecutionConfig
 
 ENV = {
     "DESK_OKX_API_KEY": "key-1234567890",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from desk.bridge.inprocess import InProcessClient
+from desk.clients.inprocess import InProcessClient
 from desk.config import parse_config
 from desk.core.commands import AddBot, PauseBot, SetBotParams, StartBot, StopBot
 from desk.engine.engine import Engine

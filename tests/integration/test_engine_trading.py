@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from desk.bridge.inprocess import InProcessClient
+from desk.clients.inprocess import InProcessClient
 from desk.config import DeskConfig, parse_config
 from desk.core.commands import CancelAll, Flatten, Halt, ResumeTrading, SubmitOrder
 from desk.core.enums import Side

@@ -11,8 +11,8 @@ from desk.config import OkxConfig, ReconnectConfig, SimulatorConfig
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.events import BookChanged, Trade
-from desk.feeds.okx import OkxFeed
-from desk.sim.okx import OkxSimulator
+from desk.feeds.okx.feed import OkxFeed
+from desk.sim.okx.simulator import OkxSimulator
 from tests.waiting import wait_until
 
 SYMBOLS = ("BTC-USDT", "ETH-USDT")

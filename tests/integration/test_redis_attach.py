@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 
 from desk.bridge import codec
 from desk.bridge.commands_stream import CommandEnvelope, CommandReceipt, CommandSender, sign
-from desk.bridge.inprocess import InProcessClient
 from desk.bridge.keys import RedisKeys
-from desk.bridge.redis_client import EngineNotFound, RedisClient
+from desk.clients.inprocess import InProcessClient
+from desk.clients.redis import EngineNotFound, RedisClient
 from desk.config import ConfigError, DeskConfig, RedisConfig, parse_config
 from desk.core.commands import PauseBot, ResumeBot, SubmitOrder
 from desk.core.enums import ConnectionState, Side

@@ -27,7 +27,7 @@ import yaml
 from desk.bridge.commands_stream import CommandReceipt, CommandSender
 from desk.bridge.keys import RedisKeys
 from desk.bridge.lease import ControlLease
-from desk.bridge.redis_client import RedisClient
+from desk.clients.redis import RedisClient
 from desk.config import RedisConfig
 from desk.core.commands import CancelAll, PauseBot
 from tests.bridge.redis_fixtures import RedisServer, free_port

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from desk.sim.okx import OkxSimulator
-from tests.sim.okx_client import config
+from desk.sim.okx.simulator import OkxSimulator
+from tests.sim.okx.client import config
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from desk.app import DeskApp
-from desk.bridge.inprocess import InProcessClient
 from desk.bridge.views import BotView
+from desk.clients.inprocess import InProcessClient
 from desk.config import DeskConfig, with_simulator
 from desk.engine.engine import Engine
 from desk.screens.bots import BotsScreen

@@ -79,7 +79,7 @@ def wait_until(condition: Callable[[], object], what: str, pane: TmuxPane) -> No
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 @pytest.mark.skipif(not DESK.exists(), reason="the desk console script is not installed")
 def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: Path) -> None:
-    pytest.importorskip("desk.sim.okx", reason="the simulator does not import yet")
+    pytest.importorskip("desk.sim.okx.simulator", reason="the simulator does not import yet")
     pytest.importorskip("desk.engine.engine", reason="the engine does not import yet")
     config = tmp_path / "desk.yaml"
     config.write_text(f"storage:\n  sqlite_path: {tmp_path / 'desk.sqlite'}\n", encoding="utf-8")

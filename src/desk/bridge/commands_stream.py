@@ -46,12 +46,11 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from desk.bridge.client import CommandAck
 from desk.bridge.codec import CodecError, as_command, decode_as, encode
 from desk.bridge.keys import COMMAND_GROUP, RedisKeys
 from desk.bridge.lease import lease_holder
 from desk.bridge.redis_publisher import CONNECTION_ERRORS
-from desk.core.commands import AnyCommand, Command
+from desk.core.commands import AnyCommand, Command, CommandAck
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("desk.security")

@@ -2,7 +2,7 @@
 
 Commands are imperative (``StartBot``), events past tense. Every command goes through the
 engine's one command handler, in-process or from Redis, and is answered by a
-:class:`~desk.bridge.client.CommandAck`. ``actor`` names who asked ("operator" by default; a
+:class:`CommandAck`. ``actor`` names who asked ("operator" by default; a
 Redis UI puts its holder id there) so every override is recorded with who did it.
 
 They are tagged frozen Structs so they can be msgpack-encoded across processes.

@@ -97,7 +97,9 @@ class Engine:
         self.emit("engine", "started", f"engine started in {self.config.system.mode} mode")
 
     async def _start_simulator(self) -> None:
-        from desk.sim.okx import OkxSimulator  # only a sim run pays for importing the simulator
+        from desk.sim.okx.simulator import (
+            OkxSimulator,  # only a sim run pays for importing the simulator
+        )
 
         self.simulator = OkxSimulator(
             self.config.simulator, firehose=self.config.simulator.firehose

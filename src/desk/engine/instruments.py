@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from desk.core.enums import Severity
-from desk.feeds.okx_rest import OkxRestClient
+from desk.feeds.okx.rest import OkxRestClient
 from desk.market.instruments import Instrument
 
 log = logging.getLogger(__name__)

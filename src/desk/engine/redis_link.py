@@ -39,7 +39,6 @@ from desk.bridge.commands_stream import (
     MissingCommandSecret,
     load_secret,
 )
-from desk.bridge.inprocess import InProcessClient
 from desk.bridge.keys import COMMAND_GROUP, RedisKeys
 from desk.bridge.redis_publisher import (
     CONNECTION_ERRORS,
@@ -65,6 +64,7 @@ from desk.bridge.redis_views import (
     ViewKeys,
 )
 from desk.bridge.views import ConnectionHealth, HealthView, QueueHealth, View
+from desk.clients.inprocess import InProcessClient
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import ConnectionState, Severity
 

@@ -121,7 +121,7 @@ class ExecutionService:
             return PaperVenue(
                 book=self._book, instruments=self.instruments, clock=self.clock, config=paper
             )
-        from desk.execution.okx import OkxExecutionClient, OkxExecutionConfig
+        from desk.execution.venues.okx import OkxExecutionClient, OkxExecutionConfig
 
         okx = self.config.exchanges.okx
         client_config = OkxExecutionConfig(

@@ -14,7 +14,7 @@ from desk.config import DeskConfig
 from desk.core.bus import Bus
 from desk.feeds.counters import FeedCountersSnapshot
 from desk.feeds.dedupe import TradeDeduplicator
-from desk.feeds.okx import OkxFeed
+from desk.feeds.okx.feed import OkxFeed
 from desk.market.book import OrderBook
 
 SYMBOLS_PER_CONNECTION = 20

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from desk.bridge.client import EngineClient
 from desk.bridge.views import EventView, HealthView
+from desk.clients.client import EngineClient
 from desk.config import UiConfig
 from desk.core.enums import Mode
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from desk.sim.okx_wire import notice
-from desk.sim.okx_ws import PRIVATE
+from desk.sim.okx.wire import notice
+from desk.sim.okx.ws import PRIVATE
 
 if TYPE_CHECKING:
-    from desk.sim.okx import OkxSimulator
-    from desk.sim.okx_streams import InstrumentStreams
+    from desk.sim.okx.simulator import OkxSimulator
+    from desk.sim.okx.streams import InstrumentStreams
 
 MALFORMED_FRAME = (
     b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{asks:}'

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from desk.config import SimulatorConfig
-from desk.sim.okx import OkxSimulator
+from desk.sim.okx.simulator import OkxSimulator
 
 
 def sim_urls(sim: OkxSimulator) -> dict[str, str]:

@@ -38,10 +38,10 @@ from aiohttp import web
 
 from desk.sim.accounts import ZERO, Account
 from desk.sim.faults import OrderFaults
-from desk.sim.okx_auth import MAX_SKEW_S, parse_iso_ms, sign, signature_ok
-from desk.sim.okx_private import SERVICE_DOWN
-from desk.sim.okx_trading import BATCH_MAX, Ack, PrivateTrading
-from desk.sim.okx_wire import encode, rest_error, rest_ok
+from desk.sim.okx.auth import MAX_SKEW_S, parse_iso_ms, sign, signature_ok
+from desk.sim.okx.private import SERVICE_DOWN
+from desk.sim.okx.trading import BATCH_MAX, Ack, PrivateTrading
+from desk.sim.okx.wire import encode, rest_error, rest_ok
 from desk.sim.private_orders import decimal_str, order_data
 
 HANG_S = 300.0

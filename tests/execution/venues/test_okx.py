@@ -11,7 +11,6 @@ from desk.config import ReconnectConfig
 from desk.core.enums import Side
 from desk.core.orders import Liquidity, OrderRequest, OrderStatus, OrderType
 from desk.execution.credentials import Credentials
-from desk.execution.okx import OkxExecutionClient, OkxExecutionConfig, decimal_str
 from desk.execution.venue import (
     CancelRejected,
     FillReport,
@@ -21,9 +20,10 @@ from desk.execution.venue import (
     VenueError,
     VenueReport,
 )
+from desk.execution.venues.okx import OkxExecutionClient, OkxExecutionConfig, decimal_str
 from desk.sim.accounts import SIM_CREDENTIALS
-from desk.sim.okx import OkxSimulator
-from tests.sim.okx_client import BTC, config
+from desk.sim.okx.simulator import OkxSimulator
+from tests.sim.okx.client import BTC, config
 from tests.waiting import wait_until
 
 SIM_KEYS = Credentials(

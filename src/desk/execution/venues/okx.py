@@ -13,7 +13,7 @@ flipped: OKX's ``fillFee`` < 0 = charged, ``FillReport.fee`` > 0 = charged), a c
 one ``OrderCanceled``. Duplicate and out-of-order pushes produce no duplicate reports.
 
 The connection re-logs-in and resubscribes after every reconnect (exponential backoff with
-jitter, ``desk.feeds.connection.WsConnection``); orders sent while it is down raise
+jitter, ``desk.net.connection.WsConnection``); orders sent while it is down raise
 ``VenueError``. ``open_orders()`` and ``balances()`` use signed REST. ``demo=True`` adds
 ``x-simulated-trading: 1`` to REST calls and, when the production private URL is configured,
 uses the demo one (``wspap.okx.com``). Prices and sizes go out as strings formatted from
@@ -65,7 +65,7 @@ from desk.execution.venue import (
     VenueOrder,
     VenueReport,
 )
-from desk.feeds.connection import WsConnection
+from desk.net.connection import WsConnection
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from desk.sim.okx import OkxSimulator, okx_checksum
-from tests.sim.okx_client import (
+from desk.sim.okx.simulator import OkxSimulator, okx_checksum
+from tests.sim.okx.client import (
     BTC,
     ETH,
     apply,

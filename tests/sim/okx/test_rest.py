@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 from websockets.asyncio.client import connect
 
-from desk.sim.okx import OkxSimulator
-from tests.sim.okx_client import (
+from desk.sim.okx.simulator import OkxSimulator
+from tests.sim.okx.client import (
     BTC,
     ETH,
     Msg,

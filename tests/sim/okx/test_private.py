@@ -18,8 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from desk.core.enums import Side
 from desk.sim.accounts import SIM_CREDENTIALS, AccountSpec, SimCredentials
-from desk.sim.okx import OkxSimulator
-from tests.sim.okx_client import BTC, Msg, config, on, recv_json, recv_until, subscribe
+from desk.sim.okx.simulator import OkxSimulator
+from tests.sim.okx.client import BTC, Msg, config, on, recv_json, recv_until, subscribe
 from tests.waiting import wait_until
 
 CODE = 1000000000  # BTC-USDT's instIdCode in the simulator

@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from desk.bridge.inprocess import InProcessClient
+from desk.clients.inprocess import InProcessClient
 from desk.config import DeskConfig, with_simulator
 from desk.core.enums import ConnectionState
 from desk.engine.engine import Engine

@@ -17,11 +17,11 @@ from desk.core.bus import Bus
 from desk.core.enums import ConnectionState, Severity, Side
 from desk.core.events import BookChanged, SystemEvent, Ticker, Trade
 from desk.core.topics import SYSTEM_EVENTS
-from desk.feeds.okx import OkxFeed, SubscribeBudget
-from desk.feeds.okx_rest import RestBook
-from desk.feeds.okx_sync import SyncState
-from desk.feeds.okx_wire import Arg, chunk_args, encode_request
-from tests.feeds.okx_samples import (
+from desk.feeds.okx.feed import OkxFeed, SubscribeBudget
+from desk.feeds.okx.rest import RestBook
+from desk.feeds.okx.sync import SyncState
+from desk.feeds.okx.wire import Arg, chunk_args, encode_request
+from tests.feeds.okx.samples import (
     BBO_TBT,
     BOOKS_SNAPSHOT,
     ERROR,

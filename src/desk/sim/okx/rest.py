@@ -21,8 +21,8 @@ import msgspec
 from aiohttp import web
 
 from desk.sim.instruments import InstrumentSpec
-from desk.sim.okx_streams import InstrumentStreams
-from desk.sim.okx_wire import rest_error, rest_ok
+from desk.sim.okx.streams import InstrumentStreams
+from desk.sim.okx.wire import rest_error, rest_ok
 
 INST_TYPES = ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION", "EVENTS")
 LIST_TIME = "1606468572000"

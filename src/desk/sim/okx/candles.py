@@ -17,8 +17,8 @@ import msgspec
 
 from desk.sim.instruments import InstrumentSpec
 from desk.sim.market import SyntheticMarket, TradeAggregate
-from desk.sim.okx_streams import Hub
-from desk.sim.okx_wire import encode, push, push_prefix
+from desk.sim.okx.streams import Hub
+from desk.sim.okx.wire import encode, push, push_prefix
 
 _UNITS_MS = {"s": 1000, "m": 60_000, "H": 3_600_000, "D": 86_400_000, "W": 604_800_000}
 _BAR_RE = re.compile(r"^candle(1s|1m|3m|5m|15m|30m|1H|2H|4H|6H|12H|1D|2D|3D|5D|1W|1M|3M)(utc)?$")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from desk.core.enums import Side
 from desk.sim.instruments import InstrumentSpec
-from desk.sim.okx_wire import Level, okx_checksum
+from desk.sim.okx.wire import Level, okx_checksum
 
 MAX_DEPTH = 400
 

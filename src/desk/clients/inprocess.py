@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from desk.bridge.trading import build_trading_view
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -39,6 +38,7 @@ from desk.core.commands import Command, CommandAck
 from desk.core.enums import ConnectionState, Mode
 from desk.core.orders import OrderRequest
 from desk.engine.state import MarketState
+from desk.engine.trading_view import build_trading_view
 
 if TYPE_CHECKING:
     from desk.engine.engine import Engine

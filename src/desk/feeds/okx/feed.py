@@ -37,12 +37,11 @@ from desk.core.bus import Bus
 from desk.core.enums import ConnectionState, Severity
 from desk.core.events import Ticker, Trade
 from desk.core.topics import market_data
-from desk.feeds.connection import WsConnection
 from desk.feeds.counters import FeedCounters
 from desk.feeds.dedupe import TradeDeduplicator
-from desk.feeds.okx_books import OkxBookKeeper
-from desk.feeds.okx_rest import OkxRestClient, RestBook
-from desk.feeds.okx_wire import (
+from desk.feeds.okx.books import OkxBookKeeper
+from desk.feeds.okx.rest import OkxRestClient, RestBook
+from desk.feeds.okx.wire import (
     BOOK_CHANNELS,
     DISPATCH_KEY_LEN,
     Arg,
@@ -57,6 +56,7 @@ from desk.feeds.okx_wire import (
 )
 from desk.feeds.reporting import FeedReporter
 from desk.market.book import OrderBook
+from desk.net.connection import WsConnection
 
 log = logging.getLogger(__name__)
 

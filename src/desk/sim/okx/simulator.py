@@ -42,15 +42,15 @@ from desk.sim.accounts import SIM_CREDENTIALS, Account, AccountSpec, open_accoun
 from desk.sim.faults import FaultInjector, OrderFaults
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
 from desk.sim.market import TAKER, FlowParams, SyntheticMarket
-from desk.sim.okx_candles import BusinessStreams
-from desk.sim.okx_conn import CLOSE_SILENCE, Connection
-from desk.sim.okx_private import PrivateWs
-from desk.sim.okx_private_rest import PrivateRest
-from desk.sim.okx_rest import RestApi
-from desk.sim.okx_streams import Hub, InstrumentStreams
-from desk.sim.okx_trading import PrivateTrading
-from desk.sim.okx_wire import okx_checksum
-from desk.sim.okx_ws import BUSINESS, PRIVATE, PUBLIC, RequestHandler
+from desk.sim.okx.candles import BusinessStreams
+from desk.sim.okx.conn import CLOSE_SILENCE, Connection
+from desk.sim.okx.private import PrivateWs
+from desk.sim.okx.private_rest import PrivateRest
+from desk.sim.okx.rest import RestApi
+from desk.sim.okx.streams import Hub, InstrumentStreams
+from desk.sim.okx.trading import PrivateTrading
+from desk.sim.okx.wire import okx_checksum
+from desk.sim.okx.ws import BUSINESS, PRIVATE, PUBLIC, RequestHandler
 
 __all__ = ["SIM_CREDENTIALS", "AccountSpec", "OkxSimulator", "okx_checksum"]
 

@@ -12,9 +12,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from desk.sim.okx import OkxSimulator, okx_checksum
+from desk.sim.okx.simulator import OkxSimulator, okx_checksum
 from desk.sim.server import SimServer, serve
-from tests.sim.okx_client import (
+from tests.sim.okx.client import (
     BTC,
     ETH,
     TIMEOUT,

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Protocol
 
 from desk.core.topics import market_data
-from desk.feeds.okx_wire import BookData
+from desk.feeds.okx.wire import BookData
 from desk.market.book import OrderBook
 
 MAX_FETCHES = 10

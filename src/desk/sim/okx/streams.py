@@ -16,9 +16,9 @@ import msgspec
 
 from desk.core.enums import Side
 from desk.sim.market import InstrumentMarket, TradeAggregate
-from desk.sim.okx_book import MAX_DEPTH, PublishedBook, SeqChain
-from desk.sim.okx_conn import Connection
-from desk.sim.okx_wire import (
+from desk.sim.okx.book import MAX_DEPTH, PublishedBook, SeqChain
+from desk.sim.okx.conn import Connection
+from desk.sim.okx.wire import (
     BboData,
     Books5Data,
     BooksData,

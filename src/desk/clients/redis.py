@@ -57,7 +57,6 @@ from desk.bridge.redis_views import (
     StrategiesView,
     ViewKeys,
 )
-from desk.bridge.trading import no_trading_view
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -78,6 +77,7 @@ from desk.config import RedisConfig
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import Mode
 from desk.core.orders import OrderRequest
+from desk.engine.trading_view import no_trading_view
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def default_holder_id() -> str:
 
 
 class RedisClient:
-    """An :class:`~desk.bridge.client.EngineClient` reading views from Redis (see module doc)."""
+    """An :class:`~desk.clients.client.EngineClient` reading views from Redis (see module doc)."""
 
     def __init__(
         self,

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
-from desk.feeds.okx_rest import OkxApiError, OkxRestClient
-from tests.feeds.okx_samples import INSTRUMENTS, REST_BOOK
+from desk.feeds.okx.rest import OkxApiError, OkxRestClient
+from tests.feeds.okx.samples import INSTRUMENTS, REST_BOOK
 
 
 @asynccontextmanager

@@ -34,7 +34,7 @@ import msgspec
 from desk.core.enums import Severity
 from desk.core.events import BookChanged
 from desk.feeds.counters import FeedCounters
-from desk.feeds.okx_sync import (
+from desk.feeds.okx.sync import (
     LIVE,
     BookSync,
     FetchBook,
@@ -42,7 +42,7 @@ from desk.feeds.okx_sync import (
     SyncState,
     fetch_current_snapshot,
 )
-from desk.feeds.okx_wire import BookData, BooksPush, LenientBooksPush, push_decoder
+from desk.feeds.okx.wire import BookData, BooksPush, LenientBooksPush, push_decoder
 from desk.market.book import OrderBook
 
 log = logging.getLogger(__name__)

@@ -30,11 +30,11 @@ import msgspec
 
 from desk.sim.accounts import Account
 from desk.sim.faults import OrderFaults
-from desk.sim.okx_auth import MAX_SKEW_S, login_sign, signature_ok
-from desk.sim.okx_conn import Connection
-from desk.sim.okx_trading import BATCH_MAX, Ack, PrivateTrading
-from desk.sim.okx_wire import ack, encode, error
-from desk.sim.okx_ws import _ID_RE
+from desk.sim.okx.auth import MAX_SKEW_S, login_sign, signature_ok
+from desk.sim.okx.conn import Connection
+from desk.sim.okx.trading import BATCH_MAX, Ack, PrivateTrading
+from desk.sim.okx.wire import ack, encode, error
+from desk.sim.okx.ws import _ID_RE
 from desk.sim.private_orders import FillInfo, PrivateOrder, order_data
 
 log = logging.getLogger(__name__)

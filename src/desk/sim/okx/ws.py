@@ -22,10 +22,10 @@ from typing import Any
 
 import msgspec
 
-from desk.sim.okx_candles import BusinessStreams, parse_bar
-from desk.sim.okx_conn import Connection
-from desk.sim.okx_streams import Hub, InstrumentStreams
-from desk.sim.okx_wire import ack, error
+from desk.sim.okx.candles import BusinessStreams, parse_bar
+from desk.sim.okx.conn import Connection
+from desk.sim.okx.streams import Hub, InstrumentStreams
+from desk.sim.okx.wire import ack, error
 
 PUBLIC = "public"
 BUSINESS = "business"

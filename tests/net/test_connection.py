@@ -19,8 +19,8 @@ from desk.config import OkxConfig, ReconnectConfig
 from desk.core.bus import Bus
 from desk.core.enums import ConnectionState
 from desk.core.events import BookChanged
-from desk.feeds.connection import Backoff, WsConnection
-from desk.feeds.okx import OkxFeed
+from desk.feeds.okx.feed import OkxFeed
+from desk.net.connection import Backoff, WsConnection
 from tests.waiting import wait_until
 
 FAST = ReconnectConfig(initial_delay=0.01, max_delay=1.0, multiplier=2.0, jitter=0.0)
