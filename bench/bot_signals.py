@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from desk.config import StorageConfig
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import NS_PER_MS, TestClock
@@ -34,6 +33,7 @@ from desk.signals.order_sink import PaperSink
 from desk.signals.strategies import create_strategy
 from desk.sim.instruments import DEFAULT_INSTRUMENTS
 from desk.sim.market import SyntheticMarket
+from desk.storage.config import StorageConfig
 
 SYMBOL = "BTC-USDT"
 PARAMS = {"fast": 2, "slow": 3}

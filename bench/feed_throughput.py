@@ -26,9 +26,10 @@ from collections.abc import Callable
 
 import msgspec
 
-from desk.config import OkxConfig, SimulatorConfig
 from desk.core.bus import Bus
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed
+from desk.sim.config import SimulatorConfig
 from okx_messages import book_messages, trade_messages  # bench/ is on sys.path as the script dir
 
 SYMBOL = "BTC-USDT"

@@ -37,7 +37,6 @@ from typing import Any
 
 import msgspec
 
-from desk.config import OkxConfig, StorageConfig
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import LiveClock
@@ -47,13 +46,16 @@ from desk.core.orders import Liquidity, OrderRequest, OrderType
 from desk.execution.bot_orders import OmsSink
 from desk.execution.oms import OrderManager
 from desk.execution.portfolio import Portfolio
-from desk.execution.risk import RiskConfig, RiskEngine
+from desk.execution.risk import RiskEngine
+from desk.execution.risk_rules import RiskConfig
 from desk.execution.venue import FillReport, OrderAccepted, VenueReport
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed
 from desk.market.candles import CandleAggregator
 from desk.market.instruments import Instrument
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
+from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
 SYMBOL = "BTC-USDT"

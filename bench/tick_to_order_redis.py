@@ -25,10 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from desk.bridge.commands_stream import CommandReceiver, load_secret
+from desk.bridge.command_receiver import CommandReceiver
+from desk.bridge.commands_stream import load_secret
 from desk.bridge.keys import RedisKeys
 from desk.bridge.redis_publisher import RedisPublisher, make_client
-from desk.config import StorageConfig, parse_config
+from desk.config import parse_config
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import LiveClock
@@ -41,6 +42,7 @@ from desk.execution.order_ids import deterministic_client_order_id
 from desk.market.candles import CandleAggregator
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
+from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
 SYMBOL = "BTC-USDT"

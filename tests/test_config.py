@@ -1,5 +1,7 @@
 """A bad config is refused before anything starts, with the key's path and the reason."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,14 @@ def test_no_path_gives_embedded_defaults() -> None:
         ({"storage": {"batch_size": 0}}, "$.storage.batch_size: Expected `int` >= 1"),
         ({"system": {"max_memory_usage": "lots"}}, "$.system.max_memory_usage: expected a size"),
         ({"redis": {"url": "http://localhost"}}, "$.redis.url: must start with redis://"),
+        ({"simulator": {"port": 70000}}, "$.simulator.port: Expected `int` <= 65535"),
+        ({"storage": {"path": "x"}}, "$.storage.path: unknown key"),
+        ({"execution": {"venue": "okx"}}, "$.execution.venue: Invalid enum value 'okx'"),
+        ({"execution": {"risk": {"foo": 1}}}, "$.execution.risk.foo: unknown key"),
+        (
+            {"exchanges": {"okx": {"reconnect": {"jitter": 2}}}},
+            "$.exchanges.okx.reconnect.jitter: Expected `float` <= 1.0",
+        ),
     ],
 )
 def test_bad_value_is_refused_with_path_and_reason(data: dict, expected: str) -> None:
@@ -131,3 +141,22 @@ def test_sim_runs_demo_bots_only_when_the_config_has_none() -> None:
     assert {b.timeframe for b in demo.bots} == {"1s"}
     own = with_simulator(parse_config({"bots": [BOT]}))
     assert [b.bot_id for b in own.bots] == ["b1"]
+
+
+COMPONENTS = (
+    "desk.net.connection",
+    "desk.feeds.manager",
+    "desk.sim.server",
+    "desk.storage.sqlite",
+    "desk.execution.service",
+)
+
+
+def test_components_own_their_config_and_never_import_desk_config() -> None:
+    """Components below ``desk.config`` own their config structs; only the assembler imports
+    them all (a fresh interpreter, so nothing else has imported ``desk.config`` already)."""
+    code = f"import sys, {', '.join(COMPONENTS)}; print('desk.config' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "False"

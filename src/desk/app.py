@@ -35,9 +35,15 @@ from desk.core.commands import Command, CommandAck
 from desk.core.enums import Severity
 from desk.keymap import UiConfigError, resolve_keys
 from desk.messages import (
+    BotDetailRequested,
+    CommandRequested,
     EngineFailed,
     EngineStarted,
+    NewBotFormRequested,
+    ParamsFormRequested,
     RefreshFailed,
+    RefreshRequested,
+    SignalsRequested,
     SymbolChanged,
     SystemEventsReceived,
     TimeframeChanged,
@@ -360,6 +366,26 @@ class DeskApp(App[int]):
         self.refresh_views()
         return ack
 
+    # -- what screens and the palette ask for (messages up, calls down) ----------------------
+
+    async def on_command_requested(self, message: CommandRequested) -> None:
+        await self.send_command(message.command)
+
+    def on_bot_detail_requested(self, message: BotDetailRequested) -> None:
+        self.open_bot_detail(message.bot_id)
+
+    def on_params_form_requested(self, message: ParamsFormRequested) -> None:
+        self.open_params_form(message.bot_id)
+
+    def on_new_bot_form_requested(self, message: NewBotFormRequested) -> None:
+        self.open_new_bot_form()
+
+    async def on_signals_requested(self, message: SignalsRequested) -> None:
+        await self.show_signals(**message.changes)
+
+    def on_refresh_requested(self, message: RefreshRequested) -> None:
+        self.refresh_views()
+
     def open_bot_detail(self, bot_id: str) -> None:
         """Push one bot's detail over the current screen (escape comes back)."""
         if isinstance(self.screen, BotDetailScreen):
@@ -371,12 +397,21 @@ class DeskApp(App[int]):
         if bot is None:
             self.notify(f"unknown bot {bot_id!r}", severity="error")
             return
-        self.push_screen(ParamsForm(bot))
+        self.push_screen(ParamsForm(bot, self._send_from_form))
 
     def open_new_bot_form(self) -> None:
         self.push_screen(
-            NewBotForm(self.client.strategies(), self.client.symbols, self.client.timeframes)
+            NewBotForm(
+                self.client.strategies(),
+                self.client.symbols,
+                self.client.timeframes,
+                self._send_from_form,
+            )
         )
+
+    async def _send_from_form(self, command: Command) -> CommandAck:
+        """How a form sends: the form shows a refusal itself, so it is not notified."""
+        return await self.send_command(command, notify_refusal=False)
 
     async def show_signals(self, **changes: str) -> None:
         """Switch to the signals mode with its filter changed (fate=, text=, bot_id=)."""

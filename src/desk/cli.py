@@ -156,7 +156,7 @@ def _run_engine(config: DeskConfig, duration: float | None, role: str = "engine"
 
 
 def _run_sim_server(args: argparse.Namespace) -> int:
-    from desk.config import SimulatorConfig
+    from desk.sim.config import SimulatorConfig
     from desk.sim.okx.simulator import OkxSimulator
 
     _setup_logging("INFO")

@@ -1,7 +1,9 @@
 """desk's command-palette provider: every keyboard action, findable by name (``ctrl+p``).
 
 Commands depend on context: the symbols and timeframes come from the engine client and the
-modes from those built, so the palette never offers something that cannot happen.
+modes from those built, so the palette never offers something that cannot happen. The palette
+reads the App through ``DeskAppLike`` and asks it for bot commands, forms, details and signal
+filters with the same messages the screens post (``desk.messages``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 
 from desk.keymap import BUILT_MODES
+from desk.messages import (
+    BotDetailRequested,
+    CommandRequested,
+    NewBotFormRequested,
+    ParamsFormRequested,
+    SignalsRequested,
+)
 from desk.screens.bots import VERBS, bot_command
 from desk.screens.signals import FATES
 from desk.screens.trading import ask_cancel_all, ask_flatten, ask_halt, ask_resume, new_order
 
 if TYPE_CHECKING:
-    from desk.app import DeskApp
+    from textual.app import App
+
+    from desk.screens.context import DeskAppLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +45,24 @@ class DeskCommands(Provider):
 
     def commands(self) -> Iterator[PaletteCommand]:
         """Every command, its help saying which choice is the current one."""
-        app = cast("DeskApp", self.app)
-        for symbol in app.client.symbols:
-            text = f"Show {symbol} in market mode{_now(symbol == app.symbol)}"
-            yield PaletteCommand(f"Symbol: {symbol}", text, _call(app.select_symbol, symbol))
-        for tf in app.client.timeframes:
-            text = f"Chart {tf} candles{_now(tf == app.timeframe)}"
-            yield PaletteCommand(f"Timeframe: {tf}", text, _call(app.select_timeframe, tf))
+        app = self.app
+        desk = cast("DeskAppLike", app)
+        for symbol in desk.client.symbols:
+            text = f"Show {symbol} in market mode{_now(symbol == desk.symbol)}"
+            yield PaletteCommand(f"Symbol: {symbol}", text, _call(desk.select_symbol, symbol))
+        for tf in desk.client.timeframes:
+            text = f"Chart {tf} candles{_now(tf == desk.timeframe)}"
+            yield PaletteCommand(f"Timeframe: {tf}", text, _call(desk.select_timeframe, tf))
         for mode in BUILT_MODES:
             text = f"Switch to the {mode} mode{_now(mode == app.current_mode)}"
             yield PaletteCommand(f"Mode: {mode}", text, _call(app.run_action, f"mode('{mode}')"))
-        for theme in app.desk_theme_names:
+        for theme in desk.desk_theme_names:
             text = f"Switch colours{_now(theme == app.theme)}"
-            yield PaletteCommand(f"Theme: {theme}", text, _call(app.select_theme, theme))
+            yield PaletteCommand(f"Theme: {theme}", text, _call(desk.select_theme, theme))
         yield from _bot_commands(app)
         yield from _signal_commands(app)
         yield from _trading_commands(app)
-        yield PaletteCommand("Help: keys", "Every binding, its id and key", app.action_help)
+        yield PaletteCommand("Help: keys", "Every binding, its id and key", desk.action_help)
 
     async def discover(self) -> Hits:
         for command in self.commands():
@@ -63,10 +76,10 @@ class DeskCommands(Provider):
                 yield Hit(score, matcher.highlight(command.name), command.run, help=command.help)
 
 
-def _bot_commands(app: DeskApp) -> Iterator[PaletteCommand]:
+def _bot_commands(app: App[Any]) -> Iterator[PaletteCommand]:
     """Per bot: the lifecycle commands, its parameters and its detail; and a new bot."""
     try:
-        bots = app.client.bots().bots
+        bots = cast("DeskAppLike", app).client.bots().bots
     except Exception:  # the palette must open even while the engine cannot answer
         bots = []
     for bot in bots:
@@ -76,46 +89,49 @@ def _bot_commands(app: DeskApp) -> Iterator[PaletteCommand]:
             yield PaletteCommand(
                 f"Bot: {verb} {bot_id}",
                 f"{text} ({bot.state}/{bot.mode} now)",
-                _call(app.send_command, command),
+                _post(app, CommandRequested, command),
             )
         yield PaletteCommand(
             f"Bot: edit params {bot_id}",
             f"Edit {bot.strategy}'s parameters",
-            _call(app.open_params_form, bot_id),
+            _post(app, ParamsFormRequested, bot_id),
         )
         yield PaletteCommand(
             f"Bot: detail {bot_id}",
             "Chart, indicators, signals and changes",
-            _call(app.open_bot_detail, bot_id),
+            _post(app, BotDetailRequested, bot_id),
         )
         yield PaletteCommand(
             f"Signals: bot {bot_id}",
             f"Only {bot_id}'s signals",
-            _call_kw(app.show_signals, bot_id=bot_id),
+            _post(app, SignalsRequested, bot_id=bot_id),
         )
     yield PaletteCommand(
-        "Bot: new bot", "Add a bot: strategy, market, size, params", app.open_new_bot_form
+        "Bot: new bot", "Add a bot: strategy, market, size, params", _post(app, NewBotFormRequested)
     )
 
 
-def _signal_commands(app: DeskApp) -> Iterator[PaletteCommand]:
+def _signal_commands(app: App[Any]) -> Iterator[PaletteCommand]:
     for fate in FATES:
         name = fate or "all"
         yield PaletteCommand(
             f"Signals: fate {name}",
             f"Show {name} signals in the signals mode",
-            _call_kw(app.show_signals, fate=fate),
+            _post(app, SignalsRequested, fate=fate),
         )
     yield PaletteCommand(
         "Signals: clear filters",
         "Every signal of every bot",
-        _call_kw(app.show_signals, fate="", text="", bot_id=""),
+        _post(app, SignalsRequested, fate="", text="", bot_id=""),
     )
 
 
-def _call_kw(function: Callable[..., object], **kwargs: str) -> Callable[[], object]:
+def _post(app: App[Any], message: type[Message], *args: Any, **kwargs: Any) -> Callable[[], object]:
+    """A zero-argument callback that asks the App for something: it posts ``message`` made
+    from the arguments when the command is chosen."""
+
     def run() -> object:
-        return function(**kwargs)
+        return app.post_message(message(*args, **kwargs))
 
     return run
 
@@ -129,7 +145,7 @@ def _call(function: Callable[[Any], object], argument: Any) -> Callable[[], obje
     return run
 
 
-def _trading_commands(app: DeskApp) -> Iterator[PaletteCommand]:
+def _trading_commands(app: App[Any]) -> Iterator[PaletteCommand]:
     """Manual trading and the dangerous buttons (each asks for confirmation first)."""
     yield PaletteCommand("Trading: new order", "Open the order ticket", _call(new_order, app))
     yield PaletteCommand(

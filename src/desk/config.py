@@ -4,6 +4,11 @@
 ``DeskConfig``. Any problem (unknown key, wrong type, bad symbol, bad timeframe, bad URL) raises
 ``ConfigError`` naming the file, the key's path (``$.trading.timeframes[2]``) and the reason, so a
 bad file is refused before a single connection is made. Secrets never live here.
+
+Each component owns the struct of its own section (``desk.net.config``,
+``desk.feeds.okx.config``, ``desk.sim.config``, ``desk.storage.config``,
+``desk.execution.config``, ``desk.signals.bots``), built on ``desk.core.config``; this module
+assembles them into ``DeskConfig`` with the desk-wide sections (system, trading, redis, ui).
 """
 
 from __future__ import annotations
@@ -15,29 +20,23 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
+from desk.core.config import FrozenConfig, PositiveFloat
 from desk.core.enums import Mode
-from desk.execution.breaker import BreakerConfig
-from desk.execution.paper import PaperConfig
-from desk.execution.risk import RiskConfig
+from desk.execution.config import ExecutionConfig
+from desk.feeds.okx.config import OkxConfig
 from desk.market.timeframes import parse_timeframe
 from desk.signals.bots import BotConfig, BotMode
+from desk.sim.config import SimulatorConfig
+from desk.storage.config import StorageConfig
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}(-[A-Z0-9]{1,12})?$")
 TIMEFRAME_RE = re.compile(r"^[1-9][0-9]*[smhdw]$")
 SUPPORTED_CHANNELS = ("trades", "books", "books5", "bbo-tbt", "tickers")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-
 
 class ConfigError(ValueError):
     """A configuration file was refused; the message names the file, key path and reason."""
-
-
-class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    pass
 
 
 def _parse_memory(value: str | int) -> int:
@@ -52,7 +51,7 @@ def _parse_memory(value: str | int) -> int:
     return int(number * scale)
 
 
-class SystemConfig(_Frozen, frozen=True):
+class SystemConfig(FrozenConfig, frozen=True):
     mode: Mode = Mode.SIM
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     max_memory_usage: str | int = "2GB"
@@ -69,7 +68,7 @@ class SystemConfig(_Frozen, frozen=True):
         return _parse_memory(self.max_memory_usage)
 
 
-class TradingConfig(_Frozen, frozen=True):
+class TradingConfig(FrozenConfig, frozen=True):
     symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
     timeframes: tuple[str, ...] = ("1s", "3s", "1m", "5m", "15m", "1h", "4h", "1d")
     channels: tuple[str, ...] = ("trades", "books", "tickers")
@@ -100,52 +99,11 @@ class TradingConfig(_Frozen, frozen=True):
                 raise ValueError(f"@{name}s: a {name} is listed twice")
 
 
-class ReconnectConfig(_Frozen, frozen=True):
-    initial_delay: PositiveFloat = 0.5
-    max_delay: PositiveFloat = 30.0
-    multiplier: Annotated[float, msgspec.Meta(ge=1.0)] = 2.0
-    jitter: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.25
-
-
-class OkxConfig(_Frozen, frozen=True):
-    """OKX endpoints and the feed's keepalive/integrity settings."""
-
-    ws_public_url: str = "wss://ws.okx.com:8443/ws/v5/public"
-    ws_business_url: str = "wss://ws.okx.com:8443/ws/v5/business"
-    rest_url: str = "https://www.okx.com"
-    ws_private_url: str = "wss://ws.okx.com:8443/ws/v5/private"
-    ping_interval: PositiveFloat = 20.0
-    pong_timeout: PositiveFloat = 10.0
-    watchdog_timeout: PositiveFloat = 30.0
-    verify_checksum: bool = True
-    connect_timeout: PositiveFloat = 10.0
-    reconnect: ReconnectConfig = msgspec.field(default_factory=ReconnectConfig)
-
-    def __post_init__(self) -> None:
-        for key in ("ws_public_url", "ws_business_url", "ws_private_url"):
-            url = getattr(self, key)
-            if not url.startswith(("ws://", "wss://")):
-                raise ValueError(f"@{key}: must start with ws:// or wss://, got {url!r}")
-        if not self.rest_url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"@rest_url: must start with http:// or https://, got {self.rest_url!r}"
-            )
-        if self.ping_interval >= 30:
-            raise ValueError("@ping_interval: must be under 30 s (OKX closes silent connections)")
-
-
-class ExchangesConfig(_Frozen, frozen=True):
+class ExchangesConfig(FrozenConfig, frozen=True):
     okx: OkxConfig = msgspec.field(default_factory=OkxConfig)
 
 
-class StorageConfig(_Frozen, frozen=True):
-    sqlite_path: str = "data/desk.sqlite"
-    batch_size: PositiveInt = 500
-    flush_interval: PositiveFloat = 0.25
-    queue_size: PositiveInt = 100_000
-
-
-class RedisConfig(_Frozen, frozen=True):
+class RedisConfig(FrozenConfig, frozen=True):
     """Redis: the engine's link (views, pub/sub, trade stream, commands) when ``enabled``.
 
     The command secret comes from the environment variable named by ``command_secret_env``
@@ -188,24 +146,7 @@ class RedisConfig(_Frozen, frozen=True):
             raise ValueError(f"@lease_ttl: must be at least 0.2 s, got {self.lease_ttl}")
 
 
-class SimulatorConfig(_Frozen, frozen=True):
-    """The built-in exchange simulator, started in-process when ``enabled``.
-
-    When enabled, the OKX URLs are replaced by the simulator's own loopback URLs.
-    """
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: Port = 0
-    seed: int = 7
-    checksum: bool = True
-    update_interval: PositiveFloat = 0.1
-    steps_per_second: PositiveFloat = 200.0
-    silence_timeout: PositiveFloat = 30.0
-    firehose: bool = False  # push after every market step, as fast as the CPU allows
-
-
-class UiConfig(_Frozen, frozen=True):
+class UiConfig(FrozenConfig, frozen=True):
     """The terminal UI: theme, sampling rate, ladder depth and key remapping.
 
     ``keys`` maps a binding id (see ``desk --help`` / the help screen) to the key(s) that fire it,
@@ -219,32 +160,7 @@ class UiConfig(_Frozen, frozen=True):
     keys: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class ExecutionConfig(_Frozen, frozen=True):
-    """Where orders go and the limits they must pass.
-
-    ``venue``: ``auto`` trades on the simulator's private OKX API in sim mode, on the paper
-    venue (fills against the live book) in paper mode, and on OKX in live mode; ``paper``
-    forces the paper venue. Live trading needs ``allow_live: true`` here AND a confirmation on
-    screen. ``demo`` sends OKX's ``x-simulated-trading`` flag and uses the demo host.
-    Credentials come from ``credentials_file`` (mode 0600, ``api_key=``, ``secret=``,
-    ``passphrase=`` lines) or the ``DESK_OKX_API_KEY`` / ``DESK_OKX_SECRET`` /
-    ``DESK_OKX_PASSPHRASE`` environment variables, never from this file.
-    """
-
-    venue: Literal["auto", "paper"] = "auto"
-    allow_live: bool = False
-    demo: bool = True
-    credentials_file: str = ""
-    starting_cash: Annotated[float, msgspec.Meta(ge=0)] = 100_000.0
-    bot_order_type: Literal["market", "ioc"] = "market"
-    risk_interval: PositiveFloat = 1.0
-    request_timeout: PositiveFloat = 10.0
-    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
-    paper: PaperConfig = msgspec.field(default_factory=PaperConfig)
-    breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
-
-
-class DeskConfig(_Frozen, frozen=True):
+class DeskConfig(FrozenConfig, frozen=True):
     system: SystemConfig = msgspec.field(default_factory=SystemConfig)
     trading: TradingConfig = msgspec.field(default_factory=TradingConfig)
     exchanges: ExchangesConfig = msgspec.field(default_factory=ExchangesConfig)
@@ -306,8 +222,9 @@ def parse_config(data: Any, source: str = "<config>") -> DeskConfig:
 def _explain(exc: msgspec.ValidationError) -> str:
     """Turn msgspec's 'reason - at `$.a`' into '$.a.key: reason', the way an operator reads it.
 
-    Validators in this module prefix their reason with ``@key:`` to name the key inside the
-    struct that msgspec's path stops at; unknown keys are named the same way.
+    Validators (here and in the components' config modules) prefix their reason with ``@key:``
+    to name the key inside the struct that msgspec's path stops at; unknown keys are named the
+    same way.
     """
     text = str(exc)
     match = re.fullmatch(r"(.*) - at `(.*)`", text, re.DOTALL)

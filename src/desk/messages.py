@@ -1,7 +1,10 @@
-"""Messages the desk App posts, named as past-tense facts (Harlequin style).
+"""Messages the desk App posts, named as past-tense facts (Harlequin style), and the requests
+screens and the command palette post up to the App, named ``…Requested``.
 
-They announce what happened so other parts (and tests, through ``run_test(message_hook=…)``)
-can react without the App calling into them. Per-tick prices never travel as messages: widgets
+The facts announce what happened so other parts (and tests, through
+``run_test(message_hook=…)``) can react without the App calling into them. The requests are how
+a screen asks the App for something (send a command, open a bot's detail or a form): messages
+up, calls down, so no screen imports the App. Per-tick prices never travel as messages: widgets
 sample views instead (DESIGN.md section 1).
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from desk.bridge.views import EventView
+from desk.core.commands import Command
 
 
 class SymbolChanged(Message):
@@ -54,3 +58,46 @@ class EngineFailed(Message):
     def __init__(self, error: BaseException) -> None:
         super().__init__()
         self.error = error
+
+
+# -- requests: screens and the command palette ask, the App acts (messages up, calls down) ----
+
+
+class CommandRequested(Message):
+    """Send ``command`` to the engine; the App shows the answer (accepted or the refusal)."""
+
+    def __init__(self, command: Command) -> None:
+        super().__init__()
+        self.command = command
+
+
+class BotDetailRequested(Message):
+    """Show one bot's detail over the current screen."""
+
+    def __init__(self, bot_id: str) -> None:
+        super().__init__()
+        self.bot_id = bot_id
+
+
+class ParamsFormRequested(Message):
+    """Open the form that edits one bot's parameters."""
+
+    def __init__(self, bot_id: str) -> None:
+        super().__init__()
+        self.bot_id = bot_id
+
+
+class NewBotFormRequested(Message):
+    """Open the form that adds a bot."""
+
+
+class SignalsRequested(Message):
+    """Switch to the signals mode with its filter changed (fate=, text=, bot_id=)."""
+
+    def __init__(self, **changes: str) -> None:
+        super().__init__()
+        self.changes = changes
+
+
+class RefreshRequested(Message):
+    """Sample the engine for the screen on top now, not at the next tick."""

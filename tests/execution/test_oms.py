@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from desk.config import StorageConfig
 from desk.core.bus import Bus
 from desk.core.clock import TestClock
 from desk.core.enums import Side
@@ -38,6 +37,7 @@ from desk.execution.venue import (
     VenueOrder,
     VenueReport,
 )
+from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 from tests.waiting import wait_until
 

@@ -13,7 +13,8 @@ from desk.core.enums import Side
 from desk.core.events import SystemEvent
 from desk.core.orders import MANUAL_ACCOUNT, OrderRequest, OrderType
 from desk.core.topics import SYSTEM_EVENTS
-from desk.execution.risk import RiskConfig, RiskEngine, RiskState
+from desk.execution.risk import RiskEngine
+from desk.execution.risk_rules import RiskConfig, RiskState
 from desk.market.instruments import Instrument
 
 D = Decimal

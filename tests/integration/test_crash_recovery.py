@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from desk.execution.credentials import Credentials
-from desk.execution.venues.okx import rest_headers
+from desk.execution.venues.okx_wire import rest_headers
 from desk.sim.accounts import SIM_CREDENTIALS
 
 DESK = str(Path(sys.executable).parent / "desk")

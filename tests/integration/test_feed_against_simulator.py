@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from desk.config import OkxConfig, ReconnectConfig, SimulatorConfig
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.events import BookChanged, Trade
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed
+from desk.net.config import ReconnectConfig
+from desk.sim.config import SimulatorConfig
 from desk.sim.okx.simulator import OkxSimulator
 from tests.waiting import wait_until
 

@@ -15,11 +15,12 @@ from contextlib import asynccontextmanager
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from desk.config import OkxConfig, ReconnectConfig
 from desk.core.bus import Bus
 from desk.core.enums import ConnectionState
 from desk.core.events import BookChanged
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed
+from desk.net.config import ReconnectConfig
 from desk.net.connection import Backoff, WsConnection
 from tests.waiting import wait_until
 

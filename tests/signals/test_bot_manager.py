@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from desk.config import StorageConfig
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import NS_PER_S, TestClock
@@ -25,6 +24,7 @@ from desk.signals.bots import (
 )
 from desk.signals.order_sink import OrderSink, PaperSink
 from desk.signals.signal import Direction, Signal
+from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
 L, S, F = Direction.LONG, Direction.SHORT, Direction.FLAT

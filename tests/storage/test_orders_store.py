@@ -8,9 +8,9 @@ from pathlib import Path
 
 import msgspec
 
-from desk.config import StorageConfig
 from desk.core.enums import Side
 from desk.core.orders import Fill, Liquidity, Order, OrderStatus, OrderType
+from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
 D = Decimal

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from desk.config import StorageConfig
 from desk.core.enums import Severity
 from desk.core.events import Candle, SystemEvent
+from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
 

@@ -19,9 +19,9 @@ from desk.core.commands import (
 )
 from desk.core.enums import Mode, Side
 from desk.core.orders import OrderType
+from desk.screens.confirm import ConfirmScreen
 from desk.screens.market import MarketScreen
 from desk.screens.trading import TradingScreen
-from desk.widgets.confirm import ConfirmScreen
 from desk.widgets.ladder import SelectableLadder
 from desk.widgets.order_ticket import OrderTicket
 from desk.widgets.trading_tables import OpenOrdersTable

@@ -356,6 +356,30 @@ class TradingView(View, frozen=True, kw_only=True):
     live_confirmed: bool = True
 
 
+def no_trading_view(venue: str, reason: str) -> TradingView:
+    """What the trading mode shows when there is no execution to show: blocked, with why."""
+    return TradingView(
+        venue=venue,
+        open_orders=[],
+        recent_orders=[],
+        fills=[],
+        positions=[],
+        equity=0.0,
+        realized_pnl=0.0,
+        unrealized_pnl=0.0,
+        fees=0.0,
+        gross_exposure=0.0,
+        daily_pnl=0.0,
+        risk_state="halted",
+        risk_reason=reason,
+        denials=[],
+        breaker_state="open",
+        trading_blocked=True,
+        reconciliation=None,
+        live_confirmed=False,
+    )
+
+
 class InstrumentView(msgspec.Struct, frozen=True, kw_only=True):
     """An instrument's trading rules (strings, as the venue writes them)."""
 

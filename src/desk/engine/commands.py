@@ -37,7 +37,7 @@ from desk.core.orders import OrderRequest, OrderStatus
 from desk.signals.bots import BotConfig
 
 if TYPE_CHECKING:
-    from desk.engine.engine import Engine
+    from desk.engine.parts import EngineParts
     from desk.execution.service import ExecutionService
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def command_name(command: Command) -> str:
 class CommandHandler:
     """Dispatches command structs to the engine's components."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineParts) -> None:
         self.engine = engine
         self._handlers: dict[type, Handler] = {
             AddBot: self._add_bot,

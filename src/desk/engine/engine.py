@@ -34,6 +34,7 @@ from desk.market.instruments import Instrument
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
 from desk.signals.order_sink import OrderSink, PaperSink, UnavailableSink
+from desk.sim.accounts import SIM_CREDENTIALS
 from desk.storage.sqlite import SqliteStore
 
 log = logging.getLogger("desk.engine")
@@ -87,7 +88,12 @@ class Engine:
         await self._load_instruments()
         await self._start_bots()
         await self._start_execution()
-        self.feeds = FeedManager(self.config, self.bus)
+        self.feeds = FeedManager(
+            self.config.exchanges.okx,
+            self.config.trading.symbols,
+            self.config.trading.channels,
+            self.bus,
+        )
         await self.feeds.start()
         self.bus.start_async_subscribers()
         self.loop_lag.start()
@@ -147,13 +153,17 @@ class Engine:
         """Risk, OMS and venue; bots trade through them. A venue that cannot be reached is
         reported and bots' orders are refused; market data keeps running."""
         execution = ExecutionService(
-            self.config,
+            self.config.execution,
             self.bus,
             self.store,
             self.clock,
+            mode=self.config.system.mode,
+            symbols=self.config.trading.symbols,
+            okx=self.config.exchanges.okx,
             book=lambda symbol: self.feeds.book(symbol) if self.feeds is not None else None,
             instruments=self.instruments,
             atr=lambda symbol, timeframe: self.indicators.value(symbol, timeframe, "atr_14"),
+            sim_credentials=SIM_CREDENTIALS,
         )
         try:
             await execution.start()

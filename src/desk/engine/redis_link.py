@@ -4,9 +4,10 @@ Started by the engine when ``redis.enabled`` (and by each split role). Three par
 
 * **views**: every EngineClient view an attaching UI draws (book, tape, tickers, candles,
   health, bots, signals, indicators, trading, instruments, strategies, system events; layout in
-  :mod:`desk.bridge.redis_views`) is built by an :class:`InProcessClient` over this engine (the
-  same code the local UI uses) and written, codec-encoded, into ``{prefix}:view:*`` every
-  ``view_interval`` when it changed, in one pipelined round trip; plus a heartbeat with a TTL.
+  :mod:`desk.bridge.redis_views`) is built by an :class:`~desk.engine.views.EngineViews` over
+  this engine (the same code the local UI uses) and written, codec-encoded, into
+  ``{prefix}:view:*`` every ``view_interval`` when it changed, in one pipelined round trip; plus
+  a heartbeat with a TTL.
 * **bus**: a :class:`RedisPublisher` ships every bus event to pub/sub, Orders/Fills also to the
   durable trade-updates stream (buffered, never lost, while Redis is away).
 * **commands**: a :class:`CommandReceiver` whose apply is ``engine.commands.execute``: signed
@@ -33,8 +34,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from desk.bridge.codec import encode
+from desk.bridge.command_receiver import CommandReceiver
 from desk.bridge.commands_stream import (
-    CommandReceiver,
     CommandStreamConfig,
     MissingCommandSecret,
     load_secret,
@@ -64,12 +65,12 @@ from desk.bridge.redis_views import (
     ViewKeys,
 )
 from desk.bridge.views import ConnectionHealth, HealthView, QueueHealth, View
-from desk.clients.inprocess import InProcessClient
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import ConnectionState, Severity
+from desk.engine.views import EngineViews
 
 if TYPE_CHECKING:
-    from desk.engine.engine import Engine
+    from desk.engine.parts import EngineParts
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class RedisLink:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineParts,
         *,
         component: str = ENGINE_COMPONENT,
         groups: tuple[str, ...] = VIEW_GROUPS,
@@ -117,7 +118,7 @@ class RedisLink:
         self.keys = RedisKeys(self.config.key_prefix)
         self.view_keys = ViewKeys(self.keys)
         # Built now, before the engine starts, so its state sees every event from the first.
-        self.views = InProcessClient(engine, own_engine=False)
+        self.views = EngineViews(engine)
         self._factory = client_factory or (lambda: make_client(self.config.url))
         self.publisher = RedisPublisher(
             engine.bus, self.keys, self._factory, publisher_id=f"{component}-{os.getpid()}"

@@ -56,6 +56,7 @@ from desk.feeds.manager import FeedManager
 from desk.signals.bots import BotConfig, BotEvent
 from desk.signals.order_sink import OrderRefused, UnavailableSink, target_position
 from desk.signals.signal import Signal
+from desk.sim.accounts import SIM_CREDENTIALS
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,12 @@ class RoleEngine(Engine):
         await self.start_redis_link(
             component="feed", groups=("market", "health", "events", "instruments"), commands=False
         )
-        self.feeds = FeedManager(self.config, self.bus)
+        self.feeds = FeedManager(
+            self.config.exchanges.okx,
+            self.config.trading.symbols,
+            self.config.trading.channels,
+            self.bus,
+        )
         await self.feeds.start()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._candle_clock(), name="candle-clock"))
@@ -134,12 +140,16 @@ class RoleEngine(Engine):
             handles=lambda command: not is_bot_command(command),
         )
         execution = ExecutionService(
-            self.config,
+            self.config.execution,
             self.bus,
             self.store,
             self.clock,
+            mode=self.config.system.mode,
+            symbols=self.config.trading.symbols,
+            okx=self.config.exchanges.okx,
             book=self.remote_books.book,
             instruments=self.instruments,
+            sim_credentials=SIM_CREDENTIALS,
         )
         try:
             await execution.start()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from desk.engine.engine import Engine
+    from desk.engine.parts import EngineParts
 
 
-def format_status(engine: Engine) -> str:
+def format_status(engine: EngineParts) -> str:
     parts: list[str] = []
     feeds = engine.feeds
     if feeds is not None:

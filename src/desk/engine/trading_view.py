@@ -14,11 +14,12 @@ from desk.bridge.views import (
     PositionView,
     ReconciliationView,
     TradingView,
+    no_trading_view,
 )
 from desk.core.orders import Fill, Order
 
 if TYPE_CHECKING:
-    from desk.engine.engine import Engine
+    from desk.engine.parts import EngineParts
 
 RECENT_ORDERS = 100
 RECENT_FILLS = 100
@@ -60,31 +61,7 @@ def fill_view(fill: Fill) -> FillView:
     )
 
 
-def no_trading_view(venue: str, reason: str) -> TradingView:
-    """What the trading mode shows when there is no execution to show: blocked, with why."""
-    return TradingView(
-        venue=venue,
-        open_orders=[],
-        recent_orders=[],
-        fills=[],
-        positions=[],
-        equity=0.0,
-        realized_pnl=0.0,
-        unrealized_pnl=0.0,
-        fees=0.0,
-        gross_exposure=0.0,
-        daily_pnl=0.0,
-        risk_state="halted",
-        risk_reason=reason,
-        denials=[],
-        breaker_state="open",
-        trading_blocked=True,
-        reconciliation=None,
-        live_confirmed=False,
-    )
-
-
-def build_trading_view(engine: Engine) -> TradingView:
+def build_trading_view(engine: EngineParts) -> TradingView:
     execution = engine.execution
     if execution is None:
         return no_trading_view(

@@ -5,7 +5,8 @@ One :class:`ExecutionService` per engine. Every order, a bot's or an operator's,
 The venue is chosen by the desk's mode (``execution.venue``):
 
 * SIM   - the simulator's private OKX API (login, ``orders`` channel, WS order ops), with the
-          simulator's demo credentials: the live OKX client exercised end to end offline;
+          simulator's demo credentials (passed in by the engine: execution does not import
+          the simulator): the live OKX client exercised end to end offline;
 * PAPER - :class:`~desk.execution.paper.PaperVenue`, fills against the live local books;
 * LIVE  - OKX itself (``execution.demo`` for OKX's demo trading), credentials from the
           environment or a 0600 file; only with ``execution.allow_live`` and, in the UI, an
@@ -21,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from desk.config import DeskConfig
 from desk.core.bus import Bus
 from desk.core.clock import Clock
 from desk.core.enums import Mode, Severity, Side
@@ -36,6 +36,7 @@ from desk.core.orders import Order, OrderRequest, OrderType
 from desk.core.topics import SYSTEM_EVENTS
 from desk.execution.bot_orders import OmsSink
 from desk.execution.breaker import CircuitBreaker, GuardedVenue
+from desk.execution.config import ExecutionConfig
 from desk.execution.oms import OrderManager
 from desk.execution.portfolio import Portfolio
 from desk.execution.risk import RiskEngine
@@ -48,26 +49,63 @@ log = logging.getLogger(__name__)
 MARK_INTERVAL = 0.25
 
 
+class OkxEndpoints(Protocol):
+    """The OKX endpoints the venue client talks to (the ``exchanges.okx`` config section)."""
+
+    @property
+    def ws_private_url(self) -> str: ...
+
+    @property
+    def rest_url(self) -> str: ...
+
+
+class ApiKey(Protocol):
+    """An API key, its secret and passphrase (the simulator's demo key in sim mode)."""
+
+    @property
+    def api_key(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+    @property
+    def passphrase(self) -> str: ...
+
+
 class ExecutionService:
-    """Owns the execution components of one engine and their start/stop order."""
+    """Owns the execution components of one engine and their start/stop order.
+
+    ``config`` is the ``execution`` section; ``mode`` the desk's mode, ``symbols`` the traded
+    symbols (marked to their mids), ``okx`` the OKX endpoints. ``sim_credentials``: the key
+    the venue client logs in with in sim mode (the simulator's demo key, which the engine
+    passes in).
+    """
 
     def __init__(
         self,
-        config: DeskConfig,
+        config: ExecutionConfig,
         bus: Bus,
         store: Any,
         clock: Clock,
         *,
+        mode: Mode,
+        symbols: Sequence[str],
+        okx: OkxEndpoints,
         book: Callable[[str], OrderBook | None],
         instruments: dict[str, Instrument],
         atr: Callable[[str, str], float] | None = None,
+        sim_credentials: ApiKey | None = None,
     ) -> None:
         self.config = config
+        self.mode = mode
+        self.symbols = tuple(symbols)
+        self.okx = okx
+        self.sim_credentials = sim_credentials
         self.bus = bus
         self.clock = clock
         self.instruments = instruments
         self._book = book
-        ex = config.execution
+        ex = config
         self.portfolio = Portfolio(clock, starting_cash=Decimal(repr(ex.starting_cash)))
         self.client = self._build_venue()
         self.breaker = CircuitBreaker(clock, ex.breaker, name=self.client.name, bus=bus)
@@ -95,7 +133,7 @@ class ExecutionService:
         self.sink = OmsSink(
             self.oms, self.portfolio, order_type=order_type, instruments=instruments, atr=atr
         )
-        self.live_confirmed = config.system.mode is not Mode.LIVE
+        self.live_confirmed = mode is not Mode.LIVE
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -108,7 +146,7 @@ class ExecutionService:
     # -- venue -----------------------------------------------------------------------------
 
     def _build_venue(self) -> ExecutionClient:
-        mode, ex = self.config.system.mode, self.config.execution
+        mode, ex = self.mode, self.config
         if mode is Mode.PAPER or ex.venue == "paper":
             from desk.execution.paper import PaperVenue
 
@@ -123,7 +161,7 @@ class ExecutionService:
             )
         from desk.execution.venues.okx import OkxExecutionClient, OkxExecutionConfig
 
-        okx = self.config.exchanges.okx
+        okx = self.okx
         client_config = OkxExecutionConfig(
             ws_private_url=okx.ws_private_url,
             rest_url=okx.rest_url,
@@ -132,14 +170,12 @@ class ExecutionService:
             credentials_file=ex.credentials_file,
         )
         credentials = None
-        if mode is Mode.SIM:
+        if mode is Mode.SIM and self.sim_credentials is not None:
             from desk.execution.credentials import Credentials
-            from desk.sim.accounts import SIM_CREDENTIALS
 
+            sim = self.sim_credentials
             credentials = Credentials(
-                api_key=SIM_CREDENTIALS.api_key,
-                secret=SIM_CREDENTIALS.secret,
-                passphrase=SIM_CREDENTIALS.passphrase,
+                api_key=sim.api_key, secret=sim.secret, passphrase=sim.passphrase
             )
         return OkxExecutionClient(client_config, credentials)
 
@@ -208,7 +244,7 @@ class ExecutionService:
 
     async def _monitor(self) -> None:
         """Mark positions to the mids; run the risk monitor every ``risk_interval``."""
-        every = max(1, round(self.config.execution.risk_interval / MARK_INTERVAL))
+        every = max(1, round(self.config.risk_interval / MARK_INTERVAL))
         tick = 0
         while True:
             await asyncio.sleep(MARK_INTERVAL)
@@ -234,7 +270,7 @@ class ExecutionService:
         return (Decimal(bids[0][0]) + Decimal(asks[0][0])) / 2
 
     def mark(self) -> None:
-        for symbol in self.config.trading.symbols:
+        for symbol in self.symbols:
             mid = self.mid(symbol)
             if mid is not None:
                 self.portfolio.mark(symbol, mid)

@@ -1,4 +1,4 @@
-"""Builds and runs the feeds a ``DeskConfig`` asks for.
+"""Builds and runs the feeds of the configured symbols and channels.
 
 Today that is OKX's public market data: the configured symbols are spread over as few
 connections as OKX's advice allows (fewer than 30 deep-book channels per connection,
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 
-from desk.config import DeskConfig
 from desk.core.bus import Bus
 from desk.feeds.counters import FeedCountersSnapshot
 from desk.feeds.dedupe import TradeDeduplicator
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed
 from desk.market.book import OrderBook
 
@@ -21,11 +22,17 @@ SYMBOLS_PER_CONNECTION = 20
 
 
 class FeedManager:
-    """Owns every feed connection of one engine."""
+    """Owns every feed connection of one engine.
+
+    ``okx`` is the ``exchanges.okx`` section; ``symbols`` and ``channels`` come from
+    ``trading``.
+    """
 
     def __init__(
         self,
-        config: DeskConfig,
+        okx: OkxConfig,
+        symbols: Sequence[str],
+        channels: Sequence[str],
         bus: Bus,
         *,
         symbols_per_connection: int = SYMBOLS_PER_CONNECTION,
@@ -33,10 +40,9 @@ class FeedManager:
     ) -> None:
         if symbols_per_connection < 1:
             raise ValueError("symbols_per_connection must be at least 1")
-        self.config = config
+        self.okx = okx
         self.bus = bus
-        trading = config.trading
-        symbols = list(trading.symbols)
+        symbols = list(symbols)
         groups = [
             symbols[i : i + symbols_per_connection]
             for i in range(0, len(symbols), symbols_per_connection)
@@ -44,9 +50,9 @@ class FeedManager:
         dedupe = TradeDeduplicator()  # shared: a trade is a duplicate whichever feed saw it
         self.feeds: list[OkxFeed] = [
             OkxFeed(
-                config.exchanges.okx,
+                okx,
                 group,
-                trading.channels,
+                channels,
                 bus,
                 rng=rng,
                 name="okx" if len(groups) == 1 else f"okx#{n + 1}",

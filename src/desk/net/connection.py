@@ -33,8 +33,8 @@ from collections.abc import Awaitable, Callable
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from desk.config import ReconnectConfig
 from desk.core.enums import ConnectionState
+from desk.net.config import ReconnectConfig
 
 log = logging.getLogger(__name__)
 

@@ -66,7 +66,7 @@ class DeskScreen(Screen[None]):
             feed_state(ctx),
             memory_alert(ctx),
             ctx.now_ns,
-            getattr(self.app.client, "control_status", "") or "",  # type: ignore[attr-defined]
+            getattr(ctx.client, "control_status", "") or "",
         )
         self.sample_body(ctx)
         self.samples += 1

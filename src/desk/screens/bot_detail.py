@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label
 
 from desk.bridge.views import BotDetailView, CandlesView
+from desk.messages import ParamsFormRequested
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.context import RefreshContext
 from desk.widgets.bot_tables import BotEventsTable, SignalsTable, fmt_pnl
 from desk.widgets.candle_chart import CandleChart
 from desk.widgets.formatting import fmt_size
 from desk.widgets.series_plot import PlotSpec, Series, SeriesPlot
-
-if TYPE_CHECKING:
-    from desk.app import DeskApp
 
 RSI_LEVELS = (30.0, 70.0)
 CLOSE_COLOUR = 3
@@ -115,7 +113,7 @@ class BotDetailScreen(DeskScreen):
         self.dismiss()
 
     def action_edit_params(self) -> None:
-        cast("DeskApp", self.app).open_params_form(self.bot_id)
+        self.post_message(ParamsFormRequested(self.bot_id))
 
 
 def split_series(detail: BotDetailView) -> tuple[list[Series], list[Series]]:

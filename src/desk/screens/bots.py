@@ -5,11 +5,12 @@ orders, ``m`` takes it over by hand (signals recorded, not sent), ``e`` edits it
 ``n`` adds a bot and ``d`` (or enter) opens its detail. Every command's answer from the engine
 is shown: a short notification when accepted, an error with the reason when refused. Below the
 table, the selected bot's recent signals and their fate.
+
+The keys ask the App through messages (``CommandRequested``, ``BotDetailRequested`` …): the
+App sends, opens and notifies.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Label
@@ -23,13 +24,16 @@ from desk.core.commands import (
     StartBot,
     StopBot,
 )
+from desk.messages import (
+    BotDetailRequested,
+    CommandRequested,
+    NewBotFormRequested,
+    ParamsFormRequested,
+)
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.context import RefreshContext
 from desk.widgets.bot_tables import BotsTable, SignalsTable
 from desk.widgets.formatting import NS
-
-if TYPE_CHECKING:
-    from desk.app import DeskApp
 
 BOT_SIGNALS_LIMIT = 100
 
@@ -86,10 +90,6 @@ class BotsScreen(DeskScreen):
         self.bot_signals.border_title = "signals"
         self.table.focus()
 
-    @property
-    def desk(self) -> DeskApp:
-        return cast("DeskApp", self.app)
-
     def selected_bot(self) -> str | None:
         """The bot under the cursor (what the bot keys act on)."""
         return self.table.selected_key()
@@ -131,17 +131,17 @@ class BotsScreen(DeskScreen):
 
     # -- actions ---------------------------------------------------------------------------
 
-    async def action_bot(self, verb: str) -> None:
+    def action_bot(self, verb: str) -> None:
         bot_id = self.selected_bot()
         if bot_id is None:
             self.notify("no bot selected", severity="warning")
             return
-        await self.desk.send_command(bot_command(verb, bot_id))
+        self.post_message(CommandRequested(bot_command(verb, bot_id)))
 
     def action_open_detail(self) -> None:
         bot_id = self.selected_bot()
         if bot_id is not None:
-            self.desk.open_bot_detail(bot_id)
+            self.post_message(BotDetailRequested(bot_id))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a bot opens its detail."""
@@ -152,7 +152,7 @@ class BotsScreen(DeskScreen):
     def action_edit_params(self) -> None:
         bot_id = self.selected_bot()
         if bot_id is not None:
-            self.desk.open_params_form(bot_id)
+            self.post_message(ParamsFormRequested(bot_id))
 
     def action_new_bot(self) -> None:
-        self.desk.open_new_bot_form()
+        self.post_message(NewBotFormRequested())

@@ -2,13 +2,15 @@
 
 The App builds one ``RefreshContext`` per tick and gives it to the screen on top, so screens and
 widgets never reach into the App or the engine: everything they may draw comes through here and
-through the ``EngineClient`` it carries.
+through the ``EngineClient`` it carries. ``DeskAppLike`` is the little of the App that the
+flows shared with the command palette read, as a Protocol: nothing here imports ``desk.app``.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from desk.bridge.views import EventView, HealthView
 from desk.clients.client import EngineClient
@@ -47,6 +49,27 @@ class EventLog:
 
     def __len__(self) -> int:
         return len(self._events)
+
+
+class DeskAppLike(Protocol):
+    """The little of the desk App that the trading flows and the command palette use: its
+    client and selection, and the selection calls the palette makes. Everything else screens
+    and the palette ask of the App through messages (``desk.messages``)."""
+
+    client: EngineClient
+    symbol: str
+    timeframe: str
+
+    @property
+    def desk_theme_names(self) -> tuple[str, ...]: ...
+
+    def select_symbol(self, symbol: str) -> None: ...
+
+    def select_timeframe(self, timeframe: str) -> None: ...
+
+    def select_theme(self, name: str) -> None: ...
+
+    def action_help(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Modal forms: a bot's parameters, a new bot, and a one-line text prompt.
 
-A form sends its command through the App and waits for the engine's answer: accepted closes it
+A form sends its command through the ``send`` the App hands it (the App's own command path,
+which notifies an acceptance) and waits for the engine's answer: accepted closes it
 (with a short notification), refused keeps it open with the engine's reason shown in the form,
 so a person can correct the value and submit again. ``ctrl+s`` or ``enter`` in a field submits,
 ``escape`` cancels.
@@ -9,7 +10,8 @@ so a person can correct the value and submit again. ``ctrl+s`` or ``enter`` in a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -21,8 +23,7 @@ from desk.bridge.views import BotView, StrategyInfo
 from desk.core.commands import AddBot, Command, CommandAck, SetBotParams
 from desk.screens.base import bindings
 
-if TYPE_CHECKING:
-    from desk.app import DeskApp
+SendCommand = Callable[[Command], Awaitable[CommandAck]]
 
 
 def format_value(value: Any) -> str:
@@ -50,13 +51,16 @@ def parse_value(text: str, current: Any = None) -> Any:
 
 
 class CommandForm(ModalScreen[bool]):
-    """A modal that builds one command, sends it, and closes only when it was accepted."""
+    """A modal that builds one command, sends it, and closes only when it was accepted.
+
+    ``send`` delivers a command and returns the engine's answer (the App hands it down)."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("form")
     TITLE = ""
 
-    def __init__(self) -> None:
+    def __init__(self, send: SendCommand) -> None:
         super().__init__()
+        self._send = send
         self.error = Label("", id="form-error")
         self.last_ack: CommandAck | None = None
 
@@ -73,8 +77,7 @@ class CommandForm(ModalScreen[bool]):
         if isinstance(built, str):
             self.show_error(built)
             return
-        app = cast("DeskApp", self.app)
-        ack = await app.send_command(built, notify_refusal=False)
+        ack = await self._send(built)
         self.last_ack = ack
         if ack.accepted:
             self.dismiss(True)
@@ -95,8 +98,8 @@ class CommandForm(ModalScreen[bool]):
 class ParamsForm(CommandForm):
     """One input per strategy parameter, prefilled with the bot's current values."""
 
-    def __init__(self, bot: BotView) -> None:
-        super().__init__()
+    def __init__(self, bot: BotView, send: SendCommand) -> None:
+        super().__init__(send)
         self.bot = bot
         self.names = list(bot.params)
 
@@ -142,9 +145,13 @@ class NewBotForm(CommandForm):
     """A new bot: id, strategy (its defaults shown and prefilled), market, size, params."""
 
     def __init__(
-        self, strategies: list[StrategyInfo], symbols: tuple[str, ...], timeframes: tuple[str, ...]
+        self,
+        strategies: list[StrategyInfo],
+        symbols: tuple[str, ...],
+        timeframes: tuple[str, ...],
+        send: SendCommand,
     ) -> None:
-        super().__init__()
+        super().__init__(send)
         self.strategies = {info.name: info for info in strategies}
         self.symbols, self.timeframes = symbols, timeframes
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from textual.app import ComposeResult
 from textual.widgets import Footer, Label
 
+from desk.messages import RefreshRequested
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.context import RefreshContext
 from desk.screens.forms import TextPrompt
@@ -98,12 +99,7 @@ class SignalsScreen(DeskScreen):
     def set_filter(self, **changes: str) -> None:
         """Change the filter (fate=, text=, bot_id=) and redraw at once."""
         self.filter = replace(self.filter, **changes)
-        self.app.call_later(self._refresh_now)
-
-    def _refresh_now(self) -> None:
-        refresh_views = getattr(self.app, "refresh_views", None)
-        if refresh_views is not None:
-            refresh_views()
+        self.app.post_message(RefreshRequested())
 
     # -- actions ---------------------------------------------------------------------------
 

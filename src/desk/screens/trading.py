@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from desk.bridge.views import InstrumentView, TradingView
+from desk.clients.client import EngineClient
 from desk.core.commands import (
     AcceptReconciliation,
     CancelAll,
@@ -38,8 +39,8 @@ from desk.core.commands import (
 from desk.core.enums import Mode, Side
 from desk.core.orders import MANUAL_ACCOUNT
 from desk.screens.base import DeskScreen, bindings
-from desk.screens.context import RefreshContext
-from desk.widgets.confirm import Choice, ConfirmScreen
+from desk.screens.confirm import Choice, ConfirmScreen
+from desk.screens.context import DeskAppLike, RefreshContext
 from desk.widgets.ladder import SelectableLadder
 from desk.widgets.order_ticket import OrderTicket
 from desk.widgets.ticket_rules import TYPE_LABELS, TicketCheck, fmt_decimal, step_of
@@ -112,16 +113,11 @@ class TradingScreen(DeskScreen):
         self.positions.border_subtitle = "F flatten"
         self.fills.border_title = "fills"
         self.denials.border_title = "risk denials"
-        self.ticket.checker = getattr(self.desk_app.client, "check_order", None)
+        self.ticket.checker = getattr(_client(self.app), "check_order", None)
 
     def on_resize(self) -> None:
         super().on_resize()
         self.set_class(self.size.width < NARROW, "-narrow")
-
-    @property
-    def desk_app(self) -> Any:
-        """The DeskApp (typed loosely: importing it here would be circular)."""
-        return self.app
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -320,7 +316,7 @@ async def execute(app: App[Any], command: Command, notify: bool = True) -> Comma
     """Run ``command`` through the client; the ack is notified (unless ``notify`` is False)."""
     name = type(command).__name__
     try:
-        ack: CommandAck = await app.client.execute(command)  # type: ignore[attr-defined]
+        ack = await _client(app).execute(command)
     except Exception as error:
         log.exception("command %s failed", name)
         app.notify(f"{name}: {error}", title="command failed", severity="error")
@@ -331,6 +327,11 @@ async def execute(app: App[Any], command: Command, notify: bool = True) -> Comma
         else:
             app.notify(f"{name} refused: {ack.reason}", severity="error")
     return ack
+
+
+def _client(app: App[Any]) -> EngineClient:
+    """The engine client of the desk App (read through ``DeskAppLike``, not ``desk.app``)."""
+    return cast(DeskAppLike, app).client
 
 
 def _run_if(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -52,12 +52,29 @@ from desk.signals.order_sink import OrderRefused, OrderSink
 from desk.signals.signal import Direction, Signal
 from desk.signals.strategies import create_strategy
 from desk.signals.strategy import BaseStrategy
-from desk.storage.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
 OPERATOR = "operator"
 SYSTEM = "system"
+
+
+class BotStore(Protocol):
+    """The part of :class:`~desk.storage.sqlite.SqliteStore` the bot manager uses."""
+
+    def record_signal(
+        self, *, bot_id: str, signal: Signal, fate: str, recorded_ns: int, order_id: str = ""
+    ) -> None: ...
+
+    def record_bot_event(
+        self, *, ts_ns: int, bot_id: str, kind: str, detail: dict[str, Any], actor: str
+    ) -> None: ...
+
+    def upsert_bot(
+        self, *, bot_id: str, config: dict[str, Any], state: str, mode: str, updated_ns: int
+    ) -> None: ...
+
+    async def load_bots(self) -> list[dict[str, Any]]: ...
 
 
 class _Bot:
@@ -86,7 +103,7 @@ class _Bot:
 class BotManager:
     """Owns every bot of one engine. ``sink`` is where SENT signals go (the OMS seam)."""
 
-    def __init__(self, bus: Bus, store: SqliteStore, sink: OrderSink, clock: Clock) -> None:
+    def __init__(self, bus: Bus, store: BotStore, sink: OrderSink, clock: Clock) -> None:
         self.bus = bus
         self.store = store
         self.sink = sink

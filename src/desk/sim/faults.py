@@ -1,47 +1,69 @@
-"""Faults the OKX simulator injects on request, as a client would meet them on the real venue.
+"""Faults a simulated venue injects on request, as a client would meet them on a real venue.
 
-In process: ``sim.faults.stall(2.0)``; out of process: ``POST /sim/faults/stall`` with body
-``{"seconds": 2.0}`` (answers ``{"ok":true}``, or 400 with a reason).
+This is the venue-neutral part: the names and counts of the faults, the connection faults and
+their timing (stall for some seconds, close some seconds after a notice), and the order faults
+(:class:`OrderFaults`) a venue's wire server consults before it executes an order request. A
+venue's package adds its own frames and stream faults (the OKX simulator: sim/okx/faults.py).
 
-Connection faults hit every connection open at the time of the call; stream faults
-(``sequence_gap``, ``bad_checksum``, ``duplicate_trades``) hit the named instrument's stream,
-hence every subscriber of it.
+Connection faults hit every connection open at the time of the call.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
 
-from desk.sim.okx.wire import notice
-from desk.sim.okx.ws import PRIVATE
-
-if TYPE_CHECKING:
-    from desk.sim.okx.simulator import OkxSimulator
-    from desk.sim.okx.streams import InstrumentStreams
-
-MALFORMED_FRAME = (
-    b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{asks:}'
-)
-TRUNCATED_FALLBACK = b'{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT"'
 CLOSE_GOING_AWAY = 1001
 
 
-class FaultInjector:
-    NAMES = (
+class FaultyConnection(Protocol):
+    """What the connection faults do to one simulated WebSocket connection."""
+
+    @property
+    def conn_id(self) -> str: ...
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def last_push(self) -> bytes | None: ...
+
+    def send(self, data: bytes, is_push: bool = True) -> None: ...
+
+    def stall(self, seconds: float) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def close_soon(self, code: int, reason: str = "") -> None: ...
+
+
+class FaultTarget(Protocol):
+    """The simulated venue the faults act on."""
+
+    @property
+    def order_faults(self) -> OrderFaults: ...
+
+    def open_connections(self) -> Sequence[FaultyConnection]: ...
+
+
+class ConnectionFaults:
+    """The faults any venue's wire server can meet; a venue subclass names all it offers in
+    ``NAMES`` and provides its frames (``MALFORMED_FRAME``, ``TRUNCATED_FALLBACK``, ``notice``).
+    """
+
+    NAMES: ClassVar[tuple[str, ...]] = (
         "drop_connections",
         "stall",
-        "sequence_gap",
-        "bad_checksum",
         "malformed_frame",
         "truncated_frame",
-        "duplicate_trades",
         "maintenance_notice",
-        "drop_private",
         "fail_orders",
     )
+    MALFORMED_FRAME: ClassVar[bytes]
+    TRUNCATED_FALLBACK: ClassVar[bytes]
 
-    def __init__(self, sim: OkxSimulator) -> None:
+    def __init__(self, sim: FaultTarget) -> None:
         self._sim = sim
         self.injected: dict[str, int] = {}
 
@@ -54,11 +76,9 @@ class FaultInjector:
     def _count(self, name: str) -> None:
         self.injected[name] = self.injected.get(name, 0) + 1
 
-    def _stream(self, inst_id: str) -> InstrumentStreams:
-        stream = self._sim.streams.get(inst_id)
-        if stream is None:
-            raise ValueError(f"unknown instrument {inst_id!r}")
-        return stream
+    def notice(self, conn: FaultyConnection) -> bytes:
+        """The venue's "this connection closes soon, reconnect" frame for ``conn``."""
+        raise NotImplementedError
 
     def drop_connections(self) -> int:
         """Close every connection's TCP socket at once, with no close frame (client sees 1006)."""
@@ -79,35 +99,17 @@ class FaultInjector:
             conn.stall(float(seconds))
         return len(conns)
 
-    def drop_private(self) -> int:
-        """Drop every ``/ws/v5/private`` connection (TCP abort, the client sees 1006)."""
-        self._count("drop_private")
-        conns = [c for c in self._sim.open_connections() if c.endpoint == PRIVATE]
-        for conn in conns:
-            conn.abort()
-        return len(conns)
-
     def fail_orders(self, count: int = 1, mode: str = "error") -> None:
         """The next ``count`` order requests time out or fail (see ``OrderFaults``)."""
         self._sim.order_faults.fail_next(count, mode)
         self._count("fail_orders")
-
-    def sequence_gap(self, inst_id: str) -> None:
-        """The next ``books`` update's ``prevSeqId`` is not the last ``seqId`` sent."""
-        self._stream(inst_id).gap_pending = True
-        self._count("sequence_gap")
-
-    def bad_checksum(self, inst_id: str) -> None:
-        """The next ``books`` update carries a wrong ``checksum`` (non-zero; the book is right)."""
-        self._stream(inst_id).bad_checksum_pending = True
-        self._count("bad_checksum")
 
     def malformed_frame(self) -> int:
         """Send every connection a text frame that is not valid JSON."""
         self._count("malformed_frame")
         conns = self._sim.open_connections()
         for conn in conns:
-            conn.send(MALFORMED_FRAME, is_push=False)
+            conn.send(self.MALFORMED_FRAME, is_push=False)
         return len(conns)
 
     def truncated_frame(self) -> int:
@@ -115,33 +117,20 @@ class FaultInjector:
         self._count("truncated_frame")
         conns = self._sim.open_connections()
         for conn in conns:
-            whole = conn.last_push or TRUNCATED_FALLBACK
+            whole = conn.last_push or self.TRUNCATED_FALLBACK
             conn.send(whole[: max(1, len(whole) // 2)], is_push=False)
         return len(conns)
 
-    def duplicate_trades(self, inst_id: str) -> bool:
-        """Re-send the last ``trades`` push of ``inst_id`` verbatim; False if none yet."""
-        stream = self._stream(inst_id)
-        self._count("duplicate_trades")
-        data = stream.latest.get("trades")
-        if data is None:
-            return False
-        stream.hub.broadcast(("trades", inst_id), data)
-        return True
-
     def maintenance_notice(self, close_after: float = 60.0) -> int:
-        """Send the 64008 upgrade notice, then close (1001) ``close_after`` seconds later.
-
-        ``{"event":"notice","code":"64008","msg":"The connection will soon be closed for a
-        service upgrade. Please reconnect.","connId":"a4d3ae55"}``
-        """
+        """Send the venue's upgrade notice (:meth:`notice`), then close (1001) ``close_after``
+        seconds later."""
         if close_after < 0:
             raise ValueError("close_after must not be negative")
         self._count("maintenance_notice")
         loop = asyncio.get_running_loop()
         conns = self._sim.open_connections()
         for conn in conns:
-            conn.send(notice(conn.conn_id), is_push=False)
+            conn.send(self.notice(conn), is_push=False)
             loop.call_later(
                 float(close_after), conn.close_soon, CLOSE_GOING_AWAY, "service upgrade"
             )
@@ -152,8 +141,9 @@ class OrderFaults:
     """Order requests (WS ops and REST trade calls) that should fail, for circuit-breaker tests.
 
     ``fail_next(3, "timeout")``: the next three order requests get no answer at all (REST holds
-    the request open until the client gives up); ``"error"``: they are answered with OKX's
-    ``50001`` "Service temporarily unavailable" (REST: HTTP 503). Nothing is executed either way.
+    the request open until the client gives up); ``"error"``: they are answered with the venue's
+    "service unavailable" error (OKX: ``50001`` "Service temporarily unavailable", REST: HTTP
+    503). Nothing is executed either way.
     """
 
     MODES = ("timeout", "error")

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from desk.config import SimulatorConfig
+from desk.sim.config import SimulatorConfig
 from desk.sim.okx.simulator import OkxSimulator
 
 

@@ -27,30 +27,17 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from desk.config import StorageConfig
-from desk.core.enums import Side
 from desk.core.events import Candle, SystemEvent
-from desk.core.orders import Fill, Liquidity, Order, OrderStatus, OrderType
+from desk.core.orders import Fill, Order, OrderStatus
 from desk.storage import schema
+from desk.storage.config import StorageConfig
+from desk.storage.rows import StoredOrder, fill_from_row, order_from_row
 
 log = logging.getLogger(__name__)
 
 Row = tuple[str, tuple[Any, ...]]
 
 OPEN_STATUSES = tuple(str(s) for s in OrderStatus if s.open)
-
-
-class StoredOrder(msgspec.Struct, frozen=True, kw_only=True):
-    """An order as stored: its last state plus what :class:`Order` does not carry.
-
-    ``notional`` is the exact sum of price x size over its fills (``avg_price`` is derived from
-    it, and may be rounded); ``reduce_only`` is needed to resend the request unchanged.
-    """
-
-    order: Order
-    reduce_only: bool
-    notional: Decimal
-    updated_ns: int
 
 
 class SqliteStore:
@@ -332,11 +319,11 @@ class SqliteStore:
         else:
             rows = await self._fetch(sql + " ORDER BY id DESC LIMIT ?", (since_ns, limit))
             rows.reverse()
-        return [_fill_from_row(row) for row in rows]
+        return [fill_from_row(row) for row in rows]
 
     async def _load_orders(self, where: str, params: tuple[Any, ...]) -> list[StoredOrder]:
         rows = await self._fetch(f"SELECT {schema.ORDER_COLUMNS} FROM orders {where}", params)
-        return [_order_from_row(row) for row in rows]
+        return [order_from_row(row) for row in rows]
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """Read after flushing queued writes, so a caller reads its own writes."""
@@ -427,91 +414,6 @@ class SqliteStore:
 
 def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
-
-
-def _order_from_row(row: tuple[Any, ...]) -> StoredOrder:
-    (
-        client_order_id,
-        venue_order_id,
-        venue,
-        bot_id,
-        symbol,
-        side,
-        order_type,
-        price,
-        size,
-        filled,
-        avg_price,
-        notional,
-        fee,
-        fee_ccy,
-        status,
-        reason,
-        reduce_only,
-        created_ns,
-        updated_ns,
-    ) = row
-    order = Order(
-        ts_exchange=0,
-        ts_recv=updated_ns,
-        client_order_id=client_order_id,
-        venue_order_id=venue_order_id,
-        symbol=symbol,
-        side=Side(side),
-        order_type=OrderType(order_type),
-        price=None if price is None else Decimal(price),
-        size=Decimal(size),
-        filled=Decimal(filled),
-        avg_price=Decimal(avg_price),
-        status=OrderStatus(status),
-        bot_id=bot_id,
-        venue=venue,
-        fee=Decimal(fee),
-        fee_ccy=fee_ccy,
-        reason=reason,
-        created_ns=created_ns,
-    )
-    return StoredOrder(
-        order=order,
-        reduce_only=bool(reduce_only),
-        notional=Decimal(notional),
-        updated_ns=updated_ns,
-    )
-
-
-def _fill_from_row(row: tuple[Any, ...]) -> Fill:
-    (
-        ts_exchange,
-        ts_recv,
-        venue,
-        client_order_id,
-        trade_id,
-        venue_order_id,
-        bot_id,
-        symbol,
-        side,
-        price,
-        size,
-        fee,
-        fee_ccy,
-        liquidity,
-    ) = row
-    return Fill(
-        ts_exchange=ts_exchange,
-        ts_recv=ts_recv,
-        client_order_id=client_order_id,
-        venue_order_id=venue_order_id,
-        trade_id=trade_id,
-        symbol=symbol,
-        side=Side(side),
-        price=Decimal(price),
-        size=Decimal(size),
-        fee=Decimal(fee),
-        fee_ccy=fee_ccy,
-        liquidity=Liquidity(liquidity),
-        bot_id=bot_id,
-        venue=venue,
-    )
 
 
 def _group_by_statement(batch: list[Row]) -> list[tuple[str, list[tuple[Any, ...]]]]:

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from desk.config import ReconnectConfig
 from desk.core.enums import Side
 from desk.core.orders import Liquidity, OrderRequest, OrderStatus, OrderType
 from desk.execution.credentials import Credentials
@@ -20,7 +19,9 @@ from desk.execution.venue import (
     VenueError,
     VenueReport,
 )
-from desk.execution.venues.okx import OkxExecutionClient, OkxExecutionConfig, decimal_str
+from desk.execution.venues.okx import OkxExecutionClient, OkxExecutionConfig
+from desk.execution.venues.okx_wire import decimal_str
+from desk.net.config import ReconnectConfig
 from desk.sim.accounts import SIM_CREDENTIALS
 from desk.sim.okx.simulator import OkxSimulator
 from tests.sim.okx.client import BTC, config

@@ -12,11 +12,11 @@ import math
 import msgspec
 import pytest
 
-from desk.config import OkxConfig
 from desk.core.bus import Bus
 from desk.core.enums import ConnectionState, Severity, Side
 from desk.core.events import BookChanged, SystemEvent, Ticker, Trade
 from desk.core.topics import SYSTEM_EVENTS
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed, SubscribeBudget
 from desk.feeds.okx.rest import RestBook
 from desk.feeds.okx.sync import SyncState

@@ -9,7 +9,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from desk.config import SimulatorConfig
+from desk.sim.config import SimulatorConfig
 
 BTC, ETH = "BTC-USDT", "ETH-USDT"
 TIMEOUT = 10.0

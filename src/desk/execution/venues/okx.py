@@ -33,15 +33,10 @@ Against the simulator::
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -50,45 +45,33 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from desk.config import ReconnectConfig
 from desk.core.clock import NS_PER_MS
-from desk.core.enums import ConnectionState, Side
-from desk.core.orders import CLIENT_ORDER_ID, Liquidity, OrderRequest, OrderStatus, OrderType
+from desk.core.enums import ConnectionState
+from desk.core.orders import CLIENT_ORDER_ID, OrderRequest, OrderType
 from desk.execution.credentials import Credentials, load_credentials
 from desk.execution.venue import (
     CancelRejected,
-    FillReport,
-    OrderAccepted,
-    OrderCanceled,
     OrderRejected,
     VenueError,
     VenueOrder,
     VenueReport,
 )
+from desk.execution.venues.okx_reports import OrderReports, OrderTrack
+from desk.execution.venues.okx_wire import (
+    ORDER_TYPES,
+    decimal_str,
+    login_request,
+    ms_to_ns,
+    rest_headers,
+    venue_order,
+)
+from desk.net.config import ReconnectConfig
 from desk.net.connection import WsConnection
 
 log = logging.getLogger(__name__)
 
 PROD_PRIVATE_URL = "wss://ws.okx.com:8443/ws/v5/private"
 DEMO_PRIVATE_URL = "wss://wspap.okx.com:8443/ws/v5/private"
-LOGIN_PATH = "/users/self/verify"
-TRACKS_KEPT = 10_000
-ORDER_TYPES = {
-    OrderType.LIMIT: "limit",
-    OrderType.MARKET: "market",
-    OrderType.POST_ONLY: "post_only",
-    OrderType.IOC: "ioc",
-    OrderType.FOK: "fok",
-}
-FROM_ORD_TYPE = {v: k for k, v in ORDER_TYPES.items()}
-OPEN_STATES = {"live": OrderStatus.LIVE, "partially_filled": OrderStatus.PARTIALLY_FILLED}
-CANCELED_STATES = frozenset({"canceled", "mmp_canceled"})
-ALL_STATES = {
-    **OPEN_STATES,
-    "filled": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "mmp_canceled": OrderStatus.CANCELED,
-}
 
 
 class OkxExecutionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -138,81 +121,7 @@ class OkxExecutionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
         return load_credentials(self.credentials_file, env_names=names)
 
 
-# ---- signing --------------------------------------------------------------------------------
-
-
-def _sign(secret: str, prehash: str) -> str:
-    digest = hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def login_request(credentials: Credentials, epoch_s: int) -> dict[str, Any]:
-    """``{"op":"login","args":[{"apiKey","passphrase","timestamp","sign"}]}`` (A.8)."""
-    ts = str(epoch_s)
-    return {
-        "op": "login",
-        "args": [
-            {
-                "apiKey": credentials.api_key,
-                "passphrase": credentials.passphrase,
-                "timestamp": ts,
-                "sign": _sign(credentials.secret, f"{ts}GET{LOGIN_PATH}"),
-            }
-        ],
-    }
-
-
-def iso_timestamp(epoch_ms: int) -> str:
-    """``2020-12-08T09:08:57.715Z``."""
-    when = datetime.fromtimestamp(epoch_ms // 1000, UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
-
-
-def rest_headers(
-    credentials: Credentials, method: str, request_path: str, body: str, epoch_ms: int, demo: bool
-) -> dict[str, str]:
-    """The OK-ACCESS-* headers of one signed REST call (A.9)."""
-    ts = iso_timestamp(epoch_ms)
-    headers = {
-        "OK-ACCESS-KEY": credentials.api_key,
-        "OK-ACCESS-SIGN": _sign(credentials.secret, ts + method.upper() + request_path + body),
-        "OK-ACCESS-TIMESTAMP": ts,
-        "OK-ACCESS-PASSPHRASE": credentials.passphrase,
-        "Content-Type": "application/json",
-    }
-    if demo:
-        headers["x-simulated-trading"] = "1"
-    return headers
-
-
-def decimal_str(value: Decimal) -> str:
-    """A Decimal as a plain wire string (``Decimal("1E+2")`` -> ``"100"``), never via float."""
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValueError(f"not a finite Decimal: {value!r}")
-    return format(value, "f")
-
-
-# ---- per-order report state -----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Track:
-    """What was already reported for one clOrdId (duplicates and reordering are absorbed)."""
-
-    venue_order_id: str = ""
-    accepted: bool = False
-    done: bool = False
-    trades: set[str] = field(default_factory=set)
-
-
-def _ms_to_ns(text: Any) -> int:
-    try:
-        return int(text) * NS_PER_MS
-    except (TypeError, ValueError):
-        return time.time_ns()
-
-
-class OkxExecutionClient:
+class OkxExecutionClient(OrderReports):
     """The OKX venue client (see the module docstring)."""
 
     name = "okx"
@@ -235,7 +144,7 @@ class OkxExecutionClient:
         self._auth_error = ""
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = count(1)
-        self._tracks: OrderedDict[str, _Track] = OrderedDict()
+        self._tracks: OrderedDict[str, OrderTrack] = OrderedDict()
         self._inst_codes: dict[str, int] = {}
         self.logins = 0
 
@@ -294,7 +203,7 @@ class OkxExecutionClient:
         if problem:
             self._emit(OrderRejected(client_order_id=cl, reason=problem, ts=now))
             return
-        self._tracks[cl] = _Track()  # a reused clOrdId starts over
+        self._tracks[cl] = OrderTrack()  # a reused clOrdId starts over
         self._tracks.move_to_end(cl)
         self._trim_tracks()
         reply = await self._request("order", [self._order_arg(request)])
@@ -303,7 +212,7 @@ class OkxExecutionClient:
             self._reject(cl, f"{reply.get('code')}: {reply.get('msg')}", now)
             return
         for entry in entries:
-            ts = _ms_to_ns(entry.get("ts"))
+            ts = ms_to_ns(entry.get("ts"))
             if entry.get("sCode") == "0":
                 self._accepted(cl, str(entry.get("ordId", "")), ts)
             else:
@@ -321,13 +230,13 @@ class OkxExecutionClient:
                     CancelRejected(
                         client_order_id=client_order_id,
                         reason=reason,
-                        ts=_ms_to_ns(entry.get("ts")),
+                        ts=ms_to_ns(entry.get("ts")),
                     )
                 )
 
     async def open_orders(self) -> list[VenueOrder]:
         data = await self._signed_get("/api/v5/trade/orders-pending?instType=SPOT")
-        return [self._venue_order(entry) for entry in data]
+        return [venue_order(entry) for entry in data]
 
     async def order_status(self, client_order_id: str, symbol: str) -> VenueOrder | None:
         path = f"/api/v5/trade/order?instId={symbol}&clOrdId={client_order_id}"
@@ -337,7 +246,7 @@ class OkxExecutionClient:
             if "51603" in str(exc):  # "Order does not exist"
                 return None
             raise
-        return self._venue_order(data[0]) if data else None
+        return venue_order(data[0]) if data else None
 
     async def balances(self) -> dict[str, Decimal]:
         data = await self._signed_get("/api/v5/account/balance")
@@ -463,24 +372,6 @@ class OkxExecutionClient:
             )
         return list(reply.get("data") or [])
 
-    @staticmethod
-    def _venue_order(entry: dict[str, Any]) -> VenueOrder:
-        px = entry.get("px") or ""
-        return VenueOrder(
-            client_order_id=str(entry.get("clOrdId", "")),
-            venue_order_id=str(entry.get("ordId", "")),
-            symbol=str(entry.get("instId", "")),
-            side=Side(entry.get("side", "buy")),
-            order_type=FROM_ORD_TYPE.get(entry.get("ordType", ""), OrderType.LIMIT),
-            price=Decimal(px) if px else None,
-            size=Decimal(entry.get("sz") or "0"),
-            filled=Decimal(entry.get("accFillSz") or "0"),
-            status=ALL_STATES.get(entry.get("state", ""), OrderStatus.LIVE),
-            avg_price=Decimal(entry.get("avgPx") or "0"),
-            fee=-Decimal(entry.get("fee") or "0"),  # OKX: negative = charged
-            fee_ccy=str(entry.get("feeCcy", "")),
-        )
-
     # ---- connection ----------------------------------------------------------------------
 
     async def _on_open(self, conn: WsConnection) -> None:
@@ -543,80 +434,5 @@ class OkxExecutionClient:
         elif msg.get("event") == "error":
             log.warning("okx private error %s: %s", msg.get("code"), msg.get("msg"))
 
-    # ---- order updates -------------------------------------------------------------------
 
-    def _track(self, cl: str) -> _Track:
-        track = self._tracks.get(cl)
-        if track is None:
-            track = self._tracks[cl] = _Track()
-            self._trim_tracks()
-        return track
-
-    def _trim_tracks(self) -> None:
-        while len(self._tracks) > TRACKS_KEPT:
-            self._tracks.popitem(last=False)
-
-    def _on_order(self, entry: dict[str, Any]) -> None:
-        cl = str(entry.get("clOrdId") or "")
-        if not cl:
-            return  # not placed by desk
-        ord_id = str(entry.get("ordId", ""))
-        state = entry.get("state", "")
-        ts = _ms_to_ns(entry.get("uTime"))
-        self._accepted(cl, ord_id, ts)
-        track = self._track(cl)
-        trade_id = str(entry.get("tradeId") or "")
-        fill_sz = Decimal(entry.get("fillSz") or "0")
-        if trade_id and fill_sz > 0 and trade_id not in track.trades:
-            track.trades.add(trade_id)
-            fee = entry.get("fillFee") or "0"
-            self._emit(
-                FillReport(
-                    client_order_id=cl,
-                    venue_order_id=ord_id,
-                    trade_id=trade_id,
-                    price=Decimal(entry["fillPx"]),
-                    size=fill_sz,
-                    fee=-Decimal(fee),
-                    fee_ccy=str(entry.get("fillFeeCcy", "")),
-                    liquidity=Liquidity.MAKER if entry.get("execType") == "M" else Liquidity.TAKER,
-                    ts=_ms_to_ns(entry.get("fillTime") or entry.get("uTime")),
-                )
-            )
-        if state == "filled":
-            track.done = True
-        elif state in CANCELED_STATES and not track.done:
-            track.done = True
-            source = entry.get("cancelSourceReason") or entry.get("msg") or ""
-            reason = f"venue cancelSource {entry.get('cancelSource', '')}: {source}".rstrip(": ")
-            self._emit(
-                OrderCanceled(client_order_id=cl, venue_order_id=ord_id, reason=reason, ts=ts)
-            )
-
-    def _accepted(self, cl: str, ord_id: str, ts: int) -> None:
-        track = self._track(cl)
-        if not track.accepted:
-            track.accepted, track.venue_order_id = True, ord_id
-            self._emit(OrderAccepted(client_order_id=cl, venue_order_id=ord_id, ts=ts))
-
-    def _reject(self, cl: str, reason: str, ts: int) -> None:
-        track = self._track(cl)
-        if not track.accepted and not track.done:
-            track.done = True
-            self._emit(OrderRejected(client_order_id=cl, reason=reason, ts=ts))
-
-    def _emit(self, report: VenueReport) -> None:
-        try:
-            self._handler(report)
-        except Exception:
-            log.exception("okx: report handler failed on %s", type(report).__name__)
-
-
-__all__ = [
-    "OkxExecutionClient",
-    "OkxExecutionConfig",
-    "decimal_str",
-    "iso_timestamp",
-    "login_request",
-    "rest_headers",
-]
+__all__ = ["OkxExecutionClient", "OkxExecutionConfig"]

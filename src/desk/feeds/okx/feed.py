@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from desk.config import OkxConfig
 from desk.core.bus import Bus
 from desk.core.enums import ConnectionState, Severity
 from desk.core.events import Ticker, Trade
@@ -40,6 +39,7 @@ from desk.core.topics import market_data
 from desk.feeds.counters import FeedCounters
 from desk.feeds.dedupe import TradeDeduplicator
 from desk.feeds.okx.books import OkxBookKeeper
+from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.rest import OkxRestClient, RestBook
 from desk.feeds.okx.wire import (
     BOOK_CHANNELS,

@@ -1,21 +1,20 @@
-"""Built-in strategies and the registry that creates them by name (for configs and the UI)."""
+"""Built-in strategies, registered by name in :mod:`desk.signals.strategies.registry`."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 from desk.signals.strategies.bollinger_breakout import BollingerBreakout
 from desk.signals.strategies.combination import Combination
 from desk.signals.strategies.ma_crossover import MaCrossover
 from desk.signals.strategies.macd_trend import MacdTrend
+from desk.signals.strategies.registry import STRATEGIES, create_strategy
 from desk.signals.strategies.rsi_mean_reversion import RsiMeanReversion
-from desk.signals.strategy import BaseStrategy
 
-STRATEGIES: dict[str, type[BaseStrategy]] = {
-    cls.name: cls
-    for cls in (MaCrossover, RsiMeanReversion, MacdTrend, BollingerBreakout, Combination)
-}
+STRATEGIES.update(
+    {
+        cls.name: cls
+        for cls in (MaCrossover, RsiMeanReversion, MacdTrend, BollingerBreakout, Combination)
+    }
+)
 
 __all__ = [
     "STRATEGIES",
@@ -26,13 +25,3 @@ __all__ = [
     "RsiMeanReversion",
     "create_strategy",
 ]
-
-
-def create_strategy(name: str, parameters: Mapping[str, Any] | None = None) -> BaseStrategy:
-    """A new strategy of the registered ``name``; ValueError for an unknown name or bad params."""
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        known = ", ".join(sorted(STRATEGIES))
-        raise ValueError(f"unknown strategy {name!r}; known: {known}") from None
-    return cls(parameters)

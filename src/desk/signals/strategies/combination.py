@@ -7,7 +7,7 @@ otherwise (agreement lost). It emits when that combined direction changes. Stren
 of the agreeing children's latest strengths; FLAT has strength 1.
 
 Parameters: ``{"min_agree": 2, "children": [{"name": "ma_crossover", "params": {...}}, ...]}``,
-children by registry name (see :data:`desk.signals.strategies.STRATEGIES`).
+children by registry name (see :data:`desk.signals.strategies.registry.STRATEGIES`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from desk.core.events import Candle
 from desk.signals.signal import Direction
+from desk.signals.strategies.registry import create_strategy
 from desk.signals.strategy import (
     EXIT_ANY,
     LONG,
@@ -81,8 +82,6 @@ class Combination(BaseStrategy):
     Params = CombinationParams
 
     def _build(self) -> None:
-        from desk.signals.strategies import create_strategy
-
         self.children: list[BaseStrategy] = []
         for j, spec in enumerate(self.params.children):
             try:

@@ -35,15 +35,16 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from desk.config import SimulatorConfig
 from desk.core.clock import NS_PER_MS, Clock, LiveClock
 from desk.core.enums import Side
 from desk.sim.accounts import SIM_CREDENTIALS, Account, AccountSpec, open_accounts
-from desk.sim.faults import FaultInjector, OrderFaults
+from desk.sim.config import SimulatorConfig
+from desk.sim.faults import OrderFaults
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
 from desk.sim.market import TAKER, FlowParams, SyntheticMarket
 from desk.sim.okx.candles import BusinessStreams
 from desk.sim.okx.conn import CLOSE_SILENCE, Connection
+from desk.sim.okx.faults import FaultInjector
 from desk.sim.okx.private import PrivateWs
 from desk.sim.okx.private_rest import PrivateRest
 from desk.sim.okx.rest import RestApi

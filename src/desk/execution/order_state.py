@@ -1,0 +1,409 @@
+"""The OMS's order table and the state machine every change to an order goes through.
+
+:class:`OrderStateMachine` keeps each order as a :class:`Tracked` (the order plus what the OMS
+needs to manage it) with an index of the open ones and their open sizes, answers the queries on
+them, runs the tasks that hand requests and cancels to the venue, and applies every change
+through ``_update``: a status change outside :data:`TRANSITIONS` is dropped, every new state is
+recorded (:class:`OrderStore`) and published. :class:`~desk.execution.oms.OrderManager` builds
+on it, with venue reports (reports.py) and reconciliation (reconcile.py) in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from collections.abc import Callable, Sequence
+from decimal import Context, Decimal
+from typing import Protocol
+
+import msgspec
+
+from desk.core import topics
+from desk.core.bus import Bus
+from desk.core.clock import Clock
+from desk.core.enums import Side
+from desk.core.orders import Fill, Order, OrderRequest, OrderStatus
+from desk.execution.order_ids import ClientOrderIdFactory
+from desk.execution.portfolio import Portfolio
+from desk.execution.venue import ExecutionClient, VenueError
+
+log = logging.getLogger("desk.execution.oms")
+
+ZERO = Decimal(0)
+EXACT = Context(prec=80)  # sums of prices x sizes: far more digits than any venue sends
+AVG = Context(prec=34)
+_DUPLICATE_ID = re.compile(r"51016|duplicat\w*\s+(cl\s*ord\s*id|client\s*order\s*id)", re.I)
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_NEW: frozenset(
+        {S.LIVE, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED}
+    ),
+    S.LIVE: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
+    S.FILLED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+"""Allowed status changes (core/orders.py); anything else in a report is ignored and logged."""
+
+
+class StoredOrder(Protocol):
+    """An order as the store gives it back: its last state plus what :class:`Order` lacks."""
+
+    @property
+    def order(self) -> Order: ...
+
+    @property
+    def reduce_only(self) -> bool: ...
+
+    @property
+    def notional(self) -> Decimal: ...
+
+
+class OrderStore(Protocol):
+    """The part of :class:`~desk.storage.sqlite.SqliteStore` the OMS uses."""
+
+    def record_order(
+        self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> None: ...
+
+    def record_order_event(
+        self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
+    ) -> None: ...
+
+    def record_fill(self, fill: Fill) -> None: ...
+
+    async def load_open_orders(self) -> Sequence[StoredOrder]: ...
+
+    async def load_orders(
+        self, *, since_ns: int = 0, limit: int | None = None
+    ) -> Sequence[StoredOrder]: ...
+
+    async def load_fills(self, *, since_ns: int = 0, limit: int | None = None) -> list[Fill]: ...
+
+    async def wait_committed(self, upto: int | None = None) -> None: ...
+
+
+class Tracked:
+    """An order plus what the OMS needs beyond :class:`Order` to manage it.
+
+    Setting ``order`` tells the OMS (``on_change``), which keeps its open-order index and
+    open sizes up to date incrementally: risk asks for them on every order.
+    """
+
+    __slots__ = (
+        "_order",
+        "cancel_sent",
+        "cancel_wanted",
+        "durable_at",
+        "notional",
+        "on_change",
+        "outcome_unknown",
+        "request",
+        "sending",
+    )
+
+    def __init__(self, order: Order, request: OrderRequest, notional: Decimal = ZERO) -> None:
+        self._order = order
+        self.on_change: Callable[[Order | None, Order], None] | None = None
+        self.request = request
+        self.notional = notional
+        self.sending = False
+        self.outcome_unknown = False
+        self.cancel_sent = False
+        self.cancel_wanted = False  # asked while the order was still on its way to the venue
+        self.durable_at = 0  # the store's row count once this order's first rows were queued
+
+    @property
+    def order(self) -> Order:
+        return self._order
+
+    @order.setter
+    def order(self, new: Order) -> None:
+        old, self._order = self._order, new
+        if self.on_change is not None:
+            self.on_change(old, new)
+
+
+def request_of(order: Order, *, reduce_only: bool = False) -> OrderRequest:
+    """The request that produced ``order`` (to resend it unchanged)."""
+    return OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        order_type=order.order_type,
+        size=order.size,
+        price=order.price,
+        bot_id=order.bot_id,
+        client_order_id=order.client_order_id,
+        reduce_only=reduce_only,
+        venue=order.venue,
+    )
+
+
+def is_duplicate_id_refusal(reason: str) -> bool:
+    """Whether the venue refused an order because its client order id is already pending."""
+    return _DUPLICATE_ID.search(reason) is not None
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed send may still have reached the venue (timeout, cut connection).
+
+    The contract's VenueError carries no such flag; a timeout anywhere in its cause chain, or an
+    ``outcome_unknown``/``timeout`` attribute set by the venue client, says so.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError) or getattr(seen, "outcome_unknown", False):
+            return True
+        if getattr(seen, "timeout", False) is True:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class OrderStateMachine:
+    """Tracked orders, their open index, and every change to them, recorded and published.
+
+    The attributes are set by :class:`~desk.execution.oms.OrderManager`'s constructor.
+    """
+
+    bus: Bus
+    store: OrderStore
+    venue: ExecutionClient
+    clock: Clock
+    portfolio: Portfolio | None
+    venue_name: str
+    ignored_reports: int
+    _ids: ClientOrderIdFactory
+    _durable: bool
+    _orders: dict[str, Tracked]
+    _open: dict[str, None]
+    _open_by_account: dict[tuple[str, str, Side], Decimal]
+    _open_by_symbol: dict[tuple[str, Side], Decimal]
+    _by_venue_id: dict[str, str]
+    _tasks: set[asyncio.Task[None]]
+    _fills: deque[Fill]
+
+    # ---- the table ----
+
+    def _new_id(self) -> str:
+        while True:
+            client_order_id = self._ids.next()
+            if client_order_id not in self._orders:
+                return client_order_id
+
+    def _register(self, tracked: Tracked) -> None:
+        self._orders[tracked.order.client_order_id] = tracked
+        tracked.on_change = self._order_changed
+        self._order_changed(None, tracked.order)
+
+    def _order_changed(self, old: Order | None, new: Order) -> None:
+        """Keep the open index and the open sizes per account/symbol and side exact."""
+        for order, sign in ((old, -1), (new, 1)):
+            if order is None or not order.status.open:
+                continue
+            remaining = order.size - order.filled
+            if remaining <= 0:
+                continue
+            by_account = (order.bot_id, order.symbol, order.side)
+            by_symbol = (order.symbol, order.side)
+            self._open_by_account[by_account] = (
+                self._open_by_account.get(by_account, ZERO) + sign * remaining
+            )
+            self._open_by_symbol[by_symbol] = (
+                self._open_by_symbol.get(by_symbol, ZERO) + sign * remaining
+            )
+        cid = new.client_order_id
+        if new.status.open:
+            self._open.setdefault(cid, None)
+        else:
+            self._open.pop(cid, None)
+
+    def _find(self, client_order_id: str, venue_order_id: str) -> Tracked | None:
+        tracked = self._orders.get(client_order_id) if client_order_id else None
+        if tracked is None and venue_order_id:
+            known = self._by_venue_id.get(venue_order_id)
+            tracked = self._orders.get(known) if known else None
+        return tracked
+
+    # ---- sending ----
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, tracked: Tracked, request: OrderRequest) -> None:
+        tracked.sending = True
+        try:
+            if self._durable:
+                # Only this order's own rows: later orders' rows must not hold it back.
+                await self.store.wait_committed(tracked.durable_at or None)
+            await self.venue.submit(request)
+        except VenueError as exc:
+            if is_duplicate_id_refusal(str(exc)):
+                self._mark_unknown(tracked, f"already at the venue: {exc}")
+            elif outcome_unknown(exc):
+                self._mark_unknown(tracked, f"outcome unknown: {exc}")
+            else:
+                self._reject(tracked, f"venue: {exc}", ts_exchange=0)
+        except asyncio.CancelledError:
+            self._mark_unknown(tracked, "send interrupted")
+            raise
+        except Exception as exc:
+            log.exception("venue submit of %s failed", request.client_order_id)
+            self._mark_unknown(tracked, f"outcome unknown: {exc!r}")
+        finally:
+            tracked.sending = False
+            self._cancel_deferred(tracked)
+
+    def _cancel_deferred(self, tracked: Tracked) -> None:
+        """Send a cancel that was asked for while the order was on its way."""
+        if not tracked.cancel_wanted or tracked.cancel_sent or tracked.order.status.terminal:
+            return
+        tracked.cancel_wanted = False
+        tracked.cancel_sent = True
+        self._spawn(self._send_cancel(tracked), f"cancel-{tracked.order.client_order_id}")
+
+    def _mark_unknown(self, tracked: Tracked, why: str) -> None:
+        if tracked.order.status is not OrderStatus.PENDING_NEW:
+            return  # a report already told us what happened
+        tracked.outcome_unknown = True
+        log.warning("order %s: %s; left for reconciliation", tracked.order.client_order_id, why)
+        self.store.record_order_event(
+            ts_ns=self.clock.now_ns(),
+            client_order_id=tracked.order.client_order_id,
+            status=str(tracked.order.status),
+            filled=tracked.order.filled,
+            reason=why,
+        )
+
+    def _reject(self, tracked: Tracked, reason: str, *, ts_exchange: int) -> None:
+        order = tracked.order
+        if order.status is not OrderStatus.PENDING_NEW or order.filled:
+            log.warning(
+                "reject of %s (%s) ignored: %s", order.client_order_id, reason, order.status
+            )
+            self.ignored_reports += 1
+            return
+        tracked.outcome_unknown = False
+        self._update(tracked, ts_exchange, status=OrderStatus.REJECTED, reason=reason)
+
+    async def _send_cancel(self, tracked: Tracked) -> None:
+        order = tracked.order
+        try:
+            await self.venue.cancel(order.client_order_id, order.symbol)
+        except Exception as exc:
+            tracked.cancel_sent = False
+            if not isinstance(exc, VenueError):
+                log.exception("venue cancel of %s failed", order.client_order_id)
+            self._note(tracked, f"cancel failed: venue: {exc}")
+
+    # ---- state changes ----
+
+    def _update(self, tracked: Tracked, ts_exchange: int, **changes: object) -> None:
+        """Apply ``changes`` to the order, record and publish it.
+
+        A status change outside :data:`TRANSITIONS` is dropped (logged); other fields still
+        apply (a fill on a canceled order still counts).
+        """
+        order = tracked.order
+        status = changes.get("status")
+        if (
+            status is not None
+            and status is not order.status
+            and status not in TRANSITIONS[order.status]
+        ):
+            log.warning(
+                "order %s: %s -> %s not allowed, ignored",
+                order.client_order_id,
+                order.status,
+                status,
+            )
+            self.ignored_reports += 1
+            del changes["status"]
+        tracked.order = msgspec.structs.replace(
+            order, ts_exchange=ts_exchange, ts_recv=self.clock.now_ns(), **changes
+        )
+        if tracked.order.status.terminal:
+            tracked.outcome_unknown = False
+        self._emit(tracked)
+
+    def _note(self, tracked: Tracked, reason: str) -> None:
+        """Record something that happened to an order without changing it."""
+        order = tracked.order
+        log.info("order %s: %s", order.client_order_id, reason)
+        self.store.record_order_event(
+            ts_ns=self.clock.now_ns(),
+            client_order_id=order.client_order_id,
+            status=str(order.status),
+            filled=order.filled,
+            reason=reason,
+        )
+
+    def _emit(self, tracked: Tracked) -> None:
+        """Record the order's new state and its history row, and publish it."""
+        order = tracked.order
+        self.store.record_order(
+            order,
+            reduce_only=tracked.request.reduce_only,
+            notional=tracked.notional,
+            updated_ns=order.ts_recv,
+        )
+        self.store.record_order_event(
+            ts_ns=order.ts_recv,
+            client_order_id=order.client_order_id,
+            status=str(order.status),
+            filled=order.filled,
+            reason=order.reason,
+        )
+        self.bus.publish(topics.trade_updates(order.bot_id), order)
+
+    # ---- queries ----
+
+    def order(self, client_order_id: str) -> Order | None:
+        tracked = self._orders.get(client_order_id)
+        return tracked.order if tracked else None
+
+    def open_orders(self, bot_id: str | None = None, symbol: str | None = None) -> list[Order]:
+        """Open orders, oldest first (of one account and/or symbol)."""
+        orders = (self._orders[cid].order for cid in self._open)
+        return [
+            o
+            for o in orders
+            if (bot_id is None or o.bot_id == bot_id) and (symbol is None or o.symbol == symbol)
+        ]
+
+    def orders(self, limit: int = 200) -> list[Order]:
+        """The most recent orders, newest first."""
+        ordered = sorted(
+            (t.order for t in self._orders.values()),
+            key=lambda o: (o.created_ns, o.client_order_id),
+            reverse=True,
+        )
+        return ordered[:limit]
+
+    def fills(self, limit: int = 200) -> list[Fill]:
+        """The most recent fills, newest first."""
+        recent = list(self._fills)[-limit:] if limit > 0 else []
+        recent.reverse()
+        return recent
+
+    def unresolved(self) -> list[Order]:
+        """PENDING_NEW orders whose fate is unknown (a send that timed out, or from before a
+        restart): what :meth:`resubmit_pending` and reconciliation deal with."""
+        return [t.order for t in self._orders.values() if t.outcome_unknown]
+
+    def open_size(self, bot_id: str, symbol: str, side: Side) -> Decimal:
+        """Unfilled size of one account's open orders on ``side`` (risk's OpenOrdersView)."""
+        return self._open_by_account.get((bot_id, symbol, side), ZERO)
+
+    def symbol_open_size(self, symbol: str, side: Side) -> Decimal:
+        """Unfilled size of all accounts' open orders on ``side`` (risk's OpenOrdersView)."""
+        return self._open_by_symbol.get((symbol, side), ZERO)
