@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: desk test lint bench clean
+.PHONY: desk test lint bench clean system-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,22 @@ $(STAMP): pyproject.toml constraints.txt
 desk: $(STAMP)
 	$(BIN)/desk --sim
 
-test: $(STAMP)
+# The tests start private redis-server instances and drive the real desk in tmux: install both
+# when absent (as root, through apt-get); otherwise the suite fails naming the install command.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "missing$$missing: sudo apt-get install$$missing"; \
+		fi; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check src tests bench themes
 	$(BIN)/python -m pytest
 

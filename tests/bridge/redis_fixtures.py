@@ -1,18 +1,22 @@
-"""Redis fixtures for the bridge tests: the shared server, private servers, sample events.
+"""Redis fixtures for the bridge tests: the suite's own server, private servers, sample events.
 
-Tests against the shared Redis on 127.0.0.1:6379 get a unique key prefix and everything under
-it is deleted afterwards. Tests that kill Redis start their own ``redis-server`` on a free port
-(:class:`RedisServer`). Import the fixtures into a test module by assignment
-(``redis_client = redis_fixtures.redis_client``).
+The suite never relies on a Redis someone else started: the first test that needs Redis starts
+the suite's own ``redis-server`` on a free port (:func:`shared_url`), stopped when the run ends.
+Tests on it get a unique key prefix and everything under it is deleted afterwards. Tests that
+kill Redis start their own ``redis-server`` on a free port (:class:`RedisServer`). Without
+``redis-server`` installed the tests fail, naming the install command. Import the fixtures
+into a test module by assignment (``redis_client = redis_fixtures.redis_client``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,7 +36,22 @@ from desk.core.orders import Fill, Liquidity, Order, OrderStatus, OrderType
 from desk.signals.bots import BotEvent, BotSignal, SignalFate
 from desk.signals.signal import Direction, Signal
 
-SHARED_URL = "redis://127.0.0.1:6379/0"
+INSTALL_HINT = (
+    "redis-server is not installed: `make test` installs it (as root), "
+    "or run `apt-get install redis-server`"
+)
+_shared: RedisServer | None = None
+
+
+def shared_url() -> str:
+    """The URL of the suite's own Redis, started on first use and killed when the run ends."""
+    global _shared
+    if _shared is None:
+        server = RedisServer(Path(tempfile.mkdtemp(prefix="desk-redis-")))
+        server.start()
+        atexit.register(server.kill)
+        _shared = server
+    return _shared.url
 
 
 async def wait_until_async(
@@ -61,7 +80,7 @@ class RedisServer:
 
     def __init__(self, directory: Path, port: int | None = None, durable: bool = False) -> None:
         if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
+            pytest.fail(INSTALL_HINT)
         self.directory = directory
         self.port = port or free_port()
         self.durable = durable
@@ -126,13 +145,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    """A client of the shared Redis; skips the test when it is not running."""
-    client = aioredis.Redis.from_url(SHARED_URL, socket_timeout=5)
-    try:
-        await client.ping()
-    except redis.ConnectionError:
-        await client.aclose()
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    """A client of the suite's own Redis (:func:`shared_url`)."""
+    client = aioredis.Redis.from_url(shared_url(), socket_timeout=5)
+    await client.ping()
     yield client
     await client.aclose()
 

@@ -13,8 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from desk.bridge.codec import encode
+from desk.bridge.command_receiver import CommandReceiver
 from desk.bridge.commands_stream import (
-    CommandReceiver,
     CommandSender,
     CommandStreamConfig,
     MissingCommandSecret,
@@ -25,7 +25,7 @@ from desk.bridge.lease import ControlLease
 from desk.clients.client import CommandAck
 from desk.core.commands import Command, StartBot
 from tests.bridge import redis_fixtures
-from tests.bridge.redis_fixtures import SHARED_URL
+from tests.bridge.redis_fixtures import shared_url
 from tests.waiting import wait_until
 
 redis_client = redis_fixtures.redis_client
@@ -143,7 +143,7 @@ async def test_a_consumer_killed_between_apply_and_ack_does_not_cause_a_second_a
     script = tmp_path / "doomed_consumer.py"
     script.write_text(DOOMED_CONSUMER)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), SHARED_URL, keys.prefix, SECRET.decode()
+        sys.executable, str(script), shared_url(), keys.prefix, SECRET.decode()
     )
     assert await asyncio.wait_for(process.wait(), timeout=60) == -9
     assert await effects(redis_client, keys, "b1") == 1
@@ -172,7 +172,7 @@ DOOMED_CONSUMER = textwrap.dedent(
 
     import redis.asyncio as aioredis
 
-    from desk.bridge.commands_stream import CommandReceiver
+    from desk.bridge.command_receiver import CommandReceiver
     from desk.bridge.keys import RedisKeys
 
     url, prefix, secret = sys.argv[1:4]

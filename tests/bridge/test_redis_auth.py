@@ -12,7 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from desk.bridge.redis_publisher import PASSWORD_ENV, make_client
-from tests.bridge.redis_fixtures import free_port
+from tests.bridge.redis_fixtures import INSTALL_HINT, free_port
 
 pytestmark = pytest.mark.asyncio
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def protected_redis(tmp_path: Path):  # type: ignore[no-untyped-def]
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        pytest.fail(INSTALL_HINT)
     port = free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",

@@ -25,12 +25,12 @@ from desk.core.events import SystemEvent
 from desk.core.orders import Fill, Order
 from tests.bridge import redis_fixtures
 from tests.bridge.redis_fixtures import (
-    SHARED_URL,
     RedisServer,
     free_port,
     numbered_fill,
     numbered_trade,
     sample_events,
+    shared_url,
 )
 from tests.waiting import wait_until
 
@@ -82,7 +82,7 @@ async def test_every_event_type_round_trips_through_pubsub(
 
     listener = asyncio.create_task(listen())
     bus = Bus()
-    publisher = publisher_for(SHARED_URL, bus, keys)
+    publisher = publisher_for(shared_url(), bus, keys)
     running.append(publisher)
     publisher.start()
     await wait_until(lambda: publisher.state is PublisherState.CONNECTED, what="connected")

@@ -61,9 +61,7 @@ async def prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
         await redis_client.delete(*doomed)
 
 
-def _config(
-    db: Path, prefix: str, url: str = redis_fixtures.SHARED_URL, **redis: Any
-) -> DeskConfig:
+def _config(db: Path, prefix: str, url: str | None = None, **redis: Any) -> DeskConfig:
     return parse_config(
         {
             "system": {"mode": "sim", "status_interval": 60},
@@ -76,7 +74,7 @@ def _config(
             "simulator": {"enabled": True, "port": 0, "seed": 5, "steps_per_second": 400},
             "redis": {
                 "enabled": True,
-                "url": url,
+                "url": url or redis_fixtures.shared_url(),
                 "key_prefix": prefix,
                 "ack_timeout": 30,
                 **redis,

@@ -76,11 +76,12 @@ def wait_until(condition: Callable[[], object], what: str, pane: TmuxPane) -> No
         time.sleep(0.2)
 
 
-@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
-@pytest.mark.skipif(not DESK.exists(), reason="the desk console script is not installed")
 def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: Path) -> None:
-    pytest.importorskip("desk.sim.okx.simulator", reason="the simulator does not import yet")
-    pytest.importorskip("desk.engine.engine", reason="the engine does not import yet")
+    if TMUX is None:
+        pytest.fail(
+            "tmux is not installed: `make test` installs it (as root), or apt-get install tmux"
+        )
+    assert DESK.exists(), f"the desk console script is not installed at {DESK}: run make test"
     config = tmp_path / "desk.yaml"
     config.write_text(f"storage:\n  sqlite_path: {tmp_path / 'desk.sqlite'}\n", encoding="utf-8")
     exit_file = tmp_path / "exit"
