@@ -4,7 +4,9 @@ On a seeded 1-minute random walk, with MA crossover (SMA), fills at the next ope
 taker fees, fixed size 1 (no leverage cap):
 
 * **one backtest** of ``--bars`` bars: desk end to end (batch signals + kernel + metrics) and
-  the kernel alone, in bars/s (best of ``--runs``, warm), beside a bare numba loop (SMA by
+  the kernel alone (from events, keeping the curves; and as a sweep runs it: from the
+  strategy's candidate codes, statistics only), in bars/s (best of ``--runs``, warm), beside
+  a bare numba loop (SMA by
   running sums, crossover, fills and fees fused in one loop: the ceiling for one thread) and,
   when ``vectorbt`` imports (``pip install -e '.[bench]'``), vectorbt's
   ``Portfolio.from_signals`` on the same signals with the same semantics (signals shifted one
@@ -13,7 +15,9 @@ taker fees, fixed size 1 (no leverage cap):
 * **a sweep** of ``--bars`` x ``--combos`` parameter sets (fast 5..50 x slow 60..150) on 1 and
   2 loky workers, in bar x combos/s, beside the bare loop over the same grid on one thread and
   vectorbt's own end-to-end sweep of the grid (its MA, crossings and from_signals over all
-  columns at once), with how many final equities agree with desk's;
+  columns at once), with how many final equities agree with desk's (desk computes each
+  moving average once per worker: the sweep reuses indicators, see
+  :func:`desk.signals.indicators.reuse`);
 * **first call** in a fresh process, compiling (an empty numba cache) and loading the cache,
   beside the warm call;
 * **peak memory** (max RSS of the parent and of any worker) of a ``--peak-combos`` sweep of
@@ -21,6 +25,10 @@ taker fees, fixed size 1 (no leverage cap):
 
     .venv/bin/python bench/backtest.py [--bars 1000000] [--combos 100] [--runs 3]
         [--peak-combos 10000] [--peak-bars 20000] [--skip SECTION ...]
+
+vectorbt is found by a plain import: install the ``bench`` extra, or point PYTHONPATH at a
+separate install (``PYTHONPATH=/tmp/vbt .venv/bin/python bench/backtest.py``); it is never a
+dependency of desk.
 """
 
 from __future__ import annotations
@@ -137,9 +145,15 @@ def one_backtest(c: Candles, runs: int) -> None:
     t, result = best_of(runs, lambda: backtest(c, "ma_crossover", PARAMS, CONFIG))
     print(f"desk end to end     {t * 1e3:9.1f} ms  {n / t / 1e6:8.1f} M bars/s  "
           f"equity {result.equity[-1]:.6f}  ({int(result.metrics['trades'])} trades)")  # fmt: skip
-    events = signal_events(make_strategy("ma_crossover", PARAMS), c.arrays())
+    strategy = make_strategy("ma_crossover", PARAMS)
+    events = signal_events(strategy, c.arrays())
     t, _ = best_of(runs, lambda: simulate(c.arrays(), events, CONFIG))
-    print(f"desk kernel alone   {t * 1e3:9.1f} ms  {n / t / 1e6:8.1f} M bars/s")
+    print(f"desk kernel alone   {t * 1e3:9.1f} ms  {n / t / 1e6:8.1f} M bars/s  (events, curves)")
+    codes = strategy.batch_codes(c.arrays())
+    t, _ = best_of(runs, lambda: simulate(c.arrays(), codes, CONFIG, codes=True, curves=False))
+    print(f"desk kernel, sweep  {t * 1e3:9.1f} ms  {n / t / 1e6:8.1f} M bars/s  (codes, stats)")
+    t, _ = best_of(runs, lambda: strategy.batch_codes(c.arrays()))
+    print(f"desk batch codes    {t * 1e3:9.1f} ms  {n / t / 1e6:8.1f} M bars/s  (SMAs, crossings)")
     fee = FEE_BPS / 1e4
     bare_loop(c.open[:100], c.close[:100], 10, 30, 1.0, fee, CASH)
     t, eq = best_of(runs, lambda: bare_loop(c.open, c.close, 10, 30, 1.0, fee, CASH))

@@ -33,6 +33,9 @@ from desk.sim.config import SimulatorConfig
 from okx_messages import book_messages, trade_messages  # bench/ is on sys.path as the script dir
 
 SYMBOL = "BTC-USDT"
+DATA_NOW_NS = (1_700_000_000_000 + 250_000) * 1_000_000
+"""A receive time in the middle of the generated messages' own clock (okx_messages stamps them
+from 1_700_000_000_000 ms on): the feed refuses exchange times far from the receive time."""
 
 
 def _best_rate(run: Callable[[], None], count: int, rounds: int) -> float:
@@ -51,7 +54,7 @@ def _best_rate(run: Callable[[], None], count: int, rounds: int) -> float:
 def _fresh_feed(snapshot: bytes, verify: bool) -> OkxFeed:
     feed = OkxFeed(OkxConfig(verify_checksum=verify), [SYMBOL], ["books", "trades"], Bus())
     feed.keeper.on_subscribed("books", SYMBOL)
-    feed.handle_message(snapshot, time.time_ns())
+    feed.handle_message(snapshot, DATA_NOW_NS)
     return feed
 
 
@@ -68,7 +71,7 @@ def bench_books(messages: list[bytes], rounds: int, verify: bool) -> tuple[float
     def through_feed() -> None:
         feed = feeds.pop()
         handle = feed.handle_message
-        now = time.time_ns()
+        now = DATA_NOW_NS
         for m in updates:
             handle(m, now)
 
@@ -78,7 +81,7 @@ def bench_books(messages: list[bytes], rounds: int, verify: bool) -> tuple[float
     fed = _best_rate(through_feed, len(updates), rounds)
     check = _fresh_feed(snapshot, verify)
     for m in updates:
-        check.handle_message(m, time.time_ns())
+        check.handle_message(m, DATA_NOW_NS)
     c = check.counters
     assert c.gaps == 0 and c.checksum_failures == 0 and c.resyncs == 0, "bench stream broke"
     return raw, fed
@@ -94,7 +97,7 @@ def bench_trades(messages: list[bytes], rounds: int) -> tuple[float, float]:
     def through_feed() -> None:
         feed = OkxFeed(OkxConfig(), [SYMBOL], ["trades"], Bus())
         handle = feed.handle_message
-        now = time.time_ns()
+        now = DATA_NOW_NS
         for m in messages:
             handle(m, now)
 

@@ -7,7 +7,10 @@ Prints figures only (never asserts):
   subscriber in this process decoding the event; paced, one message at a time, so it is latency
   and not queueing;
 * publisher throughput: msgs/s the publisher sustains when events arrive as fast as the bus can
-  publish them (batched PUBLISH, plus XADD for trade updates in the second figure).
+  publish them (batched PUBLISH, plus XADD for trade updates in the second figure);
+* the cost of sealing (``desk.bridge.signing``: what a split desk's readers verify before they
+  act): each Redis figure plain and sealed+verified in the same run, and seal / open alone per
+  message.
 
     .venv/bin/python bench/redis_hop.py [--url redis://127.0.0.1:6379/0] [--n 5000]
 """
@@ -22,9 +25,10 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
-from desk.bridge.codec import decode_event
+from desk.bridge.codec import decode_event, encode
 from desk.bridge.keys import RedisKeys
 from desk.bridge.redis_publisher import PublisherConfig, RedisPublisher, make_client
+from desk.bridge.signing import Keyring, SealedReader
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.enums import Side
@@ -89,9 +93,12 @@ async def in_process_hop(n: int) -> list[int]:
     return latencies
 
 
-async def redis_hop(url: str, keys: RedisKeys, n: int) -> list[int]:
+async def redis_hop(url: str, keys: RedisKeys, n: int, keyring: Keyring | None) -> list[int]:
+    """Paced hops; with ``keyring`` sealed by the publisher and verified by the listener."""
     bus = Bus()
-    publisher = RedisPublisher(bus, keys, lambda: make_client(url))
+    sealer = keyring.data if keyring is not None else None
+    publisher = RedisPublisher(bus, keys, lambda: make_client(url), sealer=sealer)
+    reader = SealedReader(sealer, "market data", strict=True, max_age_s=30)
     listener_client = aioredis.Redis.from_url(url)
     pubsub = listener_client.pubsub()
     await pubsub.subscribe(keys.channel(topics.market_data("BTC-USDT")))
@@ -105,7 +112,9 @@ async def redis_hop(url: str, keys: RedisKeys, n: int) -> list[int]:
         message = None
         while message is None:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-        event = decode_event(message["data"])
+        payload = reader.open(message["channel"].decode(), message["data"])
+        assert payload is not None, reader.last_refusal
+        event = decode_event(payload)
         latencies.append(time.perf_counter_ns() - event.ts_recv)
     await publisher.stop()
     await pubsub.aclose()
@@ -113,11 +122,14 @@ async def redis_hop(url: str, keys: RedisKeys, n: int) -> list[int]:
     return latencies
 
 
-async def throughput(url: str, keys: RedisKeys, n: int, trades: bool) -> float:
+async def throughput(
+    url: str, keys: RedisKeys, n: int, trades: bool, keyring: Keyring | None
+) -> float:
     """msgs/s with ``n`` events offered at once (batches of up to 1000 per round trip)."""
     bus = Bus()
     config = PublisherConfig(market_buffer=n, trade_buffer_bound=n, batch_size=1000)
-    publisher = RedisPublisher(bus, keys, lambda: make_client(url), config)
+    sealer = keyring.data if keyring is not None else None
+    publisher = RedisPublisher(bus, keys, lambda: make_client(url), config, sealer=sealer)
     publisher.start()
     while publisher.state != "connected":
         await asyncio.sleep(0.01)
@@ -133,6 +145,21 @@ async def throughput(url: str, keys: RedisKeys, n: int, trades: bool) -> float:
     return n / elapsed
 
 
+def seal_cost(keyring: Keyring, n: int) -> tuple[float, float]:
+    """Microseconds to seal, and to open (verify) one market-data message, alone."""
+    channel = "desk:bus:market_data:BTC-USDT"
+    payload = encode(trade(1))
+    start = time.perf_counter()
+    sealed = [keyring.data.seal(channel, payload) for _ in range(n)]
+    sealing = (time.perf_counter() - start) / n * 1e6
+    reader = SealedReader(keyring.data, "market data", strict=True)
+    start = time.perf_counter()
+    for data in sealed:
+        reader.open(channel, data)
+    opening = (time.perf_counter() - start) / n * 1e6
+    return sealing, opening
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
@@ -141,16 +168,22 @@ async def main() -> None:
     keys = RedisKeys(prefix=f"bench-{uuid.uuid4().hex[:8]}")
     client = aioredis.Redis.from_url(args.url)
     try:
+        keyring = Keyring(b"bench-secret-0123456789abcdef", keys.prefix)
         print(f"one hop, {args.n} messages, paced one at a time")
         local = percentiles(await in_process_hop(args.n))
-        print(f"  in-process bus (async subscriber): {local}")
-        remote = percentiles(await redis_hop(args.url, keys, args.n))
-        print(f"  through Redis pub/sub:             {remote}")
+        print(f"  in-process bus (async subscriber):   {local}")
+        for name, ring in (("plain", None), ("sealed", keyring)):
+            remote = percentiles(await redis_hop(args.url, keys, args.n, ring))
+            print(f"  through Redis pub/sub, {name:6}:      {remote}")
         n = args.n * 20
-        rate = await throughput(args.url, keys, n, trades=False)
-        print(f"publisher, {n} market events offered at once: {rate:12,.0f} msgs/s (PUBLISH)")
-        rate = await throughput(args.url, keys, n, trades=True)
-        print(f"publisher, {n} fills offered at once:         {rate:12,.0f} msgs/s (PUBLISH+XADD)")
+        for name, ring in (("plain", None), ("sealed", keyring)):
+            rate = await throughput(args.url, keys, n, False, ring)
+            print(f"publisher, {n} market events, {name:6}: {rate:12,.0f} msgs/s (PUBLISH)")
+        for name, ring in (("plain", None), ("sealed", keyring)):
+            rate = await throughput(args.url, keys, n, True, ring)
+            print(f"publisher, {n} fills, {name:6}:         {rate:12,.0f} msgs/s (PUBLISH+XADD)")
+        sealing, opening = seal_cost(keyring, 100_000)
+        print(f"seal one message: {sealing:.2f} us   open (verify) one: {opening:.2f} us")
     finally:
         doomed = [key async for key in client.scan_iter(match=f"{keys.prefix}:*")]
         if doomed:

@@ -209,7 +209,7 @@ async def tick_to_order(count: int, decode: bool) -> tuple[list[float], list[flo
             before = len(to_submit)
             if decode:
                 t0 = time.perf_counter_ns()
-                handle(frame, time.time_ns())
+                handle(frame, (1_700_000_000_000 + i * 1000 + 1) * 1_000_000)  # its own clock
             else:
                 trade = Trade(
                     ts_exchange=(1_700_000_000_000 + i * 1000) * 1_000_000, ts_recv=0,

@@ -3,9 +3,11 @@
 Three sides in one process, each with its own bus, wired as `desk feed`, `desk bots` and
 `desk executor` wire them, meeting on the real Redis at ``--url``:
 
-* feed: a Trade on its bus closes a 1s candle; the RedisPublisher ships it to pub/sub;
-* bots: RedisMarketIn puts the candle on the bots' bus; BotManager (MA 1/2, a signal on every
-  candle) -> RemoteOrderSink -> a signed SubmitOrder on the command stream;
+* feed: a Trade on its bus closes a 1s candle; the RedisPublisher ships it to pub/sub, sealed
+  with the desk's data key (as ``desk feed`` does);
+* bots: RedisMarketIn verifies the seal and puts the candle on the bots' bus; BotManager (MA
+  1/2, a signal on every candle) -> RemoteOrderSink -> a signed SubmitOrder on the command
+  stream;
 * executor: CommandReceiver -> the engine's command path -> OrderManager.submit (risk-checked).
 
 Timed from publishing the Trade on the feed's bus to ``OrderManager.submit`` returning in the
@@ -29,6 +31,7 @@ from desk.bridge.command_receiver import CommandReceiver
 from desk.bridge.commands_stream import load_secret
 from desk.bridge.keys import RedisKeys
 from desk.bridge.redis_publisher import RedisPublisher, make_client
+from desk.bridge.signing import Keyring
 from desk.config import parse_config
 from desk.core import topics
 from desk.core.bus import Bus
@@ -37,7 +40,8 @@ from desk.core.commands import CommandAck, SubmitOrder
 from desk.core.enums import Side
 from desk.core.events import Candle, Trade
 from desk.engine.redis_link import command_stream_config
-from desk.engine.roles import RedisMarketIn, RemoteOrderSink
+from desk.engine.remote_market import RedisMarketIn
+from desk.engine.remote_orders import RemoteOrderSink
 from desk.execution.order_ids import deterministic_client_order_id
 from desk.market.candles import CandleAggregator
 from desk.signals.bot_manager import BotManager
@@ -116,18 +120,19 @@ async def through_redis(count: int, url: str, tmp: Path) -> list[float]:
     keys = RedisKeys(prefix)
     stream = command_stream_config(config)
     secret = load_secret(stream.secret_env)
+    keyring = Keyring(secret, prefix)
 
     feed_bus = Bus()
     wire_candles(feed_bus)
-    publisher = RedisPublisher(feed_bus, keys, lambda: make_client(url))
+    publisher = RedisPublisher(feed_bus, keys, lambda: make_client(url), sealer=keyring.data)
     publisher.start()
 
     bots_bus = Bus()
-    market_in = RedisMarketIn(bots_bus, config, (Candle,))
+    market_in = RedisMarketIn(bots_bus, config, (Candle,), keyring)
     await market_in.start()
     bots_store = SqliteStore(StorageConfig(sqlite_path=str(tmp / "bots.sqlite")))
     await bots_store.open()
-    sink = RemoteOrderSink(config, bots_bus)
+    sink = RemoteOrderSink(config, bots_bus, keyring)
     await sink.start()
     bots = BotManager(bots_bus, bots_store, sink, LiveClock())
     bots.add_bot(BOT)

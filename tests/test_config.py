@@ -45,12 +45,24 @@ def test_no_path_gives_embedded_defaults() -> None:
         ({"redis": {"url": "http://localhost"}}, "$.redis.url: must start with redis://"),
         ({"simulator": {"port": 70000}}, "$.simulator.port: Expected `int` <= 65535"),
         ({"storage": {"path": "x"}}, "$.storage.path: unknown key"),
+        ({"storage": {"close_timeout": 0}}, "$.storage.close_timeout: Expected `float` > 0.0"),
+        ({"storage": {"busy_timeout": 10}}, "$.storage.busy_timeout: must be less than close"),
         ({"execution": {"venue": "okx"}}, "$.execution.venue: Invalid enum value 'okx'"),
         ({"execution": {"risk": {"foo": 1}}}, "$.execution.risk.foo: unknown key"),
         (
             {"exchanges": {"okx": {"reconnect": {"jitter": 2}}}},
             "$.exchanges.okx.reconnect.jitter: Expected `float` <= 1.0",
         ),
+        (
+            {"exchanges": {"okx": {"validation": {"max_clock_skew": -1}}}},
+            "$.exchanges.okx.validation.max_clock_skew: Expected `float` >= 0.0",
+        ),
+        (
+            {"exchanges": {"okx": {"validation": {"price_band": 1}}}},
+            "$.exchanges.okx.validation.price_band: Expected `float` > 1.0",
+        ),
+        ({"candles": {"max_fill_bars": -5}}, "$.candles.max_fill_bars: Expected `int` >= 0"),
+        ({"candles": {"clock": "sundial"}}, "$.candles.clock: Invalid enum value 'sundial'"),
     ],
 )
 def test_bad_value_is_refused_with_path_and_reason(data: dict, expected: str) -> None:
@@ -160,3 +172,20 @@ def test_components_own_their_config_and_never_import_desk_config() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"gateway": {"prot": 8787}}, "$.gateway.prot: unknown key"),
+        ({"gateway": {"port": 70000}}, "$.gateway.port: Expected `int` <= 65535"),
+        ({"gateway": {"market_hz": 0}}, "$.gateway.market_hz: Expected `float` > 0.0"),
+        ({"gateway": {"client_queue": 0}}, "$.gateway.client_queue: Expected `int` >= 1"),
+        ({"gateway": {"token_env": "my token"}}, "$.gateway.token_env: must name an environment"),
+        ({"gateway": {"token": "x"}}, "$.gateway.token: unknown key"),  # never in the YAML
+    ],
+)
+def test_bad_gateway_key_is_refused_with_its_path(data: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "bad.yaml")
+    assert expected in str(info.value)

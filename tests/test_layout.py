@@ -206,8 +206,7 @@ def test_imports_point_down_or_sideways() -> None:
         f"{module} -> {target}"
         for module, targets in module_graph().items()
         for target in targets
-        if module != "desk"
-        and FLOORS[package_of(target)] > FLOORS[package_of(module)]
+        if module != "desk" and FLOORS[package_of(target)] > FLOORS[package_of(module)]
     )
     assert upward == []
 

@@ -20,6 +20,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -39,6 +40,7 @@ from desk.messages import (
     CommandRequested,
     EngineFailed,
     EngineStarted,
+    LogsRequested,
     NewBotFormRequested,
     ParamsFormRequested,
     RefreshFailed,
@@ -48,6 +50,7 @@ from desk.messages import (
     SystemEventsReceived,
     TimeframeChanged,
 )
+from desk.screens.backtest import BacktestScreen
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.bot_detail import BotDetailScreen
 from desk.screens.bots import BotsScreen
@@ -55,6 +58,7 @@ from desk.screens.context import EngineState, EventLog, RefreshContext
 from desk.screens.forms import NewBotForm, ParamsForm
 from desk.screens.health import HealthScreen
 from desk.screens.help import HelpScreen
+from desk.screens.logs import LogsScreen
 from desk.screens.market import MarketScreen
 from desk.screens.signals import SignalsScreen
 from desk.screens.trading import TradingScreen, ask_halt
@@ -129,6 +133,7 @@ class DeskApp(App[int]):
         "bots": BotsScreen,
         "signals": SignalsScreen,
         "health": HealthScreen,
+        "backtest": BacktestScreen,
     }
     DEFAULT_MODE = "market"
     BINDINGS = bindings("app")
@@ -142,11 +147,13 @@ class DeskApp(App[int]):
         clock: Callable[[], int] = time.time_ns,
         freeze_gc: bool = False,
         health_every_s: float = HEALTH_EVERY_S,
+        log_path: Path | None = None,
     ) -> None:
         """``clock`` (epoch ns) is what the header shows: tests freeze it. Health is sampled
         every ``health_every_s`` of real time (its figures are per-second rates anyway).
         ``freeze_gc`` (as ``desk`` runs) freezes startup objects out of the collector's view and
-        runs the collector between frames (``FrameCollector``)."""
+        runs the collector between frames (``FrameCollector``). ``log_path``: the log file the
+        logs mode shows (default: where ``run_app`` logs, ``log_file_path``)."""
         self.keys = validate_ui(config)  # a bad ui section is refused before Textual starts
         super().__init__()
         for theme in THEMES:
@@ -170,6 +177,7 @@ class DeskApp(App[int]):
         self._engine_stopped = False
         self._freeze_gc = freeze_gc
         self._collector = FrameCollector()
+        self.add_mode("logs", partial(LogsScreen, log_path or log_file_path(config)))
 
     @property
     def desk_theme_names(self) -> tuple[str, ...]:
@@ -383,6 +391,11 @@ class DeskApp(App[int]):
     async def on_signals_requested(self, message: SignalsRequested) -> None:
         await self.show_signals(**message.changes)
 
+    async def on_logs_requested(self, message: LogsRequested) -> None:
+        await self.action_mode("logs")
+        if isinstance(self.screen, LogsScreen):
+            self.screen.set_filter(**message.changes)
+
     def on_refresh_requested(self, message: RefreshRequested) -> None:
         self.refresh_views()
 
@@ -449,19 +462,27 @@ def run_app(config: DeskConfig, client: EngineClient | None = None) -> int:
     from desk.clients.inprocess import InProcessClient
     from desk.engine.engine import Engine
 
-    _log_to_file(config)
-    app = DeskApp(client or InProcessClient(Engine(config)), config, freeze_gc=True)
+    log_path = _log_to_file(config)
+    client = client or InProcessClient(Engine(config))
+    app = DeskApp(client, config, freeze_gc=True, log_path=log_path)
     app.run()
     return app.return_code or 0
 
 
 def _log_to_file(config: DeskConfig) -> Path:
     """Logs go to a file beside the database: the terminal belongs to the UI."""
-    path = Path(config.storage.sqlite_path).with_name("desk.log")
+    path = log_file_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    formatter.converter = time.gmtime  # UTC, as everywhere in desk (and the logs mode)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(getattr(logging, config.system.log_level))
     return path
+
+
+def log_file_path(config: DeskConfig) -> Path:
+    """desk.log beside the database: where ``run_app`` logs and the logs mode reads."""
+    return Path(config.storage.sqlite_path).with_name("desk.log")

@@ -6,6 +6,12 @@ desk sim-server [--host H] [--port N] [--seed S]      run the exchange simulator
 desk ui --attach redis://HOST:6379/0 [--prefix P]     a UI attached to a running engine
 desk feed|bots|executor [--config PATH]       one role of a split desk (needs redis.enabled)
 desk check-config PATH                        validate a config file and exit
+desk backtest --strategy S [--params ...] [--sim H | --data F.csv] [--json]   one backtest
+desk backtest --list | --show ID              saved backtest runs
+desk sweep --strategy S --grid fast=5:50:5 slow=20:200:10 [--backend loky|dask] [--json]
+desk redis-acl [--config PATH] [--aclfile]    print least-privilege Redis users, one per role
+desk gateway-schema [--markdown]              the gateway messages' JSON Schema (README)
+desk [-c DESK.yaml] train [--sim H | --csv F | --db F] [--spec F] [--json]   train the LSTM model
 """
 
 from __future__ import annotations
@@ -63,9 +69,77 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps-per-second", type=float, default=200.0, help="market steps per second"
     )
 
+    from desk.backtest.command import add_backtest_arguments, add_sweep_arguments
+
+    add_backtest_arguments(sub.add_parser("backtest", help="backtest a strategy on candles"))
+    add_sweep_arguments(sub.add_parser("sweep", help="sweep a strategy's parameters"))
+    _add_train_parser(sub)
+
+    schema = sub.add_parser(
+        "gateway-schema", help="print the JSON Schema of the gateway's WebSocket messages"
+    )
+    schema.add_argument(
+        "--markdown", action="store_true", help="a Markdown section for the README instead"
+    )
+
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("path")
+
+    acl = sub.add_parser(
+        "redis-acl",
+        help="print ACL SETUSER lines: a least-privilege Redis user per role of this desk",
+    )
+    acl.add_argument("--config", "-c", default=None, help="YAML config (its redis.key_prefix)")
+    acl.add_argument(
+        "--aclfile", action="store_true", help="'user ...' lines for redis-server --aclfile"
+    )
+    acl.add_argument(
+        "--role",
+        action="append",
+        default=None,
+        help="only this role (repeatable): engine, feed, bots, executor, ui, viewer",
+    )
     return parser
+
+
+TRAIN_EPILOG = """\
+Two configs, two places: the desk config goes BEFORE `train` (desk -c configs/sim.yaml train
+...) and names the SQLite file to read candles from (storage.sqlite_path, used when no --csv,
+--db or --sim is given); --config/--spec AFTER `train` is the training spec (YAML with
+features/labels/model/train sections). The checkpoint goes to --out (default
+models/lstm-SYMBOL-TIMEFRAME/); run a bot on it with strategy: lstm, params: {model: DIR}.
+Exit status: 0 done, 2 bad arguments/config/data, 130 interrupted (best weights kept).
+
+examples:
+  desk train --sim 24 --json                        24 h of simulator market, JSON report
+  desk -c configs/sim.yaml train --symbol BTC-USDT  the candles desk --sim recorded
+  desk train --csv btc.csv --spec model.yaml --epochs 10 --out models/btc
+"""
+
+
+def _add_train_parser(sub: Any) -> None:
+    """``desk train``: the model library's own options (desk.signals.model.command)."""
+    from desk.signals.model.command import add_train_arguments  # no torch until it runs
+
+    train = sub.add_parser(
+        "train",
+        help="train the LSTM-attention model and evaluate it against baselines",
+        description="Train the LSTM-attention model, evaluate it on a held-out test split "
+        "beside three baselines (majority, persistence, logistic), and save a checkpoint.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_train_arguments(train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    """``desk train``; with a desk config (``desk -c FILE train``) and no data source named,
+    the candles come from that config's SQLite file."""
+    from desk.signals.model.command import run_train
+
+    if args.config and not (args.csv or args.db or args.sim_hours is not None):
+        args.db = load_config(args.config).storage.sqlite_path
+    return run_train(args)
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -95,13 +169,36 @@ def _setup_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "train":
+            return _run_train(args)
+        if args.command in ("backtest", "sweep"):
+            from desk.backtest.command import run_backtest, run_sweep
+
+            return run_backtest(args) if args.command == "backtest" else run_sweep(args)
         if args.command == "check-config":
             load_config(args.path)
             print(f"{args.path}: ok")
             return 0
         if args.command == "sim-server":
             return _run_sim_server(args)
+        if args.command == "redis-acl":
+            return _print_redis_acl(args)
+        if args.command == "gateway-schema":
+            from desk.gateway.schema import print_schema
+
+            return print_schema(markdown=args.markdown)
         config = _load(args)
+        if config.redis.enabled or args.command == "ui":
+            redis = _attach_config(config, args) if args.command == "ui" else config.redis
+            problem = redis.unauthenticated_problem()
+            if problem:
+                raise ConfigError(problem)
+        if config.gateway.enabled and args.command != "ui":
+            from desk.gateway.auth import bind_problem
+
+            problem = bind_problem(config.gateway)
+            if problem:
+                raise ConfigError(problem)
     except ConfigError as exc:
         print(f"desk: bad config: {exc}", file=sys.stderr)
         return 2
@@ -128,16 +225,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_app(config)
 
 
-def _attached_client(config: DeskConfig, url: str, prefix: str | None) -> Any:
-    """A RedisClient for ``desk ui --attach`` (the engine's secret: $DESK_COMMAND_SECRET)."""
+def _attach_config(config: DeskConfig, args: argparse.Namespace) -> Any:
+    """The ``redis`` section ``desk ui --attach URL [--prefix P]`` connects with."""
     import msgspec
 
+    return msgspec.structs.replace(
+        config.redis,
+        enabled=True,
+        url=args.attach,
+        key_prefix=args.prefix or config.redis.key_prefix,
+    )
+
+
+def _attached_client(config: DeskConfig, url: str, prefix: str | None) -> Any:
+    """A RedisClient for ``desk ui --attach`` (the engine's secret: $DESK_COMMAND_SECRET)."""
     from desk.clients.redis import RedisClient
 
-    redis = msgspec.structs.replace(
-        config.redis, enabled=True, url=url, key_prefix=prefix or config.redis.key_prefix
-    )
-    return RedisClient(redis)
+    return RedisClient(_attach_config(config, argparse.Namespace(attach=url, prefix=prefix)))
+
+
+def _print_redis_acl(args: argparse.Namespace) -> int:
+    """``desk redis-acl``: the ACL users of this config's desk, on stdout."""
+    from desk.engine.redis_acl import ROLES, acl_lines
+
+    config = load_config(args.config)
+    roles = tuple(args.role or ROLES)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        print(f"desk: unknown role {unknown[0]!r} (one of {', '.join(ROLES)})", file=sys.stderr)
+        return 2
+    for line in acl_lines(config.redis.key_prefix, roles, aclfile=args.aclfile):
+        print(line)
+    return 0
 
 
 def _run_engine(config: DeskConfig, duration: float | None, role: str = "engine") -> int:
@@ -151,7 +270,11 @@ def _run_engine(config: DeskConfig, duration: float | None, role: str = "engine"
         await engine.run(duration=duration, stop=stop)
         log.info("final status: %s", engine.status_line())
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except ConfigError as exc:  # refused at start (e.g. the gateway cannot listen)
+        print(f"desk: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

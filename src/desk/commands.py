@@ -19,6 +19,7 @@ from desk.keymap import BUILT_MODES
 from desk.messages import (
     BotDetailRequested,
     CommandRequested,
+    LogsRequested,
     NewBotFormRequested,
     ParamsFormRequested,
     SignalsRequested,
@@ -62,6 +63,7 @@ class DeskCommands(Provider):
         yield from _bot_commands(app)
         yield from _signal_commands(app)
         yield from _trading_commands(app)
+        yield from _logs_commands(app)
         yield PaletteCommand("Help: keys", "Every binding, its id and key", desk.action_help)
 
     async def discover(self) -> Hits:
@@ -158,6 +160,24 @@ def _trading_commands(app: App[Any]) -> Iterator[PaletteCommand]:
         "Trading: cancel all", "Cancel every open order (asks)", _call(ask_cancel_all, app)
     )
     yield PaletteCommand("Trading: resume trading", "Leave HALTED (asks)", _call(ask_resume, app))
+
+
+def _logs_commands(app: App[Any]) -> Iterator[PaletteCommand]:
+    """The logs mode's filters: a minimum level, the system events only, none."""
+    for level in ("INFO", "WARNING", "ERROR"):
+        yield PaletteCommand(
+            f"Logs: level {level}",
+            f"Show log lines and events at {level} and above",
+            _post(app, LogsRequested, level=level),
+        )
+    yield PaletteCommand(
+        "Logs: system events", "Only the system events", _post(app, LogsRequested, source="events")
+    )
+    yield PaletteCommand(
+        "Logs: clear filters",
+        "Every line of the log and every event",
+        _post(app, LogsRequested, level="DEBUG", source="", text=""),
+    )
 
 
 def _now(current: bool) -> str:

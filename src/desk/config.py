@@ -7,8 +7,9 @@ bad file is refused before a single connection is made. Secrets never live here.
 
 Each component owns the struct of its own section (``desk.net.config``,
 ``desk.feeds.okx.config``, ``desk.sim.config``, ``desk.storage.config``,
-``desk.execution.config``, ``desk.signals.bots``), built on ``desk.core.config``; this module
-assembles them into ``DeskConfig`` with the desk-wide sections (system, trading, redis, ui).
+``desk.execution.config``, ``desk.market.config``, ``desk.signals.bots``), built on
+``desk.core.config``; this module assembles them into ``DeskConfig`` with the desk-wide sections
+(system, trading, redis, ui).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from desk.core.config import FrozenConfig, PositiveFloat
+from desk.core.config import FrozenConfig, Port, PositiveFloat, PositiveInt
 from desk.core.enums import Mode
 from desk.execution.config import ExecutionConfig
 from desk.feeds.okx.config import OkxConfig
+from desk.market.config import CandlesConfig
 from desk.market.timeframes import parse_timeframe
 from desk.signals.bots import BotConfig, BotMode
+from desk.signals.model.live_config import ModelsConfig, demo_model_bot
 from desk.sim.config import SimulatorConfig
 from desk.storage.config import StorageConfig
 
@@ -72,6 +75,8 @@ class TradingConfig(FrozenConfig, frozen=True):
     symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
     timeframes: tuple[str, ...] = ("1s", "3s", "1m", "5m", "15m", "1h", "4h", "1d")
     channels: tuple[str, ...] = ("trades", "books", "tickers")
+    # A bot's signal accuracy (bots mode): did the price follow it over this many next bars?
+    bots_accuracy_bars: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 5
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -109,6 +114,9 @@ class RedisConfig(FrozenConfig, frozen=True):
     The command secret comes from the environment variable named by ``command_secret_env``
     (never from the YAML); ``lease_ttl`` is how long an attached UI keeps control without
     renewing it; ``view_interval`` is how often views are written (only those that changed).
+    A Redis that is not on this machine must ask for a password (``$DESK_REDIS_PASSWORD`` or
+    in the URL) unless ``allow_unauthenticated`` says that is intended (see
+    :meth:`unauthenticated_problem`).
     """
 
     enabled: bool = False
@@ -121,6 +129,35 @@ class RedisConfig(FrozenConfig, frozen=True):
     view_interval: PositiveFloat = 0.1
     ack_timeout: PositiveFloat = 5.0
     command_max_age: PositiveFloat = 30.0
+    allow_unauthenticated: bool = False
+
+    def unauthenticated_problem(self, environ: Any = None) -> str:
+        """Why desk must not use this Redis: off this host with no password ("" if fine).
+
+        The password is ``$DESK_REDIS_PASSWORD`` (``environ``, default the process's) or the
+        URL's own; a ``unix://`` socket or a loopback host needs none.
+        """
+        import ipaddress
+        import os
+        from urllib.parse import urlsplit
+
+        if self.allow_unauthenticated or self.url.startswith("unix://"):
+            return ""
+        parts = urlsplit(self.url)
+        host = parts.hostname or "127.0.0.1"
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        env = os.environ if environ is None else environ
+        if loopback or parts.password or env.get("DESK_REDIS_PASSWORD"):
+            return ""
+        return (
+            f"$.redis.allow_unauthenticated: redis.url points at {host}, not this machine, and "
+            f"no password is set ($DESK_REDIS_PASSWORD or in the URL): anyone who reaches that "
+            f"Redis could read the desk and block its commands. Set a password (and the users "
+            f"`desk redis-acl` prints), or set redis.allow_unauthenticated: true to accept it"
+        )
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
@@ -160,6 +197,38 @@ class UiConfig(FrozenConfig, frozen=True):
     keys: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class GatewayConfig(FrozenConfig, frozen=True):
+    """The gateway's WebSocket routes and ``/metrics`` (``desk.gateway``; re-exported by
+    ``desk.gateway.config``: it is defined here because config.py sits a floor below gateway/).
+
+    The bearer token comes from the environment variable ``token_env`` names, never the YAML;
+    without one the gateway listens on loopback only. ``market_hz``: the most
+    ``/ws/market/{symbol}`` messages a client gets per second (books conflated, trades
+    batched); ``status_hz``: how often the bot, portfolio and system routes look for changes;
+    ``max_clients``: WebSocket clients at once (more get HTTP 503); ``client_queue``: messages
+    waiting for one client before it counts as too slow and is closed (code 4008);
+    ``book_depth``: levels per side unless a client asks ``?depth=N``.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 8787
+    token_env: str = "DESK_GATEWAY_TOKEN"
+    market_hz: Annotated[float, msgspec.Meta(gt=0, le=100)] = 10.0
+    status_hz: Annotated[float, msgspec.Meta(gt=0, le=50)] = 4.0
+    max_clients: PositiveInt = 200
+    client_queue: PositiveInt = 64
+    book_depth: Annotated[int, msgspec.Meta(ge=1, le=400)] = 20
+
+    def __post_init__(self) -> None:
+        if not self.host.strip():
+            raise ValueError("@host: must name an address to listen on, e.g. 127.0.0.1")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.token_env):
+            raise ValueError(
+                f"@token_env: must name an environment variable, got {self.token_env!r}"
+            )
+
+
 class DeskConfig(FrozenConfig, frozen=True):
     system: SystemConfig = msgspec.field(default_factory=SystemConfig)
     trading: TradingConfig = msgspec.field(default_factory=TradingConfig)
@@ -169,6 +238,9 @@ class DeskConfig(FrozenConfig, frozen=True):
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
     execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
+    candles: CandlesConfig = msgspec.field(default_factory=CandlesConfig)
+    models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
+    gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
     bots: tuple[BotConfig, ...] = ()
 
     def __post_init__(self) -> None:
@@ -262,6 +334,9 @@ def with_simulator(config: DeskConfig, enabled: bool = True) -> DeskConfig:
     simulator = msgspec.structs.replace(config.simulator, enabled=enabled)
     system = msgspec.structs.replace(config.system, mode=Mode.SIM)
     bots = config.bots or demo_bots(config.trading)
+    model_bot = demo_model_bot(config.models, config.trading.symbols, config.trading.timeframes)
+    if model_bot is not None and all(b.bot_id != model_bot.bot_id for b in bots):
+        bots = (*bots, model_bot)  # models.demo: the model's bot beside the others
     return msgspec.structs.replace(config, simulator=simulator, system=system, bots=bots)
 
 

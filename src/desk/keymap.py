@@ -16,7 +16,7 @@ from dataclasses import dataclass
 # Modes in the order of their number keys (DESIGN.md section 6). Only the modes in BUILT_MODES
 # exist yet; the others keep their number so muscle memory survives as they arrive.
 MODE_ORDER = ("market", "trading", "bots", "signals", "health", "backtest", "logs")
-BUILT_MODES = ("market", "trading", "bots", "signals", "health")
+BUILT_MODES = ("market", "trading", "bots", "signals", "health", "backtest", "logs")
 
 _KEY_RE = re.compile(r"^(?:(?:ctrl|shift|alt|meta|super|hyper)\+)*(?:[a-z0-9_]+|.)$")
 
@@ -83,6 +83,21 @@ BINDINGS: tuple[BindingSpec, ...] = (
     BindingSpec("signals_fate", "f", "cycle_fate", "Fate filter", scope="signals"),
     BindingSpec("signals_text", "slash", "text_filter", "Find", scope="signals"),
     BindingSpec("signals_bot", "b", "bot_filter", "Bot filter", scope="signals"),
+    BindingSpec("signals_models", "m", "models", "Models", scope="signals"),
+    # the live models' health (pushed over the signals mode)
+    BindingSpec("models_close", "escape", "close_models", "Back", scope="models"),
+    # backtest mode: the form runs (enter in a field, or ctrl+r anywhere), the rest act on results
+    BindingSpec("backtest_run", "ctrl+r", "run", "Run", scope="backtest"),
+    BindingSpec("backtest_results", "escape", "results", "Results", scope="backtest"),
+    BindingSpec("backtest_form", "f", "form", "Form", scope="backtest", show=False),
+    BindingSpec("backtest_cancel", "c", "cancel_run", "Cancel", scope="backtest"),
+    BindingSpec("backtest_apply", "a", "apply", "Apply to bot", scope="backtest"),
+    # logs mode: find, filter by level and source, follow new lines
+    BindingSpec("logs_find", "slash", "find", "Find", scope="logs"),
+    BindingSpec("logs_level", "l", "cycle_level", "Level", scope="logs"),
+    BindingSpec("logs_source", "o", "source_filter", "Source", scope="logs"),
+    BindingSpec("logs_follow", "f", "toggle_follow", "Follow", scope="logs"),
+    BindingSpec("logs_clear", "escape", "clear_filters", "Clear filters", scope="logs"),
     # forms (new bot, parameters, text filter)
     BindingSpec("form_submit", "ctrl+s", "submit", "Submit", scope="form"),
     BindingSpec("form_cancel", "escape", "cancel", "Cancel", scope="form"),
@@ -173,7 +188,17 @@ _CHAR_NAMES = {
 
 # Where each scope's keys are live: app keys answer on every mode screen and (some) in help;
 # a screen's own keys only on that screen; form keys in the modal forms.
-SCREEN_SCOPES = ("market", "trading", "health", "bots", "bot_detail", "signals")
+SCREEN_SCOPES = (
+    "market",
+    "trading",
+    "health",
+    "bots",
+    "bot_detail",
+    "signals",
+    "models",
+    "backtest",
+    "logs",
+)
 _AREAS: dict[str, tuple[str, ...]] = {
     "app": (*SCREEN_SCOPES, "help"),
     **{scope: (scope,) for scope in SCREEN_SCOPES},

@@ -101,3 +101,11 @@ class SignalsRequested(Message):
 
 class RefreshRequested(Message):
     """Sample the engine for the screen on top now, not at the next tick."""
+
+
+class LogsRequested(Message):
+    """Switch to the logs mode with its filter changed (level=, source=, text=)."""
+
+    def __init__(self, **changes: str) -> None:
+        super().__init__()
+        self.changes = changes

@@ -8,7 +8,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
-from desk.backtest.kernel import N_TRADE_COLS, T_OPEN, T_PNL
+from desk.backtest.book import N_TRADE_COLS, T_OPEN, T_PNL
 from desk.backtest.metrics import compute_metrics, json_safe, sort_key
 
 DAY_NS = 86_400 * 1_000_000_000

@@ -75,15 +75,24 @@ class RedisServer:
     """A private redis-server that a test may kill and start again on the same port and dir.
 
     ``durable`` turns on the append-only file with fsync on every write, so what Redis
-    acknowledged survives a SIGKILL (the tests count events across a crash).
+    acknowledged survives a SIGKILL (the tests count events across a crash). ``extra_args``
+    go to redis-server as they are (``["--aclfile", path]``); the server's ``default`` user
+    must still be able to PING without a password (the start-up check uses it).
     """
 
-    def __init__(self, directory: Path, port: int | None = None, durable: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        durable: bool = False,
+        extra_args: list[str] | None = None,
+    ) -> None:
         if shutil.which("redis-server") is None:
             pytest.fail(INSTALL_HINT)
         self.directory = directory
         self.port = port or free_port()
         self.durable = durable
+        self.extra_args = list(extra_args or [])
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -108,6 +117,7 @@ class RedisServer:
                 *persistence,
                 "--dir",
                 str(self.directory),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -21,9 +21,10 @@ from desk.bridge.commands_stream import (
     sign,
 )
 from desk.bridge.keys import COMMAND_GROUP, RedisKeys
-from desk.bridge.lease import ControlLease
+from desk.bridge.security import RefusalReporter
 from desk.clients.client import CommandAck
 from desk.core.commands import Command, StartBot
+from desk.core.enums import Severity
 from tests.bridge import redis_fixtures
 from tests.bridge.redis_fixtures import shared_url
 from tests.waiting import wait_until
@@ -118,15 +119,29 @@ async def test_unsigned_or_badly_signed_commands_are_refused(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     engine = Engine(redis_client, keys)
-    start(receivers, CommandReceiver(redis_client, keys, engine.apply, "c1", SECRET, config=CONFIG))
+    events: list[tuple[str, str, str, Severity]] = []
+    reporter = RefusalReporter(lambda *event: events.append(event))
+    receiver = start(
+        receivers,
+        CommandReceiver(
+            redis_client, keys, engine.apply, "c1", SECRET, config=CONFIG, report=reporter
+        ),
+    )
     lax = CommandStreamConfig(require_signature=False, ack_timeout_s=10)
     forger = CommandSender(redis_client, keys, "intruder", secret, config=lax)
 
-    receipt = await forger.request(StartBot(bot_id="b1"))
+    await forger.send(StartBot(bot_id="b1"))
+    await wait_until(lambda: receiver.bad_signatures == 1, what="the forgery to be refused")
 
-    assert not receipt.accepted and receipt.reason == "bad signature"
     assert engine.applied == []
     assert await effects(redis_client, keys, "b1") == 0
+    # Its sender is unproven: no receipt, so no ack stream is created under its name...
+    assert not await redis_client.exists(keys.acks_stream("intruder"))
+    assert (await redis_client.xpending(keys.commands_stream, COMMAND_GROUP))["pending"] == 0
+    # ...but a security event names the sender and the reason.
+    [(source, kind, message, severity)] = events
+    assert (source, kind, severity) == ("security", "bad_signature", Severity.WARNING)
+    assert "'intruder'" in message and "bad signature" in message
     assert any(r.name == "desk.security" and "bad signature" in r.message for r in caplog.records)
 
 
@@ -259,9 +274,10 @@ async def test_only_the_lease_holder_is_obeyed(
             config=CONFIG,
         ),
     )
-    assert await ControlLease(redis_client, keys.control_lease, "ui-1", ttl_s=30).acquire()
     holder = CommandSender(redis_client, keys, "ui-1", SECRET, holder_id="ui-1", config=CONFIG)
     watcher = CommandSender(redis_client, keys, "ui-2", SECRET, holder_id="ui-2", config=CONFIG)
+    assert (await holder.lease("acquire")).accepted  # the receiver grants it
+    assert not (await watcher.lease("acquire")).accepted
 
     refused = await watcher.request(StartBot(bot_id="b2"))
     accepted = await holder.request(StartBot(bot_id="b1"))

@@ -323,8 +323,8 @@ def test_halted_denies_everything_until_resume(desk: Desk) -> None:
     assert isinstance(desk.risk.check(req()), OrderRequest)
     kinds = [(e.kind, e.message) for e in desk.events if e.kind == "risk_state"]
     assert kinds == [
-        ("risk_state", "active -> halted: operator pressed halt"),
-        ("risk_state", "halted -> active: resumed by operator"),
+        ("risk_state", "active -> halted: operator pressed halt (by operator)"),
+        ("risk_state", "halted -> active: resumed (by operator)"),
     ]
 
 
@@ -366,7 +366,9 @@ def test_exposure_breach_reduces_with_trimming_orders() -> None:
     # the trims pass the pre-trade checks
     assert all(isinstance(desk.risk.check(o), OrderRequest) for o in orders)
     state_events = [e for e in desk.events if e.kind == "risk_state"]
-    assert state_events[0].message == "active -> reducing: gross exposure: 12,500.00 > 10,000.00"
+    assert state_events[0].message == (
+        "active -> reducing: gross exposure: 12,500.00 > 10,000.00 (by risk monitor)"
+    )
 
 
 def test_reducing_lets_only_reducing_orders_through() -> None:

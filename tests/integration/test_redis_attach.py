@@ -18,8 +18,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from desk.bridge import codec
-from desk.bridge.commands_stream import CommandEnvelope, CommandReceipt, CommandSender, sign
+from desk.bridge.commands_stream import CommandEnvelope, CommandSender, sign
 from desk.bridge.keys import RedisKeys
+from desk.bridge.signing import Keyring
 from desk.clients.inprocess import InProcessClient
 from desk.clients.redis import EngineNotFound, RedisClient
 from desk.config import ConfigError, DeskConfig, RedisConfig, parse_config
@@ -141,6 +142,7 @@ async def test_attach_mid_session_shows_the_current_state_at_once(
             assert any(e.kind == "started" for e in client.events_since(0))
             assert any(c.venue == "redis" for c in client.health().connections)
             assert client.control_status == "CONTROL"
+            await wait_until(lambda: client.models().version > 0, 20, "the models view")
             # and it keeps up with the engine
             before = client.book("BTC-USDT").version
             await wait_until(lambda: client.book("BTC-USDT").version != before, 20, "a newer book")
@@ -241,7 +243,9 @@ async def test_second_ui_is_read_only_until_the_lease_expires(tmp_path: Path, pr
         await engine.stop()
 
 
-async def test_unsigned_and_badly_signed_commands_are_refused(tmp_path: Path, prefix: str) -> None:
+async def test_unsigned_and_badly_signed_commands_are_refused_and_reported(
+    tmp_path: Path, prefix: str
+) -> None:
     config = _config(tmp_path / "d.sqlite", prefix)
     engine = await _engine(config)
     client = await _client(config)
@@ -251,27 +255,37 @@ async def test_unsigned_and_badly_signed_commands_are_refused(tmp_path: Path, pr
         forger = CommandSender(
             redis, keys, "ui:forger", b"not-the-secret-at-all", holder_id=client.holder_id
         )
-        receipt = await forger.request(PauseBot(bot_id="eager"), timeout_s=30)
-        assert (receipt.accepted, receipt.reason) == (False, "bad signature")
-
+        await forger.send(PauseBot(bot_id="eager"))  # signed with the wrong secret
         envelope = CommandEnvelope(
             command_id=uuid.uuid4().hex,
             sender_id="ui:forger",
             holder_id=client.holder_id,
-            issued_ns=0,
+            issued_ns=_now_ns(),
             command=PauseBot(bot_id="eager"),
         )
-        body = codec.encode(msgspec.structs.replace(envelope, issued_ns=_now_ns()))
+        body = codec.encode(envelope)
         await redis.xadd(keys.commands_stream, {"body": body})  # no signature at all
-        receipt = await forger.wait_ack(codec.decode_as(body, CommandEnvelope).command_id, 30)
-        assert (receipt.accepted, receipt.reason) == (False, "bad signature")
         # tampered: signed body, different body sent
         other = codec.encode(msgspec.structs.replace(envelope, command_id=uuid.uuid4().hex))
         await redis.xadd(keys.commands_stream, {"body": other, "sig": sign(SECRET.encode(), body)})
-        receipt = await forger.wait_ack(codec.decode_as(other, CommandEnvelope).command_id, 30)
-        assert isinstance(receipt, CommandReceipt) and not receipt.accepted
+        receiver = engine.redis_link.receiver
+        await wait_until(lambda: receiver.bad_signatures == 3, 30, "three forgeries refused")
         assert engine.bots.config("eager").mode == "auto"
-        assert engine.redis_link.receiver.bad_signatures == 3
+        # No receipt for an unproven sender (so no ack stream in its name)...
+        assert not await redis.exists(keys.acks_stream("ui:forger"))
+        # ...and the refusal is a security event the attached UI shows (health mode's log),
+        # once for the sender within the rate-limit window.
+        await wait_until(
+            lambda: any(e.kind == "bad_signature" for e in client.events_since(0)),
+            20,
+            "the refusal in the UI's event log",
+        )
+        refusals = [e for e in client.events_since(0) if e.kind == "bad_signature"]
+        assert len(refusals) == 1 and refusals[0].source == "security"
+        assert "'ui:forger'" in refusals[0].message
+        # The real UI's commands still work.
+        ack = await client.execute(PauseBot(bot_id="eager"))
+        assert ack.accepted, ack.reason
     finally:
         await redis.aclose()
         await client.stop()
@@ -285,12 +299,17 @@ def _now_ns() -> int:
 
 
 async def _stream_events(url: str, prefix: str) -> list[Any]:
+    keys = RedisKeys(prefix)
     redis = aioredis.Redis.from_url(url)
     try:
-        entries = await redis.xrange(RedisKeys(prefix).trade_updates_stream)
+        entries = await redis.xrange(keys.trade_updates_stream)
     finally:
         await redis.aclose()
-    return [codec.decode_event(fields[b"event"]) for _id, fields in entries]
+    data = Keyring(SECRET.encode(), prefix).data  # every entry carries the engine's seal
+    return [
+        codec.decode_event(data.open(keys.trade_updates_stream, fields[b"event"])[1])
+        for _id, fields in entries
+    ]
 
 
 async def test_redis_killed_and_restarted_mid_run_loses_no_order(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ import yaml
 
 from desk.bridge.commands_stream import CommandReceipt, CommandSender
 from desk.bridge.keys import RedisKeys
-from desk.bridge.lease import ControlLease
 from desk.clients.redis import RedisClient
 from desk.config import RedisConfig
 from desk.core.commands import CancelAll, PauseBot
@@ -134,9 +134,9 @@ async def _operator_commands(url: str) -> tuple[CommandReceipt, CommandReceipt]:
     redis = aioredis.Redis.from_url(url)
     keys = RedisKeys("split")
     try:
-        lease = ControlLease(redis, keys.control_lease, "operator-ui", ttl_s=30)
-        assert await lease.acquire()
-        sender = CommandSender(redis, keys, "ui-test", SECRET.encode(), holder_id="operator-ui")
+        sender = CommandSender(redis, keys, "ui:test", SECRET.encode(), holder_id="operator-ui")
+        lease = await sender.lease("acquire", timeout_s=30)  # granted by the executor
+        assert lease.accepted, lease.reason
         pause = await sender.request(PauseBot(bot_id="eager"), timeout_s=30)
         cancel = await sender.request(CancelAll(), timeout_s=30)
         return pause, cancel
@@ -204,7 +204,7 @@ def test_a_bot_signal_becomes_an_order_filled_through_three_processes(
             "a bot order filled in the executor's SQLite",
             procs,
         )
-        assert filled[0][2] == "0.01"
+        assert Decimal(filled[0][2]) == Decimal("0.01")
         # The bots process recorded the signal that sent it (its SQLite is written behind).
         _wait(
             lambda: filled[0][0] in _sent_order_ids(tmp_path / "bots.sqlite"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -274,11 +275,16 @@ async def test_connect_failures_are_reported_and_retried() -> None:
 # --- the OKX feed over a socket ------------------------------------------------------------------
 
 
+def _now_ms() -> str:
+    """An exchange time of now: the feed refuses times far from its clock."""
+    return str(time.time_ns() // 1_000_000)
+
+
 def _snapshot(symbol: str, seq: int) -> str:
     data = {
         "asks": [["101", "1", "0", "1"]],
         "bids": [["100", "1", "0", "1"]],
-        "ts": "1597026383085",
+        "ts": _now_ms(),
         "checksum": 0,
         "prevSeqId": -1,
         "seqId": seq,
@@ -288,7 +294,7 @@ def _snapshot(symbol: str, seq: int) -> str:
 
 
 def _update(symbol: str, prev: int, seq: int) -> str:
-    data = {"asks": [], "bids": [["99", "2", "0", "1"]], "ts": "1597026383086", "checksum": 0}
+    data = {"asks": [], "bids": [["99", "2", "0", "1"]], "ts": _now_ms(), "checksum": 0}
     arg = {"channel": "books", "instId": symbol}
     data |= {"prevSeqId": prev, "seqId": seq}
     return json.dumps({"arg": arg, "action": "update", "data": [data]})

@@ -90,6 +90,7 @@ def test_registry_and_unknown_name() -> None:
         "macd_trend",
         "bollinger_breakout",
         "combination",
+        "lstm",  # the model: tests/signals/test_lstm_strategy.py
     }
     assert isinstance(create_strategy("macd_trend", {"zero_filter": True}), MacdTrend)
     with pytest.raises(ValueError, match="unknown strategy 'nope'"):

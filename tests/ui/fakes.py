@@ -24,10 +24,15 @@ from desk.bridge.views import (
     CandleView,
     ConnectionHealth,
     EventView,
+    FeatureDriftView,
     HealthView,
     IndicatorRow,
     IndicatorsView,
+    LatencyView,
     LevelView,
+    LiveScoreView,
+    ModelsView,
+    ModelView,
     QueueHealth,
     SignalsView,
     SignalView,
@@ -49,6 +54,7 @@ from desk.core.commands import (
     StopBot,
 )
 from desk.core.enums import ConnectionState, Mode, Severity, Side
+from desk.core.histogram import LatencyHistogram
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC, the frozen "now" of the tests
 NS = 1_000_000_000
@@ -91,6 +97,9 @@ class FakeEngineClient:
         self.bot_events: list[BotEventView] = _seed_bot_events()
         self.indicators_version = 1
         self.executed: list[Command] = []
+        self.model_list: list[ModelView] = _seed_models()
+        self.model_warnings: list[str] = []  # the health view's (the header shows them)
+        self.latencies: list[LatencyView] = _seed_latencies()  # the health view's
         # command class name (or "Name:bot_id") -> reason it is refused with
         self.refuse: dict[str, str] = {}
 
@@ -219,6 +228,8 @@ class FakeEngineClient:
             sqlite_write_errors=0,
             candles_closed=321,
             uptime_s=754.0 + step,
+            model_warnings=list(self.model_warnings),
+            latencies=list(self.latencies),
         )
 
     def events_since(self, seq: int, limit: int = 200) -> list[EventView]:
@@ -277,6 +288,10 @@ class FakeEngineClient:
             )
         ]
         return IndicatorsView(version=self.indicators_version, rows=rows)
+
+    def models(self) -> ModelsView:
+        self._count("models")
+        return ModelsView(version=1, ts=T0, models=list(self.model_list))
 
     def strategies(self) -> list[StrategyInfo]:
         return [
@@ -446,6 +461,32 @@ class FakeEngineClient:
         self.add_event("book resynced", kind="resynced", symbol="ETH-USDT")
 
 
+def latency(name: str, path: str, values: list[int]) -> LatencyView:
+    """A latency view of exactly ``values`` (ns)."""
+    histogram = LatencyHistogram()
+    for value in values:
+        histogram.record(value)
+    return LatencyView(
+        name=name,
+        path=path,
+        counts=list(histogram.counts),
+        count=histogram.count,
+        sum_ns=histogram.sum_ns,
+        min_ns=histogram.min_ns,
+        max_ns=histogram.max_ns,
+    )
+
+
+def _seed_latencies() -> list[LatencyView]:
+    """OKX exchange-to-receive (median ~1.2 ms, a tail past 20 ms) and the bots' tick-to-order
+    (median ~180 µs), from seeded draws."""
+    rng = random.Random(16)
+    exchange = [int(rng.lognormvariate(14.0, 0.7)) for _ in range(4000)]
+    exchange += [int(rng.uniform(15e6, 40e6)) for _ in range(30)]
+    orders = [int(rng.lognormvariate(12.1, 0.5)) for _ in range(300)]
+    return [latency("okx", "exchange", exchange), latency("bots", "tick_to_order", orders)]
+
+
 def _size(i: int, version: int) -> float:
     return round(0.05 + ((i * 37 + version * 11) % 50) / 40, 4)
 
@@ -500,6 +541,7 @@ def _bot(
     size: float = 0.01,
     last: tuple[int, str] | None = None,
     counts: tuple[int, int] = (0, 0),
+    accuracy: tuple[float, int] | None = None,
 ) -> BotView:
     return BotView(
         bot_id=bot_id,
@@ -519,6 +561,8 @@ def _bot(
         min_strength=0.2,
         cooldown_s=5.0,
         confirm_bars=1,
+        accuracy=accuracy[0] if accuracy else None,
+        accuracy_signals=accuracy[1] if accuracy else 0,
     )
 
 
@@ -534,6 +578,7 @@ def _seed_bots() -> list[BotView]:
             pnl=12.34,
             last=(T0 - 4 * NS, "long"),
             counts=(3, 5),
+            accuracy=(0.62, 37),
         ),
         _bot(
             "rsi-revert",
@@ -546,6 +591,7 @@ def _seed_bots() -> list[BotView]:
             pnl=-3.21,
             last=(T0 - 190 * NS, "short"),
             counts=(1, 4),
+            accuracy=(0.41, 17),
         ),
         _bot(
             "macd-trend",
@@ -663,3 +709,84 @@ def _indicator_row(symbol: str, timeframe: str, i: int) -> IndicatorRow:
         imbalance=((i * 7) % 11 - 5) / 10,
         bars=60 + i,
     )
+
+
+MODEL_FEATURES = (
+    "ret_1", "ret_2", "ret_4", "ret_8", "ret_16", "rsi", "macd_hist", "bb_pctb", "atr_close",
+    "close_z", "log_volume", "volume_z", "book_imbalance", "spread_bps", "flow_imbalance",
+)  # fmt: skip
+
+
+def _seed_models() -> list[ModelView]:
+    """Two live models: a healthy one, and one whose inputs drifted and whose answers run late."""
+    calm = [0.01 + 0.005 * i for i in range(len(MODEL_FEATURES))]
+    drifted = [*calm[:12], 0.05, 0.71, 0.38]
+    return [
+        ModelView(
+            model_id="lstm-BTC-USDT-1m@3f2a9c1e",
+            path="models/lstm-BTC-USDT-1m",
+            created_ns=T0 - 7200 * NS,
+            age_s=7200.0,
+            train_start="2024-01-01T00:00:00+00:00",
+            train_end="2024-01-02T00:00:00+00:00",
+            symbols=["BTC-USDT"],
+            timeframe="1m",
+            horizon=5,
+            bots=["lstm-btc"],
+            predictions=1840,
+            late=0,
+            queued=0,
+            per_second=1.0,
+            infer_p50_us=36.0,
+            infer_p99_us=88.0,
+            wait_p50_us=12.0,
+            wait_p99_us=41.0,
+            model=LiveScoreView(n=420, accuracy=0.47, hit_rate=0.55, calls=180),
+            persistence=LiveScoreView(n=420, accuracy=0.39, hit_rate=0.31, calls=240),
+            majority=LiveScoreView(n=420, accuracy=0.52, hit_rate=None, calls=0),
+            brier=0.598,
+            test_accuracy=0.55,
+            test_hit_rate=0.58,
+            drift=[
+                FeatureDriftView(name=n, psi=v, rows=1000)
+                for n, v in zip(MODEL_FEATURES, calm, strict=True)
+            ],
+            input_age_s=12.0,
+        ),
+        ModelView(
+            model_id="lstm-ETH-USDT-1m@a1b2c3d4",
+            path="models/lstm-ETH-USDT-1m",
+            created_ns=T0 - 86400 * NS,
+            age_s=86400.0,
+            train_start="2024-01-01T00:00:00+00:00",
+            train_end="2024-01-01T12:00:00+00:00",
+            symbols=["ETH-USDT"],
+            timeframe="1m",
+            horizon=5,
+            bots=["lstm-eth", "lstm-eth2"],
+            predictions=960,
+            late=41,
+            queued=3,
+            per_second=2.0,
+            infer_p50_us=1250.0,
+            infer_p99_us=9800.0,
+            wait_p50_us=400.0,
+            wait_p99_us=52000.0,
+            model=LiveScoreView(n=300, accuracy=0.36, hit_rate=0.29, calls=150),
+            persistence=LiveScoreView(n=300, accuracy=0.38, hit_rate=0.33, calls=170),
+            majority=LiveScoreView(n=300, accuracy=0.5, hit_rate=None, calls=0),
+            brier=0.701,
+            test_accuracy=0.51,
+            test_hit_rate=0.49,
+            drift_exact=False,
+            drift=[
+                FeatureDriftView(name=n, psi=v, rows=640, warn=v > 0.25)
+                for n, v in zip(MODEL_FEATURES, drifted, strict=True)
+            ],
+            input_age_s=3.0,
+            warnings=[
+                "drift PSI > 0.25: spread_bps 0.71, flow_imbalance 0.38",
+                "late 41/200 predictions",
+            ],
+        ),
+    ]

@@ -74,6 +74,8 @@ async def test_the_stream_is_newest_first_and_f_cycles_the_fate_filter() -> None
         await wait_for(pilot, lambda: screen.filter.fate == "failed" and screen.matched == 1)
         assert fates(screen) == ["failed"]
         assert "1 of 12" in str(screen.status.render())
+        await pilot.press("f")  # late: a model's prediction that came after its bar
+        await wait_for(pilot, lambda: screen.filter.fate == "late" and screen.matched == 0)
         await pilot.press("f")
         await wait_for(pilot, lambda: screen.filter.fate == "" and screen.stream.row_count == 12)
 

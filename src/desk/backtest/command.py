@@ -22,19 +22,16 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desk.backtest.config import BacktestConfig, BacktestError
-from desk.backtest.data import (
-    Candles,
-    load_csv,
-    load_sqlite,
-    parse_time,
-    simulate_candles,
-)
-from desk.backtest.metrics import METRIC_NAMES, json_safe
-from desk.backtest.report import make_console, progress_bar
-from desk.backtest.store import DEFAULT_ROOT, RunStore
+from desk.backtest.names import DEFAULT_ROOT, METRIC_NAMES, json_safe
+
+if TYPE_CHECKING:
+    from desk.backtest.data import Candles
+
+# The library (numba, pandas, pyarrow, rich) is imported inside the functions that run a
+# command: `desk` builds this parser on every start, whatever the subcommand.
 
 DEFAULT_DB = "data/desk.sqlite"  # desk's storage.sqlite_path default
 
@@ -174,6 +171,9 @@ def _config(args: argparse.Namespace) -> BacktestConfig:
 
 def load_candles(args: argparse.Namespace) -> Candles:
     """The candles the arguments name (CSV, simulator or SQLite), ``--from``/``--to`` applied."""
+    from desk.backtest.data import load_csv, load_sqlite, parse_time, simulate_candles
+    from desk.backtest.report import progress_bar
+
     start = parse_time(args.from_) if args.from_ else None
     end = parse_time(args.to) if args.to else None
     if start is not None and end is not None and end <= start:
@@ -239,7 +239,9 @@ def run_backtest(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     from desk.backtest import report
+    from desk.backtest.report import make_console, progress_bar
     from desk.backtest.run import backtest, make_strategy, parse_params
+    from desk.backtest.store import RunStore
 
     strategy = _require_strategy(args)
     params = parse_params(args.params)
@@ -288,6 +290,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _list_runs(args: argparse.Namespace) -> int:
     from desk.backtest import report
+    from desk.backtest.store import RunStore
 
     records = RunStore(args.runs).list(args.limit)
     if args.json:
@@ -296,7 +299,7 @@ def _list_runs(args: argparse.Namespace) -> int:
     if not records:
         print(f"no saved runs under {args.runs}")
         return 0
-    make_console().print(report.runs_table(records))
+    report.make_console().print(report.runs_table(records))
     return 0
 
 
@@ -308,6 +311,8 @@ def _record_dict(record: Any) -> dict[str, Any]:
 
 def _show_run(args: argparse.Namespace) -> int:
     from desk.backtest import report
+    from desk.backtest.report import make_console
+    from desk.backtest.store import RunStore
 
     store = RunStore(args.runs)
     record = store.get(args.show)
@@ -361,7 +366,9 @@ def run_sweep(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from desk.backtest import report
     from desk.backtest.grid import Grid
+    from desk.backtest.report import make_console, progress_bar
     from desk.backtest.run import parse_params
+    from desk.backtest.store import RunStore
     from desk.backtest.sweep import sweep
     from desk.backtest.walkforward import walk_forward
 

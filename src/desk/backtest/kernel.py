@@ -2,7 +2,9 @@
 
 Its input is one *event* per bar (:mod:`desk.backtest.events`: the strategies' own batch
 signals): :data:`EV_LONG`, :data:`EV_SHORT`, :data:`EV_FLAT` (a signal in that direction was
-decided on the bar's close) or :data:`EV_NONE`.
+decided on the bar's close) or :data:`EV_NONE`; or the strategy's candidate *codes*
+(:meth:`~desk.signals.strategy.BaseStrategy.batch_codes`), which the kernel turns into events
+as it goes by the strategy API's state machine (:func:`next_state`), saving a pass.
 
 The kernel walks the bars once (numba, ``cache=True``, ``nogil=True``). In each bar:
 
@@ -18,7 +20,9 @@ The kernel walks the bars once (numba, ``cache=True``, ``nogil=True``). In each 
    (see below) and filled at this close (``fill: close``) or at the next bar's open (default:
    a signal on bar t's close cannot trade at that close). A signal on the last bar with
    ``fill: open`` never fills.
-4. **Marks**: cash, position and equity = cash + position x close.
+4. **Marks**: cash, position and equity = cash + position x close, kept per bar when asked
+   (a sweep does not), and the equity statistics of :mod:`desk.backtest.stats` from bar
+   ``start`` on, from which :func:`~desk.backtest.metrics.metrics_from_stats` makes the metrics.
 
 Sizing, as a bot's order goes through :class:`~desk.execution.bot_orders.OmsSink`,
 :func:`~desk.execution.sizing.size_for` and risk:
@@ -40,8 +44,9 @@ a value within 1e-9 ticks of the grid counts as on it, as :mod:`desk.market.inst
 does). Fees are ``|qty| x price x bps / 10,000`` in quote currency, taken from cash. Cash may
 go negative (a short's proceeds are cash; a margin account, as the paper venue keeps it).
 
-Sizes are floats here, not Decimals: lot rounding uses the same 1e-9-step tolerance, so a
-size within float noise of a lot multiple counts as that multiple.
+Sizes are floats here, not Decimals: a size within float noise of a lot multiple (1e-9 steps,
+or a few ulps of a large count) counts as that multiple, and orders are worked out in whole
+lots, so they are the exact differences live trading sends.
 
 Trades are round trips: one opens when the position leaves 0 (or flips), and closes when it is
 back at 0 (or flips again; a flip's fee is split pro rata between the two). Each row holds
@@ -52,11 +57,35 @@ open at the end (then marked at the last close, no exit fee) and the exit reason
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
+from desk.backtest import stats as bar_stats
+from desk.backtest.book import (
+    GRID_TOL,
+    N_STATE,
+    N_TRADE_COLS,
+    REASON_END,
+    REASON_SIGNAL,
+    REASON_STOP,
+    REASON_TAKE,
+    REL_TOL,
+    S_CASH,
+    S_EQTY,
+    S_EVAL,
+    S_FEES,
+    S_FILLS,
+    S_NTR,
+    S_POS,
+    S_SKIPPED,
+    S_XQTY,
+    S_XVAL,
+    apply_fill,
+    close_trade,
+)
 from desk.backtest.config import SIZING_CODES, BacktestConfig
 
 _JIT = {"cache": True, "nogil": True}
@@ -66,48 +95,16 @@ EV_LONG = 1
 EV_SHORT = -1
 EV_FLAT = 2
 
-# Exit reasons (trade column T_REASON).
-REASON_SIGNAL = 0
-REASON_STOP = 1
-REASON_TAKE = 2
-REASON_END = 3
-REASONS = {REASON_SIGNAL: "signal", REASON_STOP: "stop_loss", REASON_TAKE: "take_profit"}
-REASONS[REASON_END] = "end"
-
 # The config vector (floats; see config_vector).
 C_CASH, C_SIZING, C_SIZE, C_FRACTION, C_RISK, C_ATR_MULT = 0, 1, 2, 3, 4, 5
 C_MAKER, C_TAKER, C_LIMIT, C_SLIP_BPS, C_SLIP_RANGE, C_FILL_CLOSE = 6, 7, 8, 9, 10, 11
 C_LEVERAGE, C_STOP, C_TAKE, C_TICK, C_LOT, C_MIN, C_START = 12, 13, 14, 15, 16, 17, 18
 N_CFG = 19
 
-# Trade columns.
-T_ENTRY_BAR, T_EXIT_BAR, T_SIDE, T_SIZE, T_ENTRY_PX, T_EXIT_PX = 0, 1, 2, 3, 4, 5
-T_PNL, T_FEES, T_OPEN, T_REASON = 6, 7, 8, 9
-N_TRADE_COLS = 10
-TRADE_COLUMNS = (
-    "entry_bar",
-    "exit_bar",
-    "side",
-    "size",
-    "entry_price",
-    "exit_price",
-    "pnl",
-    "fees",
-    "open",
-    "reason",
-)
-
-# Kernel state vector.
-S_CASH, S_POS, S_SIDE, S_EQTY, S_EVAL, S_XQTY, S_XVAL, S_TFEES, S_EBAR = 0, 1, 2, 3, 4, 5, 6, 7, 8
-S_FEES, S_FILLS, S_SKIPPED, S_NTR = 9, 10, 11, 12
-N_STATE = 13
-
-GRID_TOL = 1e-9
-"""In steps: a value this close to a multiple of the lot or tick counts as that multiple."""
-
 
 class KernelOutput(NamedTuple):
-    """Per-bar marks (at each close) and the trades of one run."""
+    """Per-bar marks (at each close; empty when not asked for), the trades of one run, and
+    the equity statistics from its first traded bar (:mod:`desk.backtest.stats`)."""
 
     cash: np.ndarray
     position: np.ndarray
@@ -116,6 +113,7 @@ class KernelOutput(NamedTuple):
     fees: float
     fills: int
     skipped: int
+    stats: np.ndarray
 
 
 def config_vector(config: BacktestConfig, start: int = 0) -> np.ndarray:
@@ -146,16 +144,35 @@ def config_vector(config: BacktestConfig, start: int = 0) -> np.ndarray:
 # ---- compiled parts ----------------------------------------------------------------------
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def next_state(state: int, code: int) -> int:
+    """The strategy API's :func:`~desk.signals.strategy.transition`, compiled: the state
+    (1, -1, 0) a candidate code moves ``state`` to, or 9 when it moves nothing."""
+    if (code == 1 or code == -1) and state != code:
+        return code
+    if (code == 2 and state == 1) or (code == -2 and state == -1) or (code == 3 and state != 0):
+        return 0
+    return 9
+
+
+@numba.njit(**_JIT)
+def on_grid(s: float) -> bool:
+    """``s`` (in steps) is a whole number up to float noise: GRID_TOL, or a few ulps of it."""
+    return abs(s - math.floor(s + 0.5)) <= GRID_TOL + REL_TOL * abs(s)
+
+
+@numba.njit(**_JIT)
+def floor_units(s: float) -> float:
+    """``s`` (in steps) down to a whole number; one within float noise of it counts as it."""
+    return math.floor(s + 0.5) if on_grid(s) else math.floor(s)
+
+
 @numba.njit(**_JIT)
 def floor_step(x: float, step: float) -> float:
-    """``x`` >= 0 down to a multiple of ``step`` (0: unchanged), within GRID_TOL of the grid."""
+    """``x`` >= 0 down to a multiple of ``step`` (0: unchanged), float noise forgiven."""
     if step <= 0.0:
         return x
-    s = x / step
-    k = math.floor(s + 0.5)
-    if abs(s - k) <= GRID_TOL:
-        return k * step
-    return math.floor(s) * step
+    return floor_units(x / step) * step
 
 
 @numba.njit(**_JIT)
@@ -164,91 +181,11 @@ def round_price(p: float, tick: float, up: bool) -> float:
     if tick <= 0.0:
         return p
     s = p / tick
-    k = math.floor(s + 0.5)
-    if abs(s - k) <= GRID_TOL:
-        return k * tick
+    if on_grid(s):
+        return math.floor(s + 0.5) * tick
     if up:
         return math.ceil(s) * tick
     return math.floor(s) * tick
-
-
-@numba.njit(**_JIT)
-def _snap_position(x: float, before: float, qty: float, lot: float) -> float:
-    """A position back on the lot grid (float noise off); exactly 0 when it closed."""
-    if lot > 0.0:
-        return math.floor(x / lot + 0.5) * lot
-    if abs(x) <= 1e-12 * max(abs(before), abs(qty)):
-        return 0.0
-    return x
-
-
-@numba.njit(**_JIT)
-def _open_trade(st: np.ndarray, qty: float, price: float, fee: float, bar: int) -> None:
-    st[S_SIDE] = 1.0 if qty > 0 else -1.0
-    st[S_EQTY] = abs(qty)
-    st[S_EVAL] = abs(qty) * price
-    st[S_XQTY] = 0.0
-    st[S_XVAL] = 0.0
-    st[S_TFEES] = fee
-    st[S_EBAR] = bar
-
-
-@numba.njit(**_JIT)
-def _close_trade(st: np.ndarray, trades: np.ndarray, bar: int, reason: int, is_open: bool) -> None:
-    k = int(st[S_NTR])
-    side = st[S_SIDE]
-    trades[k, T_ENTRY_BAR] = st[S_EBAR]
-    trades[k, T_EXIT_BAR] = bar
-    trades[k, T_SIDE] = side
-    trades[k, T_SIZE] = st[S_EQTY]
-    trades[k, T_ENTRY_PX] = st[S_EVAL] / st[S_EQTY]
-    trades[k, T_EXIT_PX] = st[S_XVAL] / st[S_XQTY]
-    trades[k, T_PNL] = side * (st[S_XVAL] - st[S_EVAL]) - st[S_TFEES]
-    trades[k, T_FEES] = st[S_TFEES]
-    trades[k, T_OPEN] = 1.0 if is_open else 0.0
-    trades[k, T_REASON] = reason
-    st[S_NTR] = k + 1
-
-
-@numba.njit(**_JIT)
-def _apply_fill(
-    st: np.ndarray,
-    trades: np.ndarray,
-    qty: float,
-    price: float,
-    fee: float,
-    bar: int,
-    reason: int,
-    lot: float,
-) -> None:
-    """Book one fill: cash, position, and the round trip it opens, grows, shrinks or closes."""
-    pos = st[S_POS]
-    new = _snap_position(pos + qty, pos, qty, lot)
-    st[S_CASH] -= qty * price + fee
-    st[S_FEES] += fee
-    st[S_FILLS] += 1.0
-    a = abs(qty)
-    if pos == 0.0:
-        _open_trade(st, qty, price, fee, bar)
-    elif (pos > 0.0) == (qty > 0.0):
-        st[S_EQTY] += a
-        st[S_EVAL] += a * price
-        st[S_TFEES] += fee
-    elif new == 0.0 or (new > 0.0) == (pos > 0.0):
-        st[S_XQTY] += a
-        st[S_XVAL] += a * price
-        st[S_TFEES] += fee
-        if new == 0.0:
-            _close_trade(st, trades, bar, reason, False)
-    else:
-        closed = abs(pos)
-        part = closed / a
-        st[S_XQTY] += closed
-        st[S_XVAL] += closed * price
-        st[S_TFEES] += fee * part
-        _close_trade(st, trades, bar, reason, False)
-        _open_trade(st, new, price, fee * (1.0 - part), bar)
-    st[S_POS] = new
 
 
 @numba.njit(**_JIT)
@@ -274,7 +211,7 @@ def _execute(
         bps = cfg[C_MAKER]
     price = round_price(price, cfg[C_TICK], buy)
     fee = abs(qty) * price * bps / 10_000.0
-    _apply_fill(st, trades, qty, price, fee, bar, reason, cfg[C_LOT])
+    apply_fill(st, trades, qty, price, fee, bar, reason, cfg[C_LOT])
 
 
 @numba.njit(**_JIT)
@@ -311,7 +248,19 @@ def order_qty(st: np.ndarray, cfg: np.ndarray, event: int, price: float, atr: fl
     delta = target - pos
     if delta == 0.0:
         return 0.0
-    q = floor_step(abs(delta), lot)
+    if lot > 0.0:
+        # In whole lots, as the exact live arithmetic: the position is on the grid, so the
+        # order (target - position, floored to the lot) is floor(target) - position when
+        # buying and position - ceil(target) when selling. Float differences of two sizes
+        # on the grid would add noise that can cost a lot in the floor.
+        held = math.floor(pos / lot + 0.5)
+        want = target / lot
+        if on_grid(want) and math.floor(want + 0.5) == held:
+            return 0.0  # already there
+        units = floor_units(want) - held if delta > 0.0 else held + floor_units(-want)
+        q = units * lot
+    else:
+        q = abs(delta)
     if q <= 0.0 or q < min_size:
         st[S_SKIPPED] += 1.0
         return 0.0
@@ -358,14 +307,20 @@ def simulate_arrays(
     low: np.ndarray,
     close: np.ndarray,
     atr: np.ndarray,
-    events: np.ndarray,
+    signals: np.ndarray,
+    from_codes: bool,
     cfg: np.ndarray,
     cash_out: np.ndarray,
     pos_out: np.ndarray,
     equity_out: np.ndarray,
     trades: np.ndarray,
+    stats_out: np.ndarray,
 ) -> np.ndarray:
-    """The bar loop (module docstring); fills the outputs, returns the final state vector."""
+    """The bar loop (module docstring); fills the outputs, returns the final state vector.
+
+    ``signals`` are events, or candidate codes with ``from_codes``. Curves are written when
+    their arrays have one slot per bar (a sweep passes empty ones: less to write).
+    """
     n = close.shape[0]
     st = np.zeros(N_STATE, dtype=np.float64)
     st[S_CASH] = cfg[C_CASH]
@@ -373,7 +328,13 @@ def simulate_arrays(
     fill_close = cfg[C_FILL_CLOSE] > 0.0
     market = cfg[C_LIMIT] == 0.0
     exits = cfg[C_STOP] > 0.0 or cfg[C_TAKE] > 0.0
-    keep_cash = cash_out.shape[0] == n  # a sweep passes an empty one: less to write
+    keep_cash = cash_out.shape[0] == n
+    keep_curves = equity_out.shape[0] == n
+    cash0 = cfg[C_CASH]
+    prev = peak = low_eq = cash0
+    k = s1 = s2 = down = max_dd = 0.0
+    under = longest = exposed = 0
+    state = 0
     pending = 0.0
     for i in range(n):
         if pending != 0.0:
@@ -381,7 +342,14 @@ def simulate_arrays(
             pending = 0.0
         if exits and st[S_POS] != 0.0:
             _exits(st, trades, cfg, open_[i], high[i], low[i], i)
-        ev = events[i]
+        ev = signals[i]
+        if ev != EV_NONE and from_codes:
+            new = next_state(state, ev)
+            if new == 9:
+                ev = EV_NONE
+            else:
+                state = new
+                ev = EV_FLAT if new == 0 else new
         if ev != EV_NONE and i >= start:
             a = atr[i] if i < atr.shape[0] else math.nan  # no ATR series: empty
             qty = order_qty(st, cfg, ev, close[i], a)
@@ -392,15 +360,28 @@ def simulate_arrays(
                     )
                 elif i + 1 < n:
                     pending = qty
+        pos = st[S_POS]
+        e = st[S_CASH] + pos * close[i]
         if keep_cash:
             cash_out[i] = st[S_CASH]
-        pos_out[i] = st[S_POS]
-        equity_out[i] = st[S_CASH] + st[S_POS] * close[i]
+        if keep_curves:
+            pos_out[i] = pos
+            equity_out[i] = e
+        if i >= start:
+            if i == start:
+                k = bar_stats.first_return(e, cash0)
+            prev, peak, s1, s2, down, low_eq, max_dd, under, longest, exposed = bar_stats.step(
+                e, pos, prev, peak, k, s1, s2, down, low_eq, max_dd, under, longest, exposed
+            )
+    bar_stats.finish(
+        stats_out, max(n - start, 0), prev, peak, k, s1, s2, down, low_eq, max_dd, longest,
+        exposed,
+    )  # fmt: skip
     if st[S_POS] != 0.0 and n > 0:
         a = abs(st[S_POS])
         st[S_XQTY] += a
         st[S_XVAL] += a * close[n - 1]
-        _close_trade(st, trades, n - 1, REASON_END, True)
+        close_trade(st, trades, n - 1, REASON_END, True)
     return st
 
 
@@ -408,21 +389,25 @@ def simulate_arrays(
 
 
 def simulate(
-    arrays: dict[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray],
     events: np.ndarray,
     config: BacktestConfig,
     *,
     atr: np.ndarray | None = None,
     start: int = 0,
     buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    codes: bool = False,
+    curves: bool = True,
 ) -> KernelOutput:
     """Run the kernel over ``arrays`` (open/high/low/close) with per-bar ``events``.
 
+    ``codes``: ``events`` are a strategy's candidate codes (see the module docstring).
     ``atr`` (ATR(14) per bar) is needed for ``sizing: atr``; ``start`` is the first bar whose
-    signals may trade (earlier bars are warm-up: flat, equity = cash). ``buffers`` (cash,
-    position, equity arrays of the bars' length) are written into instead of new arrays: a
-    sweep reuses them from one combination to the next (the output then views them), and
-    passes an empty cash array, which is then left unwritten.
+    signals may trade (earlier bars are warm-up: flat, equity = cash; the statistics start
+    there). ``curves=False`` keeps no per-bar cash, position and equity (the output's are
+    empty): a sweep needs only the statistics. ``buffers`` (cash, position, equity arrays of
+    the bars' length) are written into instead of new arrays (the output then views them);
+    the cash one may be empty, and is then left unwritten.
     """
     close = np.ascontiguousarray(arrays["close"], dtype=np.float64)
     n = close.shape[0]
@@ -433,13 +418,16 @@ def simulate(
         if config.sizing == "atr":
             raise ValueError("atr sizing needs the ATR series")
         atr = _NO_ATR
-    if buffers is None:
+    if not curves:
+        cash, pos, equity = _NO_ATR, _NO_ATR, _NO_ATR
+    elif buffers is None:
         cash, pos, equity = np.empty(n), np.empty(n), np.empty(n)
     else:
         cash, pos, equity = buffers
         if not pos.shape == equity.shape == (n,) or cash.shape not in ((n,), (0,)):
             raise ValueError(f"buffers must be arrays of {n} floats (cash may be empty)")
     trades = np.empty((int(np.count_nonzero(ev)) + 1, N_TRADE_COLS))
+    stats = np.empty(bar_stats.N_STATS)
     st = simulate_arrays(
         np.ascontiguousarray(arrays["open"], dtype=np.float64),
         np.ascontiguousarray(arrays["high"], dtype=np.float64),
@@ -447,11 +435,13 @@ def simulate(
         close,
         np.ascontiguousarray(atr, dtype=np.float64),
         ev,
+        codes,
         config_vector(config, start),
         cash,
         pos,
         equity,
         trades,
+        stats,
     )
     return KernelOutput(
         cash,
@@ -461,6 +451,7 @@ def simulate(
         float(st[S_FEES]),
         int(st[S_FILLS]),
         int(st[S_SKIPPED]),
+        stats,
     )
 
 

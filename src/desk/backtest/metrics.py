@@ -24,87 +24,38 @@ A figure with no defined value (no trades, a flat curve) is NaN; JSON writes it 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numba
 import numpy as np
 
-from desk.backtest.kernel import T_OPEN, T_PNL
+from desk.backtest.book import T_OPEN, T_PNL
+from desk.backtest.names import HIGHER_IS_BETTER, METRIC_NAMES, json_safe, sort_key
+from desk.backtest.stats import N_STATS, ST_BARS, finish, first_return, step
 
 YEAR_NS = 365 * 86_400 * 1_000_000_000
-METRIC_NAMES = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "max_drawdown_bars",
-    "max_drawdown_duration_s",
-    "calmar",
-    "win_rate",
-    "profit_factor",
-    "avg_trade",
-    "exposure",
-    "trades",
-    "fees",
-    "final_equity",
-    "bars",
-)
-HIGHER_IS_BETTER = {name: True for name in METRIC_NAMES}
-HIGHER_IS_BETTER.update(
-    max_drawdown=False, max_drawdown_bars=False, max_drawdown_duration_s=False, fees=False
-)
-HIGHER_IS_BETTER["volatility"] = False
 
 
 @numba.njit(cache=True, nogil=True)
 def equity_stats(equity: np.ndarray, position: np.ndarray, cash: float) -> np.ndarray:
-    """[mean r, stdev r (ddof 1), downside dev, max dd, longest dd bars, exposed bars].
+    """The statistics vector of :mod:`desk.backtest.stats` over a stored curve.
 
-    One pass with few branches. The variance comes from sums of the returns shifted by the
-    first one (the shifted-data method: bar returns are small and their mean tiny next to
-    their spread, so nothing cancels; it agrees with Welford's to ~1e-18 on a million bars).
+    One pass with few branches, by the steps the kernel runs as it goes. The variance comes
+    from sums of the returns shifted by the first one (the shifted-data method: bar returns
+    are small and their mean tiny next to their spread, so nothing cancels; it agrees with
+    Welford's to ~1e-18 on a million bars).
     """
     n = equity.shape[0]
-    out = np.full(6, math.nan)
-    if n == 0:
-        return out
-    prev = cash
-    peak = cash
-    k = equity[0] / cash - 1.0 if cash > 0.0 else 0.0
-    s1 = 0.0
-    s2 = 0.0
-    down = 0.0
-    max_dd = 0.0
-    under = 0
-    longest = 0
-    exposed = 0
+    out = np.empty(N_STATS)
+    k = first_return(equity[0], cash) if n else 0.0
+    prev = peak = low = cash
+    s1 = s2 = down = max_dd = 0.0
+    under = longest = exposed = 0
     for i in range(n):
-        e = equity[i]
-        r = e / prev - 1.0 if prev > 0.0 else 0.0
-        d = r - k
-        s1 += d
-        s2 += d * d
-        neg = min(r, 0.0)
-        down += neg * neg
-        peak = max(peak, e)
-        if e < peak:
-            under += 1
-            longest = max(longest, under)
-            if peak > 0.0:
-                max_dd = max(max_dd, 1.0 - e / peak)
-        else:
-            under = 0
-        exposed += position[i] != 0.0
-        prev = e
-    out[0] = k + s1 / n
-    if n > 1:
-        out[1] = math.sqrt(max(s2 - s1 * s1 / n, 0.0) / (n - 1))
-    out[2] = math.sqrt(down / n)
-    out[3] = max_dd
-    out[4] = longest
-    out[5] = exposed
+        prev, peak, s1, s2, down, low, max_dd, under, longest, exposed = step(
+            equity[i], position[i], prev, peak, k, s1, s2, down, low, max_dd, under, longest,
+            exposed,
+        )  # fmt: skip
+    finish(out, n, prev, peak, k, s1, s2, down, low, max_dd, longest, exposed)
     return out
 
 
@@ -124,17 +75,25 @@ def compute_metrics(
     fees: float,
 ) -> dict[str, float]:
     """The metrics of the module docstring, by name (floats; counts are whole floats)."""
-    n = int(equity.shape[0])
-    if n == 0:
+    if int(equity.shape[0]) == 0:
         raise ValueError("no bars to measure")
     stats = equity_stats(
         np.ascontiguousarray(equity, dtype=np.float64),
         np.ascontiguousarray(position, dtype=np.float64),
         float(cash),
     )
-    mean, std, downside, max_dd, longest, exposed = (float(x) for x in stats)
+    return metrics_from_stats(stats, trades, cash=cash, bar_ns=bar_ns, fees=fees)
+
+
+def metrics_from_stats(
+    stats: np.ndarray, trades: np.ndarray, *, cash: float, bar_ns: int, fees: float
+) -> dict[str, float]:
+    """:func:`compute_metrics` from the statistics vector the kernel accumulated."""
+    n = int(stats[ST_BARS])
+    if n == 0:
+        raise ValueError("no bars to measure")
+    mean, std, downside, max_dd, longest, exposed, final = (float(x) for x in stats[:ST_BARS])
     per_year = YEAR_NS / bar_ns
-    final = float(equity[-1])
     growth = final / cash
     years = n * bar_ns / YEAR_NS
     cagr = growth ** (1.0 / years) - 1.0 if growth > 0 else -1.0
@@ -170,19 +129,13 @@ def compute_metrics(
     }
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None (JSON has no NaN/inf)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def sort_key(metric: str, value: float) -> float:
-    """A key that ranks better values of ``metric`` first (NaN last)."""
-    if math.isnan(value):
-        return math.inf
-    return -value if HIGHER_IS_BETTER.get(metric, True) else value
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "METRIC_NAMES",
+    "YEAR_NS",
+    "compute_metrics",
+    "equity_stats",
+    "json_safe",
+    "metrics_from_stats",
+    "sort_key",
+]

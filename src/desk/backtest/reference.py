@@ -12,27 +12,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from desk.backtest.book import GRID_TOL, REL_TOL
 from desk.backtest.config import BacktestConfig
-from desk.backtest.kernel import EV_FLAT, EV_LONG, EV_NONE, GRID_TOL
+from desk.backtest.kernel import EV_FLAT, EV_LONG, EV_NONE
+
+
+def _whole(steps: float) -> bool:
+    return abs(steps - math.floor(steps + 0.5)) <= GRID_TOL + REL_TOL * abs(steps)
+
+
+def _floor_units(steps: float) -> float:
+    return math.floor(steps + 0.5) if _whole(steps) else math.floor(steps)
 
 
 def _floor_step(x: float, step: float) -> float:
     if step <= 0:
         return x
-    steps = x / step
-    nearest = math.floor(steps + 0.5)
-    if abs(steps - nearest) <= GRID_TOL:
-        return nearest * step
-    return math.floor(steps) * step
+    return _floor_units(x / step) * step
 
 
 def _tick(price: float, tick: float, buy: bool) -> float:
     if tick <= 0:
         return price
     steps = price / tick
-    nearest = math.floor(steps + 0.5)
-    if abs(steps - nearest) <= GRID_TOL:
-        return nearest * tick
+    if _whole(steps):
+        return math.floor(steps + 0.5) * tick
     return (math.ceil(steps) if buy else math.floor(steps)) * tick
 
 
@@ -173,7 +177,15 @@ def reference_simulate(
         delta = target - book.position
         if delta == 0:
             return 0.0
-        q = _floor_step(abs(delta), cfg.lot)
+        if cfg.lot > 0:  # whole lots: floor(target) - position buying, position - ceil selling
+            held = math.floor(book.position / cfg.lot + 0.5)
+            want = target / cfg.lot
+            if _whole(want) and math.floor(want + 0.5) == held:
+                return 0.0
+            units = _floor_units(want) - held if delta > 0 else held + _floor_units(-want)
+            q = units * cfg.lot
+        else:
+            q = abs(delta)
         if q <= 0 or q < cfg.min_size:
             book.skipped += 1
             return 0.0

@@ -6,7 +6,6 @@ Rich renderables for :mod:`desk.backtest.command`; numbers are formatted by what
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,68 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from desk.backtest.data import fmt_ns
+from desk.backtest.formatting import LABELS, SHORT, fmt_metric
 from desk.backtest.plot import equity_plot
-
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
-MONEY = {"avg_trade", "fees", "final_equity"}
-COUNTS = {"trades", "bars", "max_drawdown_bars"}
-LABELS = {
-    "total_return": "Total return",
-    "cagr": "CAGR",
-    "volatility": "Volatility (ann.)",
-    "sharpe": "Sharpe",
-    "sortino": "Sortino",
-    "max_drawdown": "Max drawdown",
-    "max_drawdown_bars": "Longest drawdown (bars)",
-    "max_drawdown_duration_s": "Longest drawdown",
-    "calmar": "Calmar",
-    "win_rate": "Win rate",
-    "profit_factor": "Profit factor",
-    "avg_trade": "Average trade",
-    "exposure": "Exposure",
-    "trades": "Trades",
-    "fees": "Fees paid",
-    "final_equity": "Final equity",
-    "bars": "Bars",
-}
-SHORT = {
-    "total_return": "return",
-    "max_drawdown": "max dd",
-    "win_rate": "win",
-    "profit_factor": "pf",
-    "final_equity": "equity",
-    "max_drawdown_duration_s": "dd time",
-}
-
-
-def duration(seconds: float) -> str:
-    """1d 4h, 3h 20m, 45m, 30s."""
-    if not math.isfinite(seconds):
-        return "-"
-    s = round(seconds)
-    days, s = divmod(s, 86_400)
-    hours, s = divmod(s, 3_600)
-    minutes, s = divmod(s, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (s, "s")]
-    shown = [f"{v}{u}" for v, u in parts if v][:2]
-    return " ".join(shown) or "0s"
-
-
-def fmt_metric(name: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    value = float(value)
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if name in PERCENT:
-        return f"{value:+.2%}" if name in ("total_return", "cagr") else f"{value:.2%}"
-    if name in MONEY:
-        return f"{value:,.2f}"
-    if name in COUNTS:
-        return f"{int(value):,}"
-    if name == "max_drawdown_duration_s":
-        return duration(value)
-    return f"{value:.3f}"
 
 
 def metrics_table(metrics: Mapping[str, Any], title: str = "Metrics") -> Table:

@@ -18,18 +18,12 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from desk.backtest.book import REASON_SIGNAL, REASONS, T_REASON, TRADE_COLUMNS
 from desk.backtest.config import ATR_PERIOD, BacktestConfig, BacktestError
 from desk.backtest.data import Candles
-from desk.backtest.events import signal_events
-from desk.backtest.kernel import (
-    REASON_SIGNAL,
-    REASONS,
-    T_REASON,
-    TRADE_COLUMNS,
-    KernelOutput,
-    simulate,
-)
-from desk.backtest.metrics import compute_metrics
+from desk.backtest.events import events_from_codes
+from desk.backtest.kernel import KernelOutput, simulate
+from desk.backtest.metrics import metrics_from_stats
 from desk.signals import indicators as ind
 from desk.signals.strategies import STRATEGIES, create_strategy
 from desk.signals.strategy import BaseStrategy
@@ -193,12 +187,18 @@ def _run(
     config: BacktestConfig,
     start: int,
     atr: np.ndarray | None,
+    *,
+    curves: bool = True,
     buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, KernelOutput]:
+    """(the strategy's candidate codes, the kernel's output)."""
     if config.sizing == "atr" and atr is None:
         atr = atr_series(arrays)
-    events = signal_events(strategy, dict(arrays))
-    return events, simulate(dict(arrays), events, config, atr=atr, start=start, buffers=buffers)
+    codes = strategy.batch_codes(arrays)
+    out = simulate(
+        arrays, codes, config, atr=atr, start=start, buffers=buffers, codes=True, curves=curves
+    )
+    return codes, out
 
 
 def backtest(
@@ -219,10 +219,10 @@ def backtest(
         raise BacktestError(f"start bar {start} is outside the {len(candles)} candles")
     config = with_rules(config, candles)
     strat = make_strategy(strategy, params)
-    events, out = _run(candles.arrays(), strat, config, start, atr)
+    codes, out = _run(candles.arrays(), strat, config, start, atr)
     equity, position = out.equity[start:], out.position[start:]
-    metrics = compute_metrics(
-        equity, position, out.trades, cash=config.cash, bar_ns=candles.bar_ns, fees=out.fees
+    metrics = metrics_from_stats(
+        out.stats, out.trades, cash=config.cash, bar_ns=candles.bar_ns, fees=out.fees
     )
     return BacktestResult(
         strategy=strategy,
@@ -236,7 +236,7 @@ def backtest(
         equity=equity,
         trades=out.trades,
         metrics=metrics,
-        signals=int(np.count_nonzero(events[start:])),
+        signals=int(np.count_nonzero(events_from_codes(codes)[start:])),
         fills=out.fills,
         skipped=out.skipped,
     )
@@ -264,16 +264,13 @@ def evaluate(
 ) -> tuple[dict[str, float], np.ndarray | None]:
     """Metrics of one parameter set (and its equity curve from ``start`` if ``curve``).
 
-    ``buffers``: see :func:`~desk.backtest.kernel.simulate` (the curve returned is a copy).
+    Without ``curve`` the kernel keeps no per-bar curve at all (the metrics come from the
+    statistics it accumulates). ``buffers``: see :func:`~desk.backtest.kernel.simulate`
+    (the curve returned is a copy).
     """
     strat = make_strategy(strategy, params)
-    _, out = _run(arrays, strat, config, start, atr, buffers)
-    metrics = compute_metrics(
-        out.equity[start:],
-        out.position[start:],
-        out.trades,
-        cash=config.cash,
-        bar_ns=bar_ns,
-        fees=out.fees,
+    _, out = _run(arrays, strat, config, start, atr, curves=curve, buffers=buffers)
+    metrics = metrics_from_stats(
+        out.stats, out.trades, cash=config.cash, bar_ns=bar_ns, fees=out.fees
     )
     return metrics, (out.equity[start:].copy() if curve else None)

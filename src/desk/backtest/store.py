@@ -24,15 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from desk.backtest.config import BacktestError
-from desk.backtest.metrics import METRIC_NAMES
+from desk.backtest.names import DEFAULT_ROOT, METRIC_NAMES
 
 if TYPE_CHECKING:
     from desk.backtest.data import Candles
     from desk.backtest.run import BacktestResult
     from desk.backtest.sweep import SweepResult
     from desk.backtest.walkforward import WalkForwardResult
-
-DEFAULT_ROOT = "data/backtests"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

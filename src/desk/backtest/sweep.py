@@ -5,6 +5,11 @@ Work is cut into chunks of combination numbers (:mod:`desk.backtest.grid`). A ch
 metrics per combination, plus, when asked, the equity curves of its best ``curves``
 combinations: never every curve, so memory stays bounded however large the grid.
 
+Indicators are computed once per worker, not once per combination: chunks run inside
+:func:`desk.signals.indicators.reuse` blocks named by a token of the sweep, so a worker's
+later chunks reuse the moving averages (say) its earlier ones computed, within
+:data:`~desk.signals.indicators.REUSE_BYTES` per worker (least recently used dropped first).
+
 Backends:
 
 * ``loky`` (default): joblib's process pool on this machine. The candle arrays are handed to
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +44,7 @@ from desk.backtest.data import Candles
 from desk.backtest.grid import Grid
 from desk.backtest.metrics import METRIC_NAMES, sort_key
 from desk.backtest.run import atr_series, evaluate, with_rules
+from desk.signals import indicators as ind
 
 Progress = Callable[[int, int], None]
 Curve = tuple[float, int, np.ndarray]  # (sort key, combination number, equity)
@@ -61,14 +68,36 @@ def run_chunk(
     start: int,
     metric: str,
     curves: int,
+    token: str = "",
 ) -> tuple[list[int], np.ndarray, list[Curve]]:
-    """Run combinations ``indices``: (their numbers, a metrics row each, top ``curves``)."""
+    """Run combinations ``indices``: (their numbers, a metrics row each, top ``curves``).
+
+    ``token`` names the sweep's data: indicators computed from it are kept for the worker's
+    next chunk of the same sweep (see the module docstring).
+    """
     pin_threads()
+    with ind.reuse(arrays, token=token or None):
+        return _chunk(arrays, strategy, base, grid, indices, config, bar_ns, start, metric, curves)
+
+
+def _chunk(
+    arrays: Mapping[str, np.ndarray],
+    strategy: str,
+    base: Mapping[str, Any],
+    grid: Grid,
+    indices: Sequence[int],
+    config: BacktestConfig,
+    bar_ns: int,
+    start: int,
+    metric: str,
+    curves: int,
+) -> tuple[list[int], np.ndarray, list[Curve]]:
     rows = np.empty((len(indices), len(METRIC_NAMES)))
     best: list[Curve] = []
     atr = arrays.get("atr")
     n = len(arrays["close"])
-    buffers = (np.empty(0), np.empty(n), np.empty(n))  # reused: no fresh pages per run
+    # Reused by every run that keeps its curve: no fresh pages per run.
+    buffers = (np.empty(0), np.empty(n), np.empty(n)) if curves else None
     for k, index in enumerate(indices):
         params = {**base, **grid.params(int(index))}
         metrics, curve = evaluate(
@@ -182,7 +211,7 @@ def sweep(
     n_workers = max(1, workers or os.cpu_count() or 1)
     size = chunk_size or chunk_size_for(len(indices), n_workers)
     common = (strategy, base, grid)
-    tail = (config, candles.bar_ns, start, metric, curves)
+    tail = (config, candles.bar_ns, start, metric, curves, uuid.uuid4().hex)
     chunks = list(_chunks(indices, size))
     if backend == "dask":
         results = _run_dask(scheduler, arrays, common, tail, chunks, n_workers)
@@ -222,9 +251,12 @@ def _run_loky(
     chunks: list[np.ndarray],
     workers: int,
 ) -> Iterator[tuple[list[int], np.ndarray, list[Curve]]]:
-    if workers == 1:
-        for chunk in chunks:
-            yield run_chunk(arrays, *common, chunk, *tail)
+    if workers == 1:  # here: what the chunks keep is dropped once the sweep is done
+        try:
+            for chunk in chunks:
+                yield run_chunk(arrays, *common, chunk, *tail)
+        finally:
+            ind.forget()
         return
     from joblib import Parallel, delayed, parallel_config
 

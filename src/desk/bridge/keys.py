@@ -3,11 +3,13 @@
 Keeping the names in one place means two desks can share a Redis (different prefixes) and a
 reader and a writer can never disagree on a spelling. Layout, for the prefix ``desk``::
 
-    desk:bus:{topic}                 pub/sub channel per bus topic (market_data:BTC-USDT, ...)
+    desk:bus:{topic}                 pub/sub channel per bus topic (market_data:BTC-USDT, ...);
+                                     messages sealed under the channel's name
     desk:stream:trade_updates        stream: every Order/Fill (durable copy of trade_updates:*)
     desk:stream:commands             stream: signed commands, consumer group ``engine``
-    desk:stream:acks:{sender_id}     stream: acknowledgements for one command sender
-    desk:cmd:applied:{command_id}    string: exactly-once ledger entry of one command
+    desk:stream:acks:{sender_id}     stream: sealed receipts for one (verified) command sender
+    desk:cmd:applied:{group}:{id}    string: sealed exactly-once ledger entry of one command,
+                                     per consumer group (so each group's Redis user owns its own)
     desk:state:positions             hash {bot_id}|{symbol} -> Position
     desk:state:open_orders           hash client_order_id -> Order
     desk:state:balances              hash currency -> Balance
@@ -16,11 +18,16 @@ reader and a writer can never disagree on a spelling. Layout, for the prefix ``d
     desk:state:book:{symbol}         string: BookView (top N)
     desk:state:book_symbols          set of symbols that have a book key
     desk:state:components            set of components that ever sent a heartbeat
-    desk:heartbeat:{component}       string with a TTL: Heartbeat
-    desk:lease:control               string with a TTL: holder id of the control lease
-    desk:view:{name}                 string: one EngineClient view (``view:meta``,
+    desk:heartbeat:{component}       string with a TTL: sealed Heartbeat
+    desk:lease:control               string with a TTL: the engine's sealed grant of the control
+                                     lease (who holds it, until when)
+    desk:view:{name}                 string: one sealed EngineClient view (``view:meta``,
                                      ``view:book:{symbol}``, ``view:candles:{symbol}:{tf}``, ...)
                                      written by the engine's RedisLink, read by RedisClient
+
+"Sealed" is :mod:`desk.bridge.signing`: a MAC under a key derived from the command secret, so a
+reader can tell what desk wrote from what any other Redis client wrote. Which role's Redis user
+may touch which of these names: :mod:`desk.engine.redis_acl`.
 """
 
 from __future__ import annotations
@@ -73,8 +80,8 @@ class RedisKeys(msgspec.Struct, frozen=True):
     def acks_stream(self, sender_id: str) -> str:
         return f"{self.prefix}:stream:acks:{sender_id}"
 
-    def applied_command(self, command_id: str) -> str:
-        return f"{self.prefix}:cmd:applied:{command_id}"
+    def applied_command(self, command_id: str, group: str = COMMAND_GROUP) -> str:
+        return f"{self.prefix}:cmd:applied:{group}:{command_id}"
 
     # latest state
     @property

@@ -18,6 +18,10 @@ What happens when Redis is unreachable depends on the class of message (DESIGN.m
   A batch that failed half way is sent again, so the stream is at-least-once: a reader that must
   not count twice de-duplicates on (``src``, ``seq``).
 
+With a ``sealer`` (:mod:`desk.bridge.signing`, the keyring's data key) every message and
+stream entry is sealed under its channel or stream name, so a process that acts on it (a split
+desk's bots and executor) can tell it from one published by someone without the secret.
+
 Starting with Redis down does not raise: ``state`` says disconnected and the task keeps trying
 with exponential backoff.
 """
@@ -43,6 +47,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from desk.bridge.codec import encode
 from desk.bridge.keys import RedisKeys
+from desk.bridge.signing import Sealer
 from desk.core import topics
 from desk.core.bus import Bus
 
@@ -95,6 +100,10 @@ def redis_auth() -> dict[str, str]:
     return {"password": password} if password else {}
 
 
+def _plain(_name: str, data: bytes) -> bytes:
+    return data
+
+
 def make_client(url: str, socket_timeout_s: float = 2.0) -> aioredis.Redis:
     """A client that fails fast instead of retrying by itself.
 
@@ -124,9 +133,13 @@ class RedisPublisher:
         client_factory: Callable[[], aioredis.Redis],
         config: PublisherConfig | None = None,
         publisher_id: str | None = None,
+        sealer: Sealer | None = None,
+        market: bool = True,
     ) -> None:
         self._bus = bus
         self._keys = keys
+        self._sealer = sealer
+        self._market_on = market
         self._client_factory = client_factory
         self.config = config or PublisherConfig()
         self.publisher_id = publisher_id or os.urandom(6).hex()
@@ -213,17 +226,20 @@ class RedisPublisher:
         """Subscribe to the bus and start the sending task; never raises for Redis being down.
 
         The channel of an event is rebuilt from its ``symbol`` or ``bot_id`` (a bus handler is
-        not told the topic), the same rule every publisher of those topics follows.
+        not told the topic), the same rule every publisher of those topics follows. Without
+        ``market`` market data is not shipped (a split role that got it *from* Redis must not
+        publish it back).
         """
         if self._task is not None:
             return
         subscribe = self._bus.subscribe
         self._unsubscribe = [
-            subscribe(topics.market_data("*"), self.on_market_data),
             subscribe(topics.bot_signals("*"), self.on_bot_event),
             subscribe(topics.trade_updates("*"), self.on_trade_update),
             subscribe(topics.SYSTEM_EVENTS, self.on_system_event),
         ]
+        if self._market_on:
+            self._unsubscribe.append(subscribe(topics.market_data("*"), self.on_market_data))
         self._stopping.clear()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-publisher")
 
@@ -337,16 +353,20 @@ class RedisPublisher:
         stream = self._keys.trade_updates_stream
         maxlen = self.config.trade_stream_maxlen
         src = self.publisher_id
+        seal = self._sealer.seal if self._sealer is not None else _plain
         for channel, event, seq in trades:
             data = encode(event)
-            pipe.publish(channel, data)
+            pipe.publish(channel, seal(channel, data))
             pipe.xadd(
-                stream, {"event": data, "src": src, "seq": seq}, maxlen=maxlen, approximate=True
+                stream,
+                {"event": seal(stream, data), "src": src, "seq": seq},
+                maxlen=maxlen,
+                approximate=True,
             )
         for channel, event in events:
-            pipe.publish(channel, encode(event))
+            pipe.publish(channel, seal(channel, encode(event)))
         for channel, event in market:
-            pipe.publish(channel, encode(event))
+            pipe.publish(channel, seal(channel, encode(event)))
         try:
             results = await pipe.execute(raise_on_error=False)
         except CONNECTION_ERRORS as exc:

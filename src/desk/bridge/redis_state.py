@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 
 from desk.bridge.codec import CodecError, decode_as, encode
 from desk.bridge.keys import RedisKeys, position_field
+from desk.bridge.signing import Sealer, strip_unverified
 from desk.bridge.views import BookView
 from desk.core.orders import Order, Position
 from desk.signals.bots import BotStatus
@@ -69,11 +70,24 @@ class StateSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RedisStateWriter:
-    """The engine side: keeps the latest state keys current."""
+    """The engine side: keeps the latest state keys current.
 
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+    With a ``sealer`` heartbeats are sealed (other processes judge liveness by them); with
+    ``register_components`` off a heartbeat does not add its component to the shared set, so
+    a split role's Redis user needs write access to its own keys only.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: RedisKeys,
+        sealer: Sealer | None = None,
+        register_components: bool = True,
+    ) -> None:
         self._redis = redis
         self._keys = keys
+        self._sealer = sealer
+        self._register = register_components
 
     async def put_position(self, position: Position) -> None:
         field = position_field(position.bot_id, position.symbol)
@@ -112,9 +126,14 @@ class RedisStateWriter:
         beat = Heartbeat(
             component=component, ts_ns=time.time_ns(), pid=os.getpid(), host=socket.gethostname()
         )
+        key = self._keys.heartbeat(component)
+        value = encode(beat)
+        if self._sealer is not None:
+            value = self._sealer.seal(key, value)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._keys.heartbeat(component), encode(beat), px=max(1, int(ttl_s * 1000)))
-        pipe.sadd(self._keys.components, component)
+        pipe.set(key, value, px=max(1, int(ttl_s * 1000)))
+        if self._register:
+            pipe.sadd(self._keys.components, component)
         await pipe.execute()
 
     async def republish_all(self, snapshot: StateSnapshot) -> None:
@@ -156,7 +175,8 @@ class RedisStateReader:
     """The attaching UI's side: everything at once (one transaction, then two MGETs).
 
     A value that does not decode (another desk version, a corrupt write) is skipped, counted in
-    ``errors`` and logged, so one bad key cannot blank the whole screen.
+    ``errors`` and logged, so one bad key cannot blank the whole screen. Seals are not checked
+    here (this is for display; what acts on a heartbeat uses ``signing.Liveness``).
     """
 
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
@@ -209,7 +229,7 @@ class RedisStateReader:
                 out.append(None)
                 continue
             try:
-                out.append(decode_as(data, type_))
+                out.append(decode_as(strip_unverified(data), type_))
             except CodecError as exc:
                 self.errors += 1
                 log.warning("skipping an undecodable state value: %s", exc)

@@ -1,10 +1,11 @@
 """What the engine's RedisLink writes and a RedisClient reads: views as Redis keys.
 
 Latest state over Redis is the EngineClient views themselves (``bridge/views.py``), each
-codec-encoded (msgpack with the schema version) into one string key ``{prefix}:view:{name}``.
-The writer and the reader agree on the names here:
+codec-encoded (msgpack with the schema version) and sealed (:mod:`desk.bridge.signing`) into one
+string key ``{prefix}:view:{name}``. The writer and the reader agree on the names here:
 
     view:meta                        DeskMeta: mode, symbols, timeframes, who writes, since when
+                                     (the market's writer: the engine, or a split desk's feed)
     view:book:{symbol}               BookView, top BOOK_DEPTH levels per side
     view:tape:{symbol}               TapeView, the last TAPE_LIMIT trades
     view:tickers                     TickersView
@@ -14,6 +15,7 @@ The writer and the reader agree on the names here:
     view:bot:{bot_id}                BotDetailView
     view:signals                     SignalsView, the last SIGNAL_LIMIT signals, unfiltered
     view:indicators                  IndicatorsView
+    view:models                      ModelsView (live models' health), at most once a second
     view:trading                     TradingView
     view:instruments                 InstrumentsView
     view:strategies                  StrategiesView
@@ -90,6 +92,7 @@ class ViewKeys:
         self.instruments = keys.view("instruments")
         self.strategies = keys.view("strategies")
         self.events = keys.view("events")
+        self.models = keys.view("models")
 
     def component_events(self, component: str) -> str:
         """System events of one split role that does not write the shared events view."""

@@ -108,6 +108,20 @@ class ConnectionHealth(msgspec.Struct, frozen=True, kw_only=True):
     books_total: int
 
 
+class LatencyView(msgspec.Struct, frozen=True, kw_only=True):
+    """A latency distribution since the start (ns), as counts over the fixed buckets of
+    :mod:`desk.core.histogram`. ``path``: ``exchange`` (exchange time to our receive; ``name``
+    the venue) or ``tick_to_order`` (a closed bar's receive to its bot's order; "bots")."""
+
+    name: str
+    path: str
+    counts: list[int] = msgspec.field(default_factory=list)
+    count: int = 0
+    sum_ns: int = 0
+    min_ns: int = 0
+    max_ns: int = 0
+
+
 class QueueHealth(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     depth: int
@@ -117,7 +131,12 @@ class QueueHealth(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HealthView(View, frozen=True, kw_only=True):
-    """Everything the health mode shows, sampled at one instant."""
+    """Everything the health mode shows, sampled at one instant.
+
+    ``risk_state`` (active / reducing / halted, "" where this engine trades nothing) and its
+    reason ride here too, so every screen's header can show a halt; ``risk_restored`` says the
+    state was brought back from the last run. ``sqlite_dead_letters`` counts rows put aside.
+    """
 
     ts: int
     mode: Mode
@@ -133,6 +152,14 @@ class HealthView(View, frozen=True, kw_only=True):
     sqlite_write_errors: int
     candles_closed: int
     uptime_s: float
+    risk_state: str = ""
+    risk_reason: str = ""
+    risk_restored: bool = False
+    sqlite_dead_letters: int = 0
+    model_warnings: list[str] = msgspec.field(default_factory=list)
+    """The live models' warnings (drift, stale inputs, late predictions), "model_id: text"."""
+    latencies: list[LatencyView] = msgspec.field(default_factory=list)
+    """Exchange-to-receive per venue, then the bots' tick-to-order (:class:`LatencyView`)."""
 
 
 class EventView(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,6 +192,10 @@ class BotView(msgspec.Struct, frozen=True, kw_only=True):
     min_strength: float
     cooldown_s: float
     confirm_bars: int
+    # The share of its resolved long/short signals whose direction the price followed over the
+    # next ``trading.bots_accuracy_bars`` bars (None until one resolves), and over how many.
+    accuracy: float | None = None
+    accuracy_signals: int = 0
 
 
 class BotsView(View, frozen=True, kw_only=True):
@@ -390,3 +421,69 @@ class InstrumentView(msgspec.Struct, frozen=True, kw_only=True):
     lot_size: str
     min_size: str
     state: str
+
+
+class LiveScoreView(msgspec.Struct, frozen=True, kw_only=True):
+    """A predictor's live record over resolved bars: accuracy, and the hit rate of its calls."""
+
+    n: int = 0
+    accuracy: float | None = None
+    hit_rate: float | None = None
+    calls: int = 0
+
+
+class FeatureDriftView(msgspec.Struct, frozen=True, kw_only=True):
+    """One feature's PSI against its training distribution over the last live rows."""
+
+    name: str
+    psi: float | None = None
+    rows: int = 0
+    warn: bool = False
+
+
+class ModelView(msgspec.Struct, frozen=True, kw_only=True):
+    """One live model's health (``desk.signals.model.monitor.ModelHealth``); latencies in µs.
+
+    ``model`` / ``persistence`` / ``majority``: the live record of the model and of the two
+    baselines on the same bars, once each prediction's horizon has passed; ``drift_exact`` is
+    False for a card without stored training bins (the drift is then an approximation).
+    """
+
+    model_id: str
+    path: str = ""
+    created_ns: int = 0
+    age_s: float = 0.0
+    train_start: str = ""
+    train_end: str = ""
+    symbols: list[str] = msgspec.field(default_factory=list)
+    timeframe: str = ""
+    horizon: int = 0
+    bots: list[str] = msgspec.field(default_factory=list)
+    device: str = "cpu"
+    predictions: int = 0
+    late: int = 0
+    dropped: int = 0
+    errors: int = 0
+    queued: int = 0
+    per_second: float = 0.0
+    infer_p50_us: float | None = None
+    infer_p99_us: float | None = None
+    wait_p50_us: float | None = None
+    wait_p99_us: float | None = None
+    model: LiveScoreView = msgspec.field(default_factory=LiveScoreView)
+    persistence: LiveScoreView = msgspec.field(default_factory=LiveScoreView)
+    majority: LiveScoreView = msgspec.field(default_factory=LiveScoreView)
+    brier: float | None = None
+    test_accuracy: float | None = None
+    test_hit_rate: float | None = None
+    drift: list[FeatureDriftView] = msgspec.field(default_factory=list)
+    drift_exact: bool = True
+    input_age_s: float | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+
+class ModelsView(View, frozen=True, kw_only=True):
+    """Every live model of the engine (none until a model bot starts), by model id."""
+
+    ts: int = 0
+    models: list[ModelView] = msgspec.field(default_factory=list)

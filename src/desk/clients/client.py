@@ -19,6 +19,7 @@ from desk.bridge.views import (
     HealthView,
     IndicatorsView,
     InstrumentView,
+    ModelsView,
     SignalsView,
     StrategyInfo,
     TapeView,
@@ -94,6 +95,10 @@ class EngineClient(Protocol):
         ...
 
     def instruments(self) -> list[InstrumentView]: ...
+
+    def models(self) -> ModelsView:
+        """Every live model's health (LSTM bots' inference, live scores, drift, staleness)."""
+        ...
 
     def check_order(self, request: OrderRequest) -> str:
         """Why the engine would refuse ``request`` now ("" if it would pass); sends nothing.

@@ -2,25 +2,33 @@
 
 The engine's :class:`~desk.engine.redis_link.RedisLink` keeps every view in a Redis key
 (:mod:`desk.bridge.redis_views`). This client reads them all with one pipelined MGET per UI tick
-in a background task (only values whose bytes changed are decoded), and the UI's synchronous
-view calls return the cached views (sliced to the depth/limit asked; signal filters applied
-here over the cached recent list). So attaching mid-session draws the current state at once,
-and the UI never waits on the network.
+in a background task (only values whose bytes changed are opened and decoded), and the UI's
+synchronous view calls return the cached views (sliced to the depth/limit asked; signal filters
+applied here over the cached recent list). So attaching mid-session draws the current state at
+once, and the UI never waits on the network.
 
-Reading and caching the views is :class:`~desk.clients.redis_cache.RedisViewCache`'s job;
-:class:`RedisClient` adds the lifecycle, the control lease and the commands.
+Reading and caching the views is :class:`~desk.clients.redis_cache.RedisViewCache`'s job, the
+control lease :class:`~desk.clients.redis_control.RedisControl`'s; :class:`RedisClient` adds the
+lifecycle, the secret and the commands.
+
+**Trust.** With ``$DESK_COMMAND_SECRET`` set (the engine's), every view, the engine's heartbeat,
+the lease grant and every command receipt must carry the engine's seal
+(:mod:`desk.bridge.signing`): what does not verify is not shown or believed, and is reported in
+this UI's own event log (health mode) as a security event. A secret that differs from the
+engine's shows at attach as a clear error. Without a secret the UI can only watch (commands
+disabled) and nothing it shows is verified.
 
 Commands go through :class:`~desk.bridge.commands_stream.CommandSender` (signed with
 ``$DESK_COMMAND_SECRET``) and :meth:`execute` waits for the engine's acknowledgement.
 
-**Control lease.** At most one attached UI sends commands. The first UI to ask holds the lease
-(``auto_control`` asks at attach) and renews it in the background; the others are read-only:
-their commands are refused, here and by the engine, with who holds it. A read-only UI that
-still wants control takes it as soon as it is free (released, or expired because its holder
-died). ``control_status`` is the header's text: ``CONTROL`` or ``READ-ONLY (held by X)``.
+**Control lease.** At most one attached UI sends commands: the one the engine granted the lease
+(``auto_control`` asks at attach); the others are read-only: their commands are refused, here and
+by the engine, with who holds it. A read-only UI that still wants control asks as soon as it is
+free (released, or expired because its holder died). ``control_status`` is the header's text:
+``CONTROL`` or ``READ-ONLY (held by X)``.
 
-``connected`` is false when Redis is unreachable or the engine's heartbeat is gone; views then
-stay as last seen, and books are marked stale.
+``connected`` is false when Redis is unreachable or the engine's heartbeat stopped moving;
+views then stay as last seen, and books are marked stale.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import contextlib
 import getpass
 import logging
 import os
+import re
 import socket
 import time
 from collections import deque
@@ -46,15 +55,21 @@ from desk.bridge.commands_stream import (
     CommandStreamConfig,
     CommandTimeout,
     MissingCommandSecret,
+    load_secret,
 )
 from desk.bridge.keys import RedisKeys
-from desk.bridge.lease import ControlLease
+from desk.bridge.lease import LeaseReader
 from desk.bridge.redis_publisher import make_client, redis_auth
 from desk.bridge.redis_views import DeskMeta, ViewKeys
+from desk.bridge.security import RefusalReporter
+from desk.bridge.signing import Keyring, Liveness, SealedReader
+from desk.bridge.tasks import cancel_and_wait
 from desk.bridge.views import EventView, InstrumentView
 from desk.clients.redis_cache import REDIS_ERRORS, RedisViewCache
-from desk.config import RedisConfig
+from desk.clients.redis_control import RedisControl
+from desk.config import ConfigError, RedisConfig
 from desk.core.commands import Command, CommandAck
+from desk.core.enums import Severity
 from desk.core.orders import OrderRequest
 
 log = logging.getLogger(__name__)
@@ -72,10 +87,12 @@ def default_holder_id() -> str:
         user = getpass.getuser()
     except Exception:
         user = "ui"
-    return f"{user}@{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
+    name = f"{user}@{socket.gethostname()}"
+    name = re.sub(r"[^\w.:@+\-]", "_", name)[:120]  # it names this UI's ack stream
+    return f"{name}:{os.getpid()}:{os.urandom(2).hex()}"
 
 
-class RedisClient(RedisViewCache):
+class RedisClient(RedisControl, RedisViewCache):
     """An :class:`~desk.clients.client.EngineClient` reading views from Redis (see module doc)."""
 
     def __init__(
@@ -99,9 +116,29 @@ class RedisClient(RedisViewCache):
         self._factory = client_factory or (lambda: make_client(config.url))
         self._environ = environ
         self._redis: aioredis.Redis | None = None
-        self._lease: ControlLease | None = None
         self._sender: CommandSender | None = None
         self.commands_error = ""
+        self.reporter = RefusalReporter(self._local_event)
+        self._secret: bytes | None = None
+        self.keyring: Keyring | None = None
+        if config.require_signature:
+            try:
+                self._secret = load_secret(config.command_secret_env, environ)
+                self.keyring = Keyring(self._secret, config.key_prefix)
+            except MissingCommandSecret as exc:
+                self.commands_error = f"commands disabled: {exc}"
+        data_key = self.keyring.data if self.keyring is not None else None
+        self._view_reader = SealedReader(data_key, "view", self.reporter)
+        self._liveness = Liveness(
+            SealedReader(data_key, "heartbeat", self.reporter), config.heartbeat_ttl
+        )
+        self._lease_reader: LeaseReader | None = LeaseReader(
+            None,
+            self.keys.control_lease,
+            self.keyring.lease if self.keyring is not None else None,
+            self.reporter,
+        )
+        self.forged_views = 0
         self._meta: DeskMeta | None = None
         self._raw: dict[str, bytes] = {}
         self._views: dict[str, Any] = {}
@@ -115,115 +152,84 @@ class RedisClient(RedisViewCache):
         self._holder: str | None = None
         self._has_control = False
         self._want_control = False
+        self._control_until = 0.0
+        self._granted_ttl_s = config.lease_ttl
         self._last_renew = 0.0
+        self._lease_op: asyncio.Task[bool] | None = None
         self._task: asyncio.Task[None] | None = None
         self._command_lock = asyncio.Lock()
         self.refreshes = 0
         self.decode_errors = 0
         self.last_error = ""
 
-    # -- control lease ---------------------------------------------------------------------
-
-    @property
-    def has_control(self) -> bool:
-        return self._has_control
-
-    @property
-    def control_holder(self) -> str | None:
-        """Who holds the control lease as last seen (None: nobody)."""
-        return self.holder_id if self._has_control else self._holder
-
-    @property
-    def control_status(self) -> str:
-        """The header's text: ``CONTROL`` or ``READ-ONLY (held by X)``."""
-        if not self._redis_ok:
-            return "READ-ONLY (disconnected)"
-        if self._has_control:
-            return "CONTROL"
-        if self._holder:
-            return f"READ-ONLY (held by {self._holder})"
-        return "READ-ONLY (nobody holds control)"
-
-    async def acquire_control(self) -> bool:
-        """Ask for control (and keep asking, in the background, while another UI holds it)."""
-        self._want_control = True
-        return await self._try_acquire()
-
-    async def release_control(self) -> None:
-        """Give control up (another UI may take it); stay read-only until asked again."""
-        self._want_control = False
-        if self._lease is not None and self._has_control:
-            with contextlib.suppress(*REDIS_ERRORS):
-                await self._lease.release()
-        self._has_control = False
-
-    async def _try_acquire(self) -> bool:
-        if self._lease is None:
-            return False
-        try:
-            self._has_control = await self._lease.acquire()
-            self._holder = self.holder_id if self._has_control else await self._lease.holder()
-        except REDIS_ERRORS as exc:
-            self._note_error(exc)
-            return False
-        if self._has_control:
-            self._last_renew = time.monotonic()
-        return self._has_control
-
-    async def _keep_lease(self) -> None:
-        """Renew while held (every third of the TTL); take it when free and wanted."""
-        assert self._lease is not None
-        now = time.monotonic()
-        if self._has_control:
-            if now - self._last_renew >= self.config.lease_ttl / 3:
-                if await self._lease.renew():
-                    self._last_renew = now
-                else:
-                    log.warning("control lease lost (held by %s now)", await self._lease.holder())
-                    self._has_control = False
-        elif self._want_control and self._holder is None:
-            await self._try_acquire()
+    def _local_event(self, source: str, kind: str, message: str, severity: Severity) -> None:
+        """A system event of this UI itself (a refused receipt or view) in its event log."""
+        self._event_seq += 1
+        self._events.append(
+            EventView(
+                seq=self._event_seq,
+                ts=time.time_ns(),
+                source=source,
+                kind=kind,
+                severity=severity,
+                message=message,
+            )
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Find the engine (its meta view), take control if free, read every view once.
 
-        :class:`EngineNotFound` when no engine answers within ``attach_timeout``.
+        :class:`EngineNotFound` when no engine answers within ``attach_timeout`` (or what
+        answers is not sealed with this UI's secret); :class:`ConfigError` for a Redis off
+        this host without a password (unless ``allow_unauthenticated``).
         """
+        problem = self.config.unauthenticated_problem()  # what make_client connects with
+        if problem:
+            raise ConfigError(problem)
         self._redis = self._factory()
-        self._lease = ControlLease(
-            self._redis, self.keys.control_lease, self.holder_id, self.config.lease_ttl
-        )
         await self._wait_for_meta()
         stream_config = CommandStreamConfig(
             secret_env=self.config.command_secret_env,
             require_signature=self.config.require_signature,
             max_age_s=self.config.command_max_age,
             ack_timeout_s=self.config.ack_timeout,
+            lease_ttl_s=self.config.lease_ttl,
         )
         try:
-            if stream_config.require_signature:
-                from desk.bridge.commands_stream import load_secret
-
-                secret: bytes | None = load_secret(stream_config.secret_env, self._environ)
-            else:
-                secret = None
             self._sender = CommandSender(
                 self._redis,
                 self.keys,
                 sender_id=f"ui:{self.holder_id}",
-                secret=secret,
+                secret=self._secret,
                 holder_id=self.holder_id,
                 config=stream_config,
+                report=self.reporter,
             )
-        except MissingCommandSecret as exc:
+        except (MissingCommandSecret, ValueError) as exc:  # no secret, or a bad holder id
             self.commands_error = f"commands disabled: {exc}"
+        if self.commands_error:
             log.warning("%s", self.commands_error)
         if self.auto_control:
             await self.acquire_control()
         await self.refresh()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-client")
+
+    def _open_meta(self, raw: bytes) -> DeskMeta:
+        """The engine's meta view, verified; :class:`EngineNotFound` saying why not."""
+        payload = self._view_reader.open(self.view_keys.meta, raw)
+        if payload is None:
+            raise EngineNotFound(
+                f"the desk description at {self.config.url} (prefix "
+                f"{self.config.key_prefix!r}) is not sealed with this UI's "
+                f"${self.config.command_secret_env} ({self._view_reader.last_refusal}): the "
+                f"secret differs from the engine's, or something else wrote there"
+            )
+        try:
+            return decode_as(payload, DeskMeta)
+        except CodecError as exc:
+            raise EngineNotFound(f"unreadable engine description: {exc}") from None
 
     def describe(self, timeout: float | None = None) -> DeskMeta:
         """Read the engine's meta view now, synchronously (before an event loop runs).
@@ -253,10 +259,7 @@ class RedisClient(RedisViewCache):
                 f"no desk engine at {self.config.url} with prefix {self.config.key_prefix!r} "
                 f"(no engine has written there)"
             )
-        try:
-            self._meta = decode_as(raw, DeskMeta)
-        except CodecError as exc:
-            raise EngineNotFound(f"unreadable engine description: {exc}") from None
+        self._meta = self._open_meta(raw)
         return self._meta
 
     async def _wait_for_meta(self) -> None:
@@ -267,14 +270,14 @@ class RedisClient(RedisViewCache):
             try:
                 raw = await self._redis.get(self.view_keys.meta)
                 if raw is not None:
-                    self._meta = decode_as(raw, DeskMeta)
+                    self._meta = self._open_meta(raw)
                     self._raw[self.view_keys.meta] = raw
                     self._redis_ok = True
                     return
+            except EngineNotFound as exc:  # (a ConnectionError: before REDIS_ERRORS)
+                why = str(exc)
             except REDIS_ERRORS as exc:
                 why = f"Redis unreachable: {type(exc).__name__}: {exc}"
-            except CodecError as exc:
-                why = f"unreadable engine description: {exc}"
             if time.monotonic() > deadline:
                 await self._close_redis()
                 raise EngineNotFound(
@@ -285,12 +288,8 @@ class RedisClient(RedisViewCache):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._has_control:
-            await self.release_control()
+        await cancel_and_wait(task)
+        await self._stop_lease()
         await self._close_redis()
 
     async def _close_redis(self) -> None:
@@ -305,7 +304,8 @@ class RedisClient(RedisViewCache):
             try:
                 await self.refresh()
                 if self._redis_ok:
-                    await self._keep_lease()
+                    self._keep_lease()
+                self.reporter.flush()
             except REDIS_ERRORS as exc:
                 self._note_error(exc)
             except Exception:  # never let a bad view end the refresh loop
@@ -350,7 +350,7 @@ class RedisClient(RedisViewCache):
             await self._try_acquire()
         if not self._has_control:
             return CommandAck(command=name, accepted=False, reason=self.control_status.lower())
-        async with self._command_lock:  # one reader of this UI's ack stream at a time
+        async with self._command_lock:  # the operator's commands, one after the other
             try:
                 receipt = await self._sender.request(command)
             except CommandTimeout as exc:

@@ -2,8 +2,10 @@
 
 Every view the engine's :class:`~desk.engine.redis_link.RedisLink` keeps in Redis
 (:mod:`desk.bridge.redis_views`) is read with one pipelined MGET per UI tick (only values whose
-bytes changed are decoded), and the UI's synchronous view calls return the cached views (sliced
-to the depth/limit asked; signal filters applied here over the cached recent list).
+bytes changed are opened and decoded), and the UI's synchronous view calls return the cached
+views (sliced to the depth/limit asked; signal filters applied here over the cached recent
+list). A value that does not carry the engine's seal (:mod:`desk.bridge.signing`) is not shown:
+the view stays as last verified, and the refusal is reported in this UI's event log.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from desk.bridge.redis_views import (
     StrategiesView,
     ViewKeys,
 )
+from desk.bridge.signing import Liveness, SealedReader
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -38,6 +41,7 @@ from desk.bridge.views import (
     HealthView,
     IndicatorsView,
     InstrumentView,
+    ModelsView,
     SignalsView,
     SignalView,
     StrategyInfo,
@@ -70,6 +74,10 @@ class RedisViewCache:
     _engine_alive: bool
     _holder: str | None
     _has_control: bool
+    _view_reader: SealedReader
+    _liveness: Liveness
+    forged_views: int
+    _observe_grant: Callable[[bytes | None], None]  # RedisControl's
     refreshes: int
     decode_errors: int
     last_error: str
@@ -90,7 +98,7 @@ class RedisViewCache:
 
     @property
     def connected(self) -> bool:
-        """Redis answers and the engine's heartbeat is alive."""
+        """Redis answers and the engine's (sealed) heartbeat still moves."""
         return self._redis_ok and self._engine_alive
 
     def _note_error(self, exc: BaseException) -> None:
@@ -109,6 +117,7 @@ class RedisViewCache:
             (vk.bots, BotsView),
             (vk.signals, SignalsView),
             (vk.indicators, IndicatorsView),
+            (vk.models, ModelsView),
             (vk.trading, TradingView),
             (vk.instruments, InstrumentsView),
             (vk.strategies, StrategiesView),
@@ -125,35 +134,38 @@ class RedisViewCache:
         return wanted
 
     async def refresh(self) -> None:
-        """One round trip: every view, the engine's heartbeat and the lease holder."""
+        """One round trip: every view, the engine's heartbeat and the lease grant."""
         if self._redis is None:
             return
         wanted = self._wanted()
         component = self._meta.component if self._meta is not None else "engine"
+        heartbeat = self.keys.heartbeat(component)
         pipe = self._redis.pipeline(transaction=False)
         pipe.mget([key for key, _ in wanted])
-        pipe.exists(self.keys.heartbeat(component))
+        pipe.get(heartbeat)
         pipe.get(self.keys.control_lease)
         try:
-            values, alive, holder = await pipe.execute()
+            values, beat, grant = await pipe.execute()
         except REDIS_ERRORS as exc:
             self._note_error(exc)
             return
         self._redis_ok = True
-        self._engine_alive = bool(alive)
-        self._holder = holder.decode() if isinstance(holder, bytes) else holder
-        if self._has_control and self._holder != self.holder_id:
-            self._has_control = False  # expired or taken: the renew loop says so too
+        self._engine_alive = self._liveness.observe(heartbeat, beat)
+        self._observe_grant(grant)
         for (key, type_), raw in zip(wanted, values, strict=True):
             if raw is None or self._raw.get(key) == raw:
                 continue  # missing (Redis restarted: keep what we had) or unchanged
+            self._raw[key] = raw  # a refused value is not opened (nor reported) again
+            payload = self._view_reader.open(key, raw)
+            if payload is None:
+                self.forged_views += 1
+                continue
             try:
-                view = decode_as(raw, type_)
+                view = decode_as(payload, type_)
             except CodecError as exc:
                 self.decode_errors += 1
                 self.last_error = str(exc)
                 continue
-            self._raw[key] = raw
             self._views[key] = view
             if type_ is DeskMeta:
                 self._meta = view
@@ -312,6 +324,11 @@ class RedisViewCache:
     def instruments(self) -> list[InstrumentView]:
         view = self._views.get(self.view_keys.instruments)
         return list(view.instruments) if view is not None else []
+
+    def models(self) -> ModelsView:
+        """The live models' health as the engine (or a split desk's bots) last wrote it
+        (``view:models``, at most once a second); none before the first write."""
+        return self._views.get(self.view_keys.models) or ModelsView()
 
 
 def _filter_signals(

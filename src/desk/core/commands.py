@@ -66,10 +66,15 @@ class SetBotMode(Command, frozen=True, kw_only=True):
 
 
 class SetBotParams(Command, frozen=True, kw_only=True):
-    """Merge ``params`` over the bot's strategy parameters, live."""
+    """Merge ``params`` over the bot's strategy parameters, live.
+
+    ``backtest_id``: the saved backtest run the parameters come from (the backtest mode's
+    "apply to bot"), recorded with the change.
+    """
 
     bot_id: str
     params: dict[str, Any]
+    backtest_id: int | None = None
 
 
 class SubmitOrder(Command, frozen=True, kw_only=True):

@@ -119,6 +119,8 @@ def summarize_change(kind: str, detail: dict[str, Any]) -> str:
         old, new = detail.get("old") or {}, detail.get("new") or {}
         changed = [f"{k} {old.get(k, '-')} -> {v}" for k, v in new.items() if old.get(k) != v]
         return "params " + (", ".join(changed) if changed else "unchanged")
+    if kind == "params_source":
+        return f"params from backtest run #{detail.get('backtest_id')}"
     if kind in ("started", "stopped"):
         return kind
     if kind == "restored":

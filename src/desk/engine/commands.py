@@ -3,6 +3,10 @@
 Every command is answered with a :class:`~desk.core.commands.CommandAck`: accepted, or refused
 with a reason an operator can act on ("unknown bot 'x'", "ma_crossover: invalid parameters:
 ..."). Nothing here raises to the caller; a refused command changes nothing.
+
+A command that changes state meant to survive a restart (a halt or resume, a bot's state, mode
+or parameters) is acknowledged only once that change is committed to SQLite, so a kill -9 right
+after the acknowledgement does not undo it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[CommandAck] | CommandAck]
+
+DURABLE_COMMANDS = (
+    AddBot,
+    StartBot,
+    StopBot,
+    PauseBot,
+    ResumeBot,
+    SetBotMode,
+    SetBotParams,
+    Halt,
+    ResumeTrading,
+)
+"""Commands acknowledged only once their change is committed to SQLite."""
 
 
 def command_name(command: Command) -> str:
@@ -92,7 +109,16 @@ class CommandHandler:
         except Exception as exc:  # a bug must not take the engine down with it
             log.exception("command %s failed", name)
             return CommandAck(command=name, accepted=False, reason=f"internal error: {exc!r}")
+        if result.accepted and isinstance(command, DURABLE_COMMANDS):
+            await self._committed(name)
         return result
+
+    async def _committed(self, name: str) -> None:
+        """Wait until what the command changed is on disk (see the module docstring)."""
+        try:
+            await self.engine.store.wait_committed()
+        except Exception as exc:  # the change is made; say that it may not survive a restart
+            log.error("%s applied but not stored: %s", name, exc)
 
     # -- bots ------------------------------------------------------------------------------
 
@@ -118,7 +144,30 @@ class CommandHandler:
 
     def _set_params(self, command: SetBotParams) -> CommandAck:
         self.engine.bots.update_params(command.bot_id, command.params, actor=command.actor)
+        if command.backtest_id is not None:
+            self._record_params_source(command)
         return CommandAck(command="SetBotParams", accepted=True)
+
+    def _record_params_source(self, command: SetBotParams) -> None:
+        """Which backtest the new parameters came from, in the bot's change log (stored and
+        published like the manager's own ``params`` event just before it)."""
+        from desk.core.topics import bot_signals
+        from desk.signals.bots import BotEvent
+
+        now = self.engine.bots.clock.now_ns()
+        detail = {"backtest_id": command.backtest_id, "params": dict(command.params)}
+        event = BotEvent(
+            ts_exchange=0,
+            ts_recv=now,
+            bot_id=command.bot_id,
+            kind="params_source",
+            detail=detail,
+            actor=command.actor,
+        )
+        self.engine.store.record_bot_event(
+            ts_ns=now, bot_id=event.bot_id, kind=event.kind, detail=detail, actor=event.actor
+        )
+        self.engine.bus.publish(bot_signals(command.bot_id), event)
 
     # -- execution -------------------------------------------------------------------------
 
@@ -162,14 +211,15 @@ class CommandHandler:
         return CommandAck(command="Flatten", accepted=True, detail=detail)
 
     def _halt(self, command: Halt) -> CommandAck:
-        reason = f"{command.reason} ({command.actor})"
-        canceled, closing = self._execution().halt(reason, flatten=command.flatten)
+        canceled, closing = self._execution().halt(
+            command.reason, flatten=command.flatten, actor=command.actor
+        )
         self.engine.emit("risk", "halt", f"HALT by {command.actor}: {command.reason}")
         detail = {"canceled": canceled, "flatten_orders": [o.client_order_id for o in closing]}
         return CommandAck(command="Halt", accepted=True, detail=detail)
 
     def _resume(self, command: ResumeTrading) -> CommandAck:
-        self._execution().resume()
+        self._execution().resume(actor=command.actor)
         self.engine.emit("risk", "resume", f"trading resumed by {command.actor}")
         return CommandAck(command="ResumeTrading", accepted=True)
 

@@ -49,7 +49,7 @@ class Engine:
         self.config = config
         self.clock = clock or LiveClock()
         self.bus = Bus()
-        self.store = SqliteStore(config.storage)
+        self.store = SqliteStore(config.storage, report=self._publish_system_event)
         self.simulator: Any = None
         self.feeds: FeedManager | None = None
         self.candles: dict[str, CandleAggregator] = {}
@@ -71,14 +71,17 @@ class Engine:
         self.execution_error = ""
         self.sink: OrderSink = PaperSink()
         self.bots = BotManager(self.bus, self.store, self.sink, self.clock)
+        self.bots.book = self._order_book  # model bots read the book's top levels at each close
         self.commands = CommandHandler(self)
         self.redis_link: Any = None  # a RedisLink while config.redis.enabled (start_redis_link)
+        self.gateway: Any = None  # a Gateway while config.gateway.enabled (start_gateway)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open storage, start the simulator if configured, then the feeds and timers."""
         self.started_ns = time.time_ns()
+        await self.start_gateway()
         await self.store.open()
         self.bus.subscribe(topics.SYSTEM_EVENTS, self.store.record_system_event)
         await self.start_redis_link()
@@ -145,7 +148,10 @@ class Engine:
             if config.bot_id in known:
                 continue
             self.bots.add_bot(config, actor="config")
-            self.bots.start_bot(config.bot_id, actor="config")
+            try:
+                self.bots.start_bot(config.bot_id, actor="config")
+            except ValueError as exc:  # a model that will not load: the bot stays stopped
+                self.emit("bots", "start_failed", str(exc), Severity.ERROR)
         if restored:
             self.emit("bots", "restored", f"restored bots: {', '.join(restored)}")
 
@@ -193,6 +199,23 @@ class Engine:
         self.redis_link = RedisLink(self, **options)
         await self.redis_link.start()
 
+    async def start_gateway(self) -> None:
+        """With ``gateway.enabled``: the WebSocket routes and /metrics (desk.gateway).
+
+        First thing at start: a gateway that must not run as configured (no token while
+        listening beyond loopback) or cannot bind raises ``GatewayRefused`` before anything
+        else has started.
+        """
+        if not self.config.gateway.enabled or self.gateway is not None:
+            return
+        from desk.engine.views import EngineViews
+        from desk.gateway.server import Gateway
+
+        gateway = Gateway(self.config.gateway, self, EngineViews(self))
+        await gateway.start()
+        self.gateway = gateway
+        self.emit("gateway", "started", f"gateway listening on {gateway.url}")
+
     def check_bot(self, config: BotConfig) -> None:
         """ValueError unless the bot trades a configured symbol and timeframe."""
         trading = self.config.trading
@@ -211,6 +234,9 @@ class Engine:
         pnl = getattr(self.sink, "pnl", None)
         return float(pnl(bot_id)) if pnl is not None else 0.0
 
+    def _order_book(self, symbol: str) -> Any:
+        return self.feeds.book(symbol) if self.feeds is not None else None
+
     def _book_imbalance(self, symbol: str) -> float:
         book = self.feeds.book(symbol) if self.feeds is not None else None
         if book is None:
@@ -218,9 +244,16 @@ class Engine:
         return book.imbalance(10)
 
     def _wire_candles(self) -> None:
+        candles = self.config.candles
         for symbol in self.config.trading.symbols:
             aggregator = CandleAggregator(
-                "okx", symbol, self.config.trading.timeframes, self.clock, self._on_candle
+                "okx",
+                symbol,
+                self.config.trading.timeframes,
+                self.clock if candles.clock == "wall" else None,  # None: the data's own time
+                self._on_candle,
+                max_fill_bars=candles.max_fill_bars,
+                on_gap=lambda text: self.emit("candles", "candle_gap", text, Severity.WARNING),
             )
             self.candles[symbol] = aggregator
             self.bus.subscribe(topics.market_data(symbol), _trade_feeder(aggregator))
@@ -251,6 +284,9 @@ class Engine:
     def on_status(self, listener: Callable[[str], None]) -> None:
         self._status_listeners.append(listener)
 
+    def _publish_system_event(self, event: SystemEvent) -> None:
+        self.bus.publish(topics.SYSTEM_EVENTS, event)
+
     def emit(
         self, source: str, kind: str, message: str, severity: Severity = Severity.INFO
     ) -> None:
@@ -270,6 +306,8 @@ class Engine:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.gateway is not None:
+            await self.gateway.stop()
         if self.feeds is not None:
             await self.feeds.stop()
         for task in self._tasks:

@@ -11,7 +11,15 @@ Started by the engine when ``redis.enabled`` (and by each split role). Three par
 * **bus**: a :class:`RedisPublisher` ships every bus event to pub/sub, Orders/Fills also to the
   durable trade-updates stream (buffered, never lost, while Redis is away).
 * **commands**: a :class:`CommandReceiver` whose apply is ``engine.commands.execute``: signed
-  commands, applied exactly once, only from the holder of the control lease.
+  commands, applied exactly once, only from the holder of the control lease (which this
+  receiver grants, when it reads for the ``engine`` consumer group).
+
+With ``$DESK_COMMAND_SECRET`` set, every view, heartbeat and pub/sub message is sealed with the
+data key derived from it (:mod:`desk.bridge.signing`), so the processes that act on them (a
+split desk's bots and executor, attached UIs) can tell them from anything written by a Redis
+client without the secret. Every refusal the receiver makes becomes a rate-limited system event
+(:class:`~desk.bridge.security.RefusalReporter`). A Redis off this host without a password is
+refused at start unless ``redis.allow_unauthenticated`` (a :class:`ConfigError`).
 
 Nothing here can stall the engine: everything runs in its own tasks with short socket
 timeouts. Redis down at start: the engine runs on its in-process bus and says so (a system
@@ -26,6 +34,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +73,11 @@ from desk.bridge.redis_views import (
     StrategiesView,
     ViewKeys,
 )
+from desk.bridge.security import RefusalReporter
+from desk.bridge.signing import Keyring
+from desk.bridge.tasks import cancel_and_wait
 from desk.bridge.views import ConnectionHealth, HealthView, QueueHealth, View
+from desk.config import ConfigError
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import ConnectionState, Severity
 from desk.engine.views import EngineViews
@@ -73,6 +86,8 @@ if TYPE_CHECKING:
     from desk.engine.parts import EngineParts
 
 log = logging.getLogger(__name__)
+
+MODELS_EVERY_S = 1.0
 
 
 def command_stream_config(engine_config: Any) -> CommandStreamConfig:
@@ -83,7 +98,23 @@ def command_stream_config(engine_config: Any) -> CommandStreamConfig:
         require_signature=redis.require_signature,
         max_age_s=redis.command_max_age,
         ack_timeout_s=redis.ack_timeout,
+        lease_ttl_s=redis.lease_ttl,
     )
+
+
+def load_keyring(engine_config: Any) -> tuple[Keyring | None, bytes | None, str]:
+    """``(keyring, secret, problem)`` of a desk config: None and why when there is no secret.
+
+    With ``redis.require_signature`` off there is nothing to sign with and no problem.
+    """
+    stream = command_stream_config(engine_config)
+    if not stream.require_signature:
+        return None, None, ""
+    try:
+        secret = load_secret(stream.secret_env)
+    except MissingCommandSecret as exc:
+        return None, None, str(exc)
+    return Keyring(secret, engine_config.redis.key_prefix), secret, ""
 
 
 class RedisLink:
@@ -107,6 +138,7 @@ class RedisLink:
         client_factory: Callable[[], aioredis.Redis] | None = None,
         command_group: str = COMMAND_GROUP,
         handles: Callable[[Command], bool] | None = None,
+        reporter: RefusalReporter | None = None,
     ) -> None:
         unknown = set(groups) - set(VIEW_GROUPS)
         if unknown:
@@ -120,8 +152,16 @@ class RedisLink:
         # Built now, before the engine starts, so its state sees every event from the first.
         self.views = EngineViews(engine)
         self._factory = client_factory or (lambda: make_client(self.config.url))
+        self.keyring, self._secret, self.secret_problem = load_keyring(engine.config)
+        self._sealer = self.keyring.data if self.keyring is not None else None
+        self.reporter = reporter or RefusalReporter(engine.emit)
         self.publisher = RedisPublisher(
-            engine.bus, self.keys, self._factory, publisher_id=f"{component}-{os.getpid()}"
+            engine.bus,
+            self.keys,
+            self._factory,
+            publisher_id=f"{component}-{os.getpid()}",
+            sealer=self._sealer,
+            market="market" in groups,  # a split role does not echo the feed's data back
         )
         self._want_commands = commands
         self._lease_exempt_prefix = lease_exempt_prefix
@@ -134,6 +174,7 @@ class RedisLink:
         self._written: dict[str, Any] = {}
         self._candle_marks: dict[tuple[str, str], tuple[int, int]] = {}
         self._instruments: InstrumentsView | None = None
+        self._models_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._last_beat = 0.0
         self.connected = False
@@ -146,9 +187,25 @@ class RedisLink:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start publishing and reading commands; never raises for Redis being down."""
+        """Start publishing and reading commands; never raises for Redis being down.
+
+        :class:`ConfigError` for a Redis off this host without a password (unless allowed).
+        """
+        problem = self.config.unauthenticated_problem()
+        if problem:
+            raise ConfigError(problem)
         self._redis = self._factory()
-        self._state_writer = RedisStateWriter(self._redis, self.keys)
+        self._state_writer = RedisStateWriter(
+            self._redis, self.keys, self._sealer, register_components=False
+        )
+        if self.secret_problem:
+            self.engine.emit(
+                "redis",
+                "unsigned",
+                f"nothing this process writes to Redis is signed: {self.secret_problem}; "
+                f"the other processes will refuse it",
+                Severity.ERROR,
+            )
         self.publisher.start()
         try:
             await asyncio.wait_for(self._redis.ping(), 2.0)
@@ -169,16 +226,16 @@ class RedisLink:
     def _start_receiver(self) -> None:
         assert self._redis is not None
         stream_config = command_stream_config(self.engine.config)
-        try:
-            secret = (
-                load_secret(stream_config.secret_env) if stream_config.require_signature else None
-            )
-        except MissingCommandSecret as exc:
-            self.commands_error = str(exc)
+        if self.secret_problem:
+            self.commands_error = self.secret_problem
             self.engine.emit(
-                "redis", "commands_disabled", f"commands over Redis disabled: {exc}", Severity.ERROR
+                "redis",
+                "commands_disabled",
+                f"commands over Redis disabled: {self.secret_problem}",
+                Severity.ERROR,
             )
             return
+        secret = self._secret
         self.receiver = CommandReceiver(
             self._redis,
             self.keys,
@@ -190,6 +247,7 @@ class RedisLink:
             lease_exempt_prefix=self._lease_exempt_prefix,
             group=self._command_group,
             handles=self._handles,
+            report=self.reporter,
         )
         self.receiver.start()
 
@@ -201,10 +259,7 @@ class RedisLink:
         if self.receiver is not None:
             await self.receiver.stop()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if self.connected:
             with contextlib.suppress(*CONNECTION_ERRORS, RedisError, TimeoutError):
                 await asyncio.wait_for(self.write_views(), 2.0)
@@ -232,6 +287,7 @@ class RedisLink:
             try:
                 await self.write_views()
                 await self._beat()
+                self.reporter.flush()
                 self.rounds += 1
             except (*CONNECTION_ERRORS, RedisError) as exc:
                 self._on_lost(exc)
@@ -296,8 +352,10 @@ class RedisLink:
         if not pending:
             return 0
         pipe = self._redis_client().pipeline(transaction=False)
+        sealer = self._sealer
         for key, view in pending:
-            pipe.set(key, encode(view))
+            data = encode(view)
+            pipe.set(key, sealer.seal(key, data) if sealer is not None else data)
         await pipe.execute()
         for key, view in pending:
             self._written[key] = view
@@ -310,19 +368,19 @@ class RedisLink:
         keys, views, engine = self.view_keys, self.views, self.engine
         config = engine.config
         groups = self.groups
-        yield (
-            keys.meta,
-            DeskMeta(
-                version=1,
-                mode=config.system.mode,
-                symbols=config.trading.symbols,
-                timeframes=config.trading.timeframes,
-                component=self.component,
-                started_ns=engine.started_ns,
-                views=groups,
-            ),
-        )
-        if "market" in groups:
+        if "market" in groups:  # the market's writer is who attaching UIs start from
+            yield (
+                keys.meta,
+                DeskMeta(
+                    version=1,
+                    mode=config.system.mode,
+                    symbols=config.trading.symbols,
+                    timeframes=config.trading.timeframes,
+                    component=self.component,
+                    started_ns=engine.started_ns,
+                    views=groups,
+                ),
+            )
             state = views.state
             for symbol in config.trading.symbols:
                 yield keys.book(symbol), views.book(symbol, BOOK_DEPTH)
@@ -351,6 +409,10 @@ class RedisLink:
                     yield keys.bot(status.bot_id), views.bot_detail(status.bot_id, BOT_DETAIL_LIMIT)
             yield keys.signals, views.signals(limit=SIGNAL_LIMIT)
             yield keys.indicators, views.indicators()
+            now = time.monotonic()
+            if now - self._models_at >= MODELS_EVERY_S:  # rebuilt (ages move) on every call
+                self._models_at = now
+                yield keys.models, views.models()
             yield keys.strategies, StrategiesView(version=1, strategies=views.strategies())
         if "trading" in groups:
             yield keys.trading, views.trading()

@@ -28,6 +28,8 @@ from desk.bridge.views import (
     IndicatorsView,
     InstrumentView,
     LevelView,
+    ModelsView,
+    ModelView,
     QueueHealth,
     SignalsView,
     StrategyInfo,
@@ -39,6 +41,8 @@ from desk.bridge.views import (
 )
 from desk.core.enums import ConnectionState, Mode
 from desk.core.orders import OrderRequest
+from desk.engine.latency import latency_views
+from desk.engine.signal_accuracy import SignalAccuracy
 from desk.engine.state import MarketState
 from desk.engine.trading_view import build_trading_view
 
@@ -56,9 +60,9 @@ class EngineViews:
 
     def __init__(self, engine: EngineParts) -> None:
         self.engine = engine
-        self.state = MarketState(
-            engine.bus, engine.config.trading.symbols, engine.config.trading.timeframes
-        )
+        trading = engine.config.trading
+        self.state = MarketState(engine.bus, trading.symbols, trading.timeframes)
+        self.accuracy = SignalAccuracy(engine.bus, self.state, trading.bots_accuracy_bars)
         self._cache: dict[Any, Any] = {}
         self._health_version = 0
 
@@ -241,7 +245,20 @@ class EngineViews:
             sqlite_write_errors=engine.store.write_errors,
             candles_closed=engine.candles_closed,
             uptime_s=(time.time_ns() - engine.started_ns) / 1e9 if engine.started_ns else 0.0,
+            sqlite_dead_letters=engine.store.dead_letters,
+            **_risk_fields(engine),
+            model_warnings=[f"{m.model_id}: {w}" for m in self._models() for w in m.warnings],
+            latencies=latency_views(engine),
         )
+
+    def _models(self) -> list[ModelView]:
+        health = msgspec.to_builtins(self.engine.bots.models.health())
+        return msgspec.convert(health, list[ModelView])
+
+    def models(self) -> ModelsView:
+        """Every live model's health; rebuilt per call (its ages and rates move)."""
+        now = time.time_ns()
+        return ModelsView(version=now, ts=now, models=self._models())
 
     def _queues(self) -> list[QueueHealth]:
         """The bus's bounded queues, and the SQLite writer's backlog (a queue that never drops)."""
@@ -309,6 +326,7 @@ class EngineViews:
             _bot_view(status, engine.bots.config(status.bot_id), engine.bot_pnl(status.bot_id))
             for status in engine.bots.statuses()
         ]
+        views = self.accuracy.annotate(views)
         hit = self._cache.get(("bots",))
         if hit is not None and hit.bots == views:
             return hit
@@ -420,6 +438,19 @@ class EngineViews:
         except msgspec.ValidationError as exc:
             return f"invalid: {exc}"
         return execution.preview(request)
+
+
+def _risk_fields(engine: EngineParts) -> dict[str, Any]:
+    """The risk state for the header (nothing where this engine runs no execution)."""
+    execution = engine.execution
+    if execution is None:
+        return {}
+    risk = execution.risk
+    return {
+        "risk_state": str(risk.state),
+        "risk_reason": risk.state_reason,
+        "risk_restored": risk.restored,
+    }
 
 
 def _same_trading(a: TradingView, b: TradingView) -> bool:

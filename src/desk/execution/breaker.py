@@ -17,6 +17,11 @@ States::
 Only ``VenueError`` counts as a failure: a venue that answers (even with a rejection report) is
 up. Time comes from the injected clock, so tests drive it with ``TestClock``; the OPEN ->
 HALF_OPEN move happens lazily, when the state is next looked at.
+
+The state is durable: every change is handed to ``persist`` (the execution service stores it in
+SQLite) and :meth:`CircuitBreaker.restore` brings an open breaker back open after a restart,
+with the cool-down it had (measured from when it opened, so a long restart may already be past
+it and let the first call probe).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -75,8 +80,11 @@ class CircuitBreaker:
         *,
         name: str = "venue",
         bus: Bus | None = None,
+        persist: Callable[[BreakerState, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.clock = clock
+        self.persist = persist
+        """Called with the new state, why, and :meth:`detail` after every change of state."""
         self.config = config or BreakerConfig()
         self.name = name
         self.bus = bus
@@ -159,6 +167,41 @@ class CircuitBreaker:
         self.record_success()
         return result
 
+    # -- durable state ---------------------------------------------------------------------------
+
+    def detail(self) -> dict[str, Any]:
+        """What :meth:`restore` needs besides the state."""
+        return {
+            "opened_at_ns": self.opened_at_ns,
+            "consecutive_failures": self.consecutive_failures,
+            "last_error": self.last_error,
+        }
+
+    def restore(self, state: str, detail: dict[str, Any]) -> None:
+        """Come back as the last run left it: open (with its cool-down) or half-open.
+
+        A closed breaker restores nothing; an unknown state restores as open (fail closed).
+        """
+        try:
+            restored = BreakerState(state)
+        except ValueError:
+            restored = BreakerState.OPEN
+        if restored is BreakerState.CLOSED:
+            return
+        self._state = restored
+        self.opened_at_ns = int(detail.get("opened_at_ns") or self.clock.now_ns())
+        self.consecutive_failures = int(detail.get("consecutive_failures") or 0)
+        self.last_error = str(detail.get("last_error") or "")
+        self._probe_in_flight = False
+        wait_s = max(0, self.retry_at_ns - self.clock.now_ns()) / NS_PER_S
+        when = f"next try in {wait_s:.1f}s" if restored is BreakerState.OPEN else "probing"
+        self._announce(
+            "breaker_restored",
+            f"{self.name} circuit {restored} restored from the last run "
+            f"(last error: {self.last_error or 'unknown'}); {when}",
+            Severity.ERROR if restored is BreakerState.OPEN else Severity.WARNING,
+        )
+
     # -- state changes ---------------------------------------------------------------------------
 
     def _open(self, why: str) -> None:
@@ -170,15 +213,21 @@ class CircuitBreaker:
         severity = Severity.ERROR if state is BreakerState.OPEN else Severity.INFO
         if state is BreakerState.HALF_OPEN:
             severity = Severity.WARNING
-        message = f"{self.name} circuit {old} -> {state}: {why}"
+        if self.persist is not None:
+            try:
+                self.persist(state, why, self.detail())
+            except Exception:  # storage must not break the breaker; the log says what was lost
+                log.exception("breaker: could not store the %s state", state)
+        self._announce(f"breaker_{state}", f"{self.name} circuit {old} -> {state}: {why}", severity)
+
+    def _announce(self, kind: str, message: str, severity: Severity) -> None:
         log.log(logging.ERROR if severity is Severity.ERROR else logging.INFO, "%s", message)
         if self.bus is not None:
-            now = self.clock.now_ns()
             event = SystemEvent(
                 ts_exchange=0,
-                ts_recv=now,
+                ts_recv=self.clock.now_ns(),
                 source="breaker",
-                kind=f"breaker_{state}",
+                kind=kind,
                 message=message,
                 severity=severity,
             )

@@ -14,9 +14,17 @@ crosses its limit the engine moves to REDUCING (or HALTED when ``breach_action``
 the loss reaches ``daily_loss_halt``) and returns reduce-only orders that trim every position by
 ``trim_fraction`` each ``trim_interval_s``; it goes back to ACTIVE once both figures are below
 ``recovery_ratio`` of their limits (hysteresis: no flapping at the line).
+
+The state is durable: every change is handed to ``persist`` (the execution service stores it in
+SQLite) as a :class:`RiskRecord` with the reason, who set it and when, and :meth:`RiskEngine.
+restore` brings it back at start, after a clean stop, a crash or a kill -9. A restored HALTED or
+REDUCING ends only with an operator's :meth:`~RiskEngine.resume`: the monitor does not lift a
+restored REDUCING by itself, because after a restart its figures start afresh (marks not yet in,
+today's PnL rebuilt from fills) and could look healthy before they are.
 """
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -46,6 +54,18 @@ from desk.market.instruments import Instrument
 
 log = logging.getLogger(__name__)
 
+MONITOR = "risk monitor"
+"""The actor of the state changes the monitor makes."""
+
+
+class RiskRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The risk state as stored: what, why, who set it and since when (clock ns)."""
+
+    state: RiskState
+    reason: str
+    actor: str
+    since_ns: int
+
 
 class Denial(msgspec.Struct, frozen=True, kw_only=True):
     """One refused order, for the UI's risk panel."""
@@ -74,8 +94,10 @@ class RiskEngine(PreTradeRules):
         open_orders: OpenOrdersView | None = None,
         accounts: Callable[[], Iterable[tuple[str, str]]] | None = None,
         bus: Bus | None = None,
+        persist: Callable[[RiskRecord], None] | None = None,
     ) -> None:
         self.config = config or RiskConfig()
+        self.persist = persist
         self.clock = clock
         self.portfolio = portfolio
         self.bus = bus
@@ -85,6 +107,10 @@ class RiskEngine(PreTradeRules):
         self._accounts = accounts
         self._state = RiskState.ACTIVE
         self.state_reason = ""
+        self.state_actor = ""
+        self.state_since_ns = 0
+        self.restored = False
+        """The current state was restored at start (and nothing has changed it since)."""
         self._denials: deque[Denial] = deque(maxlen=self.config.max_denials_kept)
         self._rate_total = RateWindow()
         self._rate_by_account: dict[str, RateWindow] = {}
@@ -103,11 +129,20 @@ class RiskEngine(PreTradeRules):
         """Recent denials, oldest first (at most ``max_denials_kept``)."""
         return list(self._denials)
 
-    def halt(self, reason: str) -> None:
-        """Deny every order until :meth:`resume` (the OMS cancels open orders on halt)."""
-        self._set_state(RiskState.HALTED, reason or "halted by operator")
+    @property
+    def record(self) -> RiskRecord:
+        return RiskRecord(
+            state=self._state,
+            reason=self.state_reason,
+            actor=self.state_actor,
+            since_ns=self.state_since_ns,
+        )
 
-    def resume(self, reason: str = "resumed by operator") -> None:
+    def halt(self, reason: str, actor: str = "operator") -> None:
+        """Deny every order until :meth:`resume` (the OMS cancels open orders on halt)."""
+        self._set_state(RiskState.HALTED, reason or "halted by operator", actor)
+
+    def resume(self, reason: str = "resumed", actor: str = "operator") -> None:
         """Back to ACTIVE; the monitor re-enters REDUCING at once if a limit is still crossed.
 
         Resuming after a hard daily-loss halt acknowledges it: the monitor then reduces
@@ -115,20 +150,41 @@ class RiskEngine(PreTradeRules):
         """
         if self._state is RiskState.HALTED and self._hard_loss_breached():
             self._hard_loss_acknowledged = True
-        self._set_state(RiskState.ACTIVE, reason)
+        self._set_state(RiskState.ACTIVE, reason, actor)
 
-    def _set_state(self, state: RiskState, reason: str) -> None:
+    def restore(self, record: RiskRecord) -> None:
+        """Come back in the state the last run left (read from storage at start).
+
+        Nothing is stored again and nothing is cancelled here; a restored HALTED or REDUCING
+        stays until :meth:`resume` (see the module docstring). ACTIVE restores nothing.
+        """
+        if record.state is RiskState.ACTIVE:
+            return
+        self._state, self.state_reason = record.state, record.reason
+        self.state_actor, self.state_since_ns = record.actor, record.since_ns
+        self.restored = True
+        self._last_trim_ns = None
+        self._publish(
+            "risk_restored",
+            f"{record.state} restored from the last run: {record.reason} "
+            f"(set by {record.actor or 'unknown'} at {_utc(record.since_ns)})",
+            _SEVERITY[record.state],
+        )
+
+    def _set_state(self, state: RiskState, reason: str, actor: str = MONITOR) -> None:
         if state is self._state and reason == self.state_reason:
             return
         old, self._state, self.state_reason = self._state, state, reason
+        self.state_actor, self.state_since_ns = actor, self.clock.now_ns()
+        self.restored = False
         if state is RiskState.REDUCING and old is not RiskState.REDUCING:
             self._last_trim_ns = None
-        severity = {
-            RiskState.ACTIVE: Severity.INFO,
-            RiskState.REDUCING: Severity.WARNING,
-            RiskState.HALTED: Severity.ERROR,
-        }[state]
-        self._publish("risk_state", f"{old} -> {state}: {reason}", severity)
+        if self.persist is not None:
+            try:
+                self.persist(self.record)
+            except Exception:  # storage must not stop a halt; the log says what was not kept
+                log.exception("risk: could not store the risk state %s", state)
+        self._publish("risk_state", f"{old} -> {state}: {reason} (by {actor})", _SEVERITY[state])
 
     def _publish(self, kind: str, message: str, severity: Severity, symbol: str = "") -> None:
         level = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING}
@@ -195,7 +251,7 @@ class RiskEngine(PreTradeRules):
             self._hard_loss_acknowledged = False
         elif not self._hard_loss_acknowledged:
             hard_limit = cfg.daily_loss_halt or ZERO
-            self.halt(f"daily loss hard limit: {money(pnl)} <= {money(-hard_limit)}")
+            self.halt(f"daily loss hard limit: {money(pnl)} <= {money(-hard_limit)}", MONITOR)
             return []
 
         equity = self.portfolio.equity()
@@ -210,11 +266,11 @@ class RiskEngine(PreTradeRules):
         if breaches:
             reason = "; ".join(breaches)
             if cfg.breach_action == "halt":
-                self.halt(reason)
+                self.halt(reason, MONITOR)
                 return []
             if self._state is RiskState.ACTIVE:
                 self._set_state(RiskState.REDUCING, reason)
-        elif self._state is RiskState.REDUCING:
+        elif self._state is RiskState.REDUCING and not self.restored:
             recovered = (
                 gross <= gross_limit * cfg.recovery_ratio
                 and pnl > -cfg.daily_loss_limit * cfg.recovery_ratio
@@ -296,3 +352,16 @@ class RiskEngine(PreTradeRules):
             reduce_only=True,
             venue=instrument.venue,
         )
+
+
+_SEVERITY = {
+    RiskState.ACTIVE: Severity.INFO,
+    RiskState.REDUCING: Severity.WARNING,
+    RiskState.HALTED: Severity.ERROR,
+}
+
+
+def _utc(ts_ns: int) -> str:
+    if ts_ns <= 0:
+        return "an unknown time"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts_ns // NS_PER_S))

@@ -15,6 +15,12 @@ The venue is chosen by the desk's mode (``execution.venue``):
 A timer marks positions to the books' mids and runs the risk monitor, whose trimming orders
 go through the same OMS. :meth:`halt` cancels everything and blocks new orders at once, with
 no await in between, so it works even while a bot keeps firing signals.
+
+The risk state and the breaker's are stored in SQLite (``risk_state``) on every change and
+restored by :meth:`start` before anything can trade: a desk halted or reducing when it stopped,
+crashed or was killed comes back so, and only an operator's resume trades again. A restored
+halt cancels whatever is still open once the venue is reconciled (the cancels sent before the
+crash may never have reached it).
 """
 
 from __future__ import annotations
@@ -35,11 +41,12 @@ from desk.core.events import SystemEvent, Trade
 from desk.core.orders import Order, OrderRequest, OrderType
 from desk.core.topics import SYSTEM_EVENTS
 from desk.execution.bot_orders import OmsSink
-from desk.execution.breaker import CircuitBreaker, GuardedVenue
+from desk.execution.breaker import BreakerState, CircuitBreaker, GuardedVenue
 from desk.execution.config import ExecutionConfig
 from desk.execution.oms import OrderManager
 from desk.execution.portfolio import Portfolio
-from desk.execution.risk import RiskEngine
+from desk.execution.risk import RiskEngine, RiskRecord
+from desk.execution.risk_rules import RiskState
 from desk.execution.venue import ExecutionClient
 from desk.market.book import OrderBook
 from desk.market.instruments import Instrument
@@ -47,6 +54,8 @@ from desk.market.instruments import Instrument
 log = logging.getLogger(__name__)
 
 MARK_INTERVAL = 0.25
+RISK_COMPONENT = "risk"
+"""The ``risk_state`` row of the risk state; a breaker's is ``breaker:<venue>``."""
 
 
 class OkxEndpoints(Protocol):
@@ -102,13 +111,16 @@ class ExecutionService:
         self.okx = okx
         self.sim_credentials = sim_credentials
         self.bus = bus
+        self.store = store
         self.clock = clock
         self.instruments = instruments
         self._book = book
         ex = config
         self.portfolio = Portfolio(clock, starting_cash=Decimal(repr(ex.starting_cash)))
         self.client = self._build_venue()
-        self.breaker = CircuitBreaker(clock, ex.breaker, name=self.client.name, bus=bus)
+        self.breaker = CircuitBreaker(
+            clock, ex.breaker, name=self.client.name, bus=bus, persist=self._store_breaker
+        )
         self.venue = GuardedVenue(self.client, self.breaker)
         self.oms = OrderManager(
             bus,
@@ -128,6 +140,7 @@ class ExecutionService:
             open_orders=self.oms,
             accounts=self.portfolio.accounts,
             bus=bus,
+            persist=self._store_risk,
         )
         order_type = OrderType.MARKET if ex.bot_order_type == "market" else OrderType.IOC
         self.sink = OmsSink(
@@ -182,7 +195,9 @@ class ExecutionService:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load orders and fills, connect the venue, reconcile, then start the monitor."""
+        """Restore the risk and breaker states, load orders and fills, connect the venue,
+        reconcile (then cancel what is open if the desk was halted), start the monitor."""
+        await self._restore_state()
         on_trade = getattr(self.client, "on_trade", None)
         if on_trade is not None:  # the paper venue fills resting orders on trades
 
@@ -193,8 +208,75 @@ class ExecutionService:
             self._unsubscribe = self.bus.subscribe("market_data:*", feed)
         await self.oms.start()
         self._report_reconciliation()
+        if self.risk.state is RiskState.HALTED:
+            canceled = self.oms.cancel_all()
+            if canceled:
+                self._event(
+                    "risk",
+                    "halt_cancel",
+                    f"halted: canceling {canceled} orders still open after the restart",
+                    Severity.WARNING,
+                )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._monitor(), name="risk-monitor"))
+
+    # -- durable state ---------------------------------------------------------------------
+
+    @property
+    def breaker_component(self) -> str:
+        return f"breaker:{self.breaker.name}"
+
+    def _store_risk(self, record: RiskRecord) -> None:
+        self.store.record_risk_state(
+            component=RISK_COMPONENT,
+            state=str(record.state),
+            reason=record.reason,
+            actor=record.actor,
+            since_ns=record.since_ns,
+        )
+
+    def _store_breaker(self, state: BreakerState, why: str, detail: dict[str, Any]) -> None:
+        self.store.record_risk_state(
+            component=self.breaker_component,
+            state=str(state),
+            reason=why,
+            actor="breaker",
+            since_ns=self.clock.now_ns(),
+            detail=detail,
+        )
+
+    async def _restore_state(self) -> None:
+        """Bring back the risk state and this venue's breaker as the last run left them.
+
+        A stored risk state this desk cannot read restores as HALTED (fail closed).
+        """
+        stored = await self.store.load_risk_states()
+        risk = stored.get(RISK_COMPONENT)
+        if risk is not None:
+            try:
+                state = RiskState(risk["state"])
+                reason = risk["reason"]
+            except ValueError:
+                state, reason = RiskState.HALTED, f"stored risk state unreadable: {risk['state']!r}"
+            self.risk.restore(
+                RiskRecord(
+                    state=state, reason=reason, actor=risk["actor"], since_ns=risk["since_ns"]
+                )
+            )
+        breaker = stored.get(self.breaker_component)
+        if breaker is not None:
+            self.breaker.restore(breaker["state"], breaker["detail"])
+
+    def _event(self, source: str, kind: str, message: str, severity: Severity) -> None:
+        event = SystemEvent(
+            ts_exchange=0,
+            ts_recv=self.clock.now_ns(),
+            source=source,
+            kind=kind,
+            message=message,
+            severity=severity,
+        )
+        self.bus.publish(SYSTEM_EVENTS, event)
 
     def _report_reconciliation(self) -> None:
         """What the start-up comparison with the venue found, as a system event."""
@@ -217,17 +299,7 @@ class ExecutionService:
                 parts.append(f"balance drift {rec.balance_drift}")
             message = "bots blocked until accepted: " + ", ".join(parts)
             severity = Severity.WARNING
-        self.bus.publish(
-            SYSTEM_EVENTS,
-            SystemEvent(
-                ts_exchange=0,
-                ts_recv=self.clock.now_ns(),
-                source="execution",
-                kind="reconciliation",
-                message=f"reconciliation {message}",
-                severity=severity,
-            ),
-        )
+        self._event("execution", "reconciliation", f"reconciliation {message}", severity)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -311,16 +383,18 @@ class ExecutionService:
             orders.append(self.oms.submit(request))
         return orders
 
-    def halt(self, reason: str, *, flatten: bool = False) -> tuple[int, list[Order]]:
+    def halt(
+        self, reason: str, *, flatten: bool = False, actor: str = "operator"
+    ) -> tuple[int, list[Order]]:
         """Cancel every open order and block new ones; with ``flatten``, close positions first
         (their orders pass risk before the halt lands). (orders canceled, flatten orders)."""
         canceled = self.oms.cancel_all()
         closing = self.flatten() if flatten else []
-        self.risk.halt(reason)
+        self.risk.halt(reason, actor)
         return canceled, closing
 
-    def resume(self) -> None:
-        self.risk.resume()
+    def resume(self, actor: str = "operator") -> None:
+        self.risk.resume("resumed", actor)
 
     def confirm_live(self) -> None:
         self.live_confirmed = True

@@ -2,11 +2,16 @@
 
 The feed touches these on every message, so the per-message work is a handful of integer
 operations: ``on_message`` adds to the totals (and once a second notes them), ``on_latency``
-appends to a bounded deque. Rates and percentiles are computed only in ``snapshot()``,
-which a UI calls a few times a second at most.
+appends to a list. Once a second (``mark``) and before any reading, that list is folded into
+the recent window (``latency``, a bounded deque) and the latency histogram since the start
+(``latency_histogram``, :mod:`desk.core.histogram`) in one numpy pass. Rates and percentiles are
+computed only in ``snapshot()``, which a UI calls a few times a second at most.
 
 Event counters (gaps, resyncs, checksum failures ...) are plain ``int`` attributes that the feed
-increments directly.
+increments directly. Every frame ends up in exactly one place: handled, a decode error (of which
+``bad_values`` and ``bad_timestamps`` are the frames refused by validation), a push on a channel
+desk did not subscribe (``unknown_channels``) or for a symbol it does not follow
+(``unknown_symbols``), a duplicate trade, or an event/pong.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 
 import msgspec
+
+from desk.core.histogram import LatencyHistogram
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
@@ -50,6 +57,10 @@ class FeedCountersSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     decode_errors: int
     crossed_books: int
     duplicate_trades: int
+    bad_values: int = 0
+    bad_timestamps: int = 0
+    unknown_channels: int = 0
+    unknown_symbols: int = 0
 
 
 class FeedCounters:
@@ -57,13 +68,19 @@ class FeedCounters:
 
     Rates come from second marks: the first message of a new second records the totals before
     it, so the messages of whole seconds are differences of marks and the per-message cost is
-    three additions and a comparison. Latency samples go to a bounded deque
-    (``latency_append`` is its C-level ``append``, for callers that want to skip a call).
+    three additions and a comparison. Latency samples go to a list (``latency_append`` is its
+    C-level ``append``, for callers that want to skip a call), folded once a second into the
+    recent window and the histogram.
     """
 
     __slots__ = (
         "_clock",
+        "_histogram",
         "_marks",
+        "_recent",
+        "_unfolded",
+        "bad_timestamps",
+        "bad_values",
         "bytes",
         "checksum_failures",
         "crossed_books",
@@ -71,13 +88,14 @@ class FeedCounters:
         "duplicate_trades",
         "gaps",
         "last_recv_ns",
-        "latency",
         "latency_append",
         "messages",
         "name",
         "next_mark_ns",
         "reconnects",
         "resyncs",
+        "unknown_channels",
+        "unknown_symbols",
         "window_s",
     )
 
@@ -104,11 +122,17 @@ class FeedCounters:
         self.decode_errors = 0
         self.crossed_books = 0
         self.duplicate_trades = 0
+        self.bad_values = 0  # decode errors that were values refused by validation
+        self.bad_timestamps = 0  # decode errors that were exchange times far from the clock
+        self.unknown_channels = 0
+        self.unknown_symbols = 0
         # (second, messages before it, bytes before it) for the first message of each second.
         self._marks: deque[tuple[int, int, int]] = deque(maxlen=window_s + 2)
         self.next_mark_ns = 0  # first ns of the second after the last mark
-        self.latency: deque[int] = deque(maxlen=latency_window)
-        self.latency_append = self.latency.append
+        self._recent: deque[int] = deque(maxlen=latency_window)
+        self._histogram = LatencyHistogram()
+        self._unfolded: list[int] = []  # samples since the last fold (cleared in place)
+        self.latency_append = self._unfolded.append
 
     # --- hot path -------------------------------------------------------------------------
 
@@ -132,6 +156,28 @@ class FeedCounters:
         sec = recv_ns // NS_PER_S
         self._marks.append((sec, self.messages, self.bytes))
         self.next_mark_ns = (sec + 1) * NS_PER_S
+        if self._unfolded:
+            self.fold_latency()
+
+    def fold_latency(self) -> None:
+        """Move the samples taken since the last fold into the window and the histogram."""
+        samples = self._unfolded
+        if samples:
+            self._recent.extend(samples[-(self._recent.maxlen or 0) :])
+            self._histogram.record_many(samples)
+            samples.clear()
+
+    @property
+    def latency(self) -> deque[int]:
+        """The last ``latency_window`` exchange-to-receive samples (ns), oldest first."""
+        self.fold_latency()
+        return self._recent
+
+    @property
+    def latency_histogram(self) -> LatencyHistogram:
+        """Every exchange-to-receive sample since the start (the live object: copy to keep)."""
+        self.fold_latency()
+        return self._histogram
 
     # --- reading --------------------------------------------------------------------------
 
@@ -191,4 +237,8 @@ class FeedCounters:
             decode_errors=self.decode_errors,
             crossed_books=self.crossed_books,
             duplicate_trades=self.duplicate_trades,
+            bad_values=self.bad_values,
+            bad_timestamps=self.bad_timestamps,
+            unknown_channels=self.unknown_channels,
+            unknown_symbols=self.unknown_symbols,
         )

@@ -25,8 +25,22 @@ How a side is kept
   the listed cell by its float key and takes it over.
 * A size is zero when it is "0" or a padded zero such as Binance's "0.00000000".
 
-Sizes are parsed to float only when read. A price that is not a finite number raises
-ValueError; the book is then half-applied and must be cleared or resynced.
+Sizes are parsed to float only when read.
+
+What the book refuses (ValueError; the book is then half-applied and must be cleared or
+resynced), at the cost of about one string comparison per level:
+
+* a price that is not a number strictly between the book's price limits (``set_price_limits``:
+  by default above 0 and below 1e12, so NaN, inf, 0 and negatives never pass; a feed narrows
+  them to a band around the market), checked where a new price string is parsed anyway;
+* a size that starts with a letter or anything above "9" (NaN, inf, Infinity, words): one
+  comparison per level; a size that sorts below "0" ("-1", "", "+1") where it is cheap: at a new
+  price, and in snapshots. At a price already in the book such a size compares as zero, so it
+  deletes the level exactly like "0" and never reaches a reader.
+
+What it cannot see cheaply (a size that starts with a digit but is not a number, "1.2.3", or an
+absurd one, "1e400") a feed rules out before handing levels over when it matters: venue
+snapshots and unusual frames get every price and size parsed (``desk.feeds.validation``).
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from collections.abc import Iterable, Sequence
 from itertools import zip_longest
 from operator import itemgetter
 
+from desk.core.excerpt import excerpt
 from desk.market.checksum import signed_crc32
 
 Level = Sequence[str]
@@ -48,6 +63,8 @@ _cell_key = itemgetter(1)
 _cell_px = itemgetter(2)
 
 CHECKSUM_DEPTH = 25
+MAX_PRICE = 1e12
+"""The default upper price limit (see ``OrderBook.set_price_limits``)."""
 _COMPACT_EVERY = 1024  # drop stale cells after this many new cells (bounds memory)
 
 ZERO_CEILING = "0." + "0" * 20
@@ -59,10 +76,22 @@ zero test that needs no float parsing (zeros padded to more than 20 decimals are
 class _Side:
     """One side of the book; see the module docstring for what each container holds."""
 
-    __slots__ = ("by_key", "cells", "keys", "new_prices", "sign", "top_cell", "top_key")
+    __slots__ = (
+        "by_key",
+        "cells",
+        "hi",
+        "keys",
+        "lo",
+        "new_prices",
+        "sign",
+        "top_cell",
+        "top_key",
+    )
 
-    def __init__(self, sign: float) -> None:
+    def __init__(self, sign: float, lo: float = 0.0, hi: float = MAX_PRICE) -> None:
         self.sign = sign  # +1.0 for bids, -1.0 for asks: key = sign * price, higher is better
+        self.lo = lo  # a new price must be strictly between lo and hi
+        self.hi = hi
         self.cells: dict[str, Cell] = {}
         self.by_key: dict[float, Cell] = {}
         self.keys: list[float] = []
@@ -71,12 +100,24 @@ class _Side:
         self.top_key = -math.inf  # -inf when empty, so any price beats it
 
 
-def _parse(px: str) -> float:
-    """A price string as a float; ValueError unless it is a finite number."""
-    value = float(px)
-    if not math.isfinite(value):
-        raise ValueError(f"unusable price {px!r}")
+def _parse(px: str, side: _Side) -> float:
+    """A price string as a float; ValueError unless it is a number within the side's limits."""
+    try:
+        value = float(px)
+    except (TypeError, ValueError):
+        raise ValueError(f"unusable price {excerpt(str(px), 60)}") from None
+    if not side.lo < value < side.hi:  # NaN and inf never pass
+        raise ValueError(
+            f"unusable price {excerpt(str(px), 60)}: not between {side.lo:.10g} and {side.hi:.10g}"
+        )
     return value
+
+
+def _bad_size(px: str, sz: str) -> ValueError:
+    return ValueError(
+        f"unusable size {excerpt(str(sz), 60)} at price {excerpt(str(px), 60)}: "
+        "not a decimal number"
+    )
 
 
 def _is_zero(size: str) -> bool:
@@ -97,6 +138,8 @@ def _apply_levels(side: _Side, levels: Iterable[Level]) -> float:
     for level in levels:
         px = level[0]
         sz = level[1]
+        if sz >= ":":  # one comparison: no NaN, inf or other word (see the module doc)
+            raise _bad_size(px, sz)
         try:
             cell = cells[px]
         except KeyError:
@@ -128,7 +171,7 @@ def _unknown_price(side: _Side, px: str, sz: str) -> Cell | None:
     (size "0"), linked between its neighbours, that the caller brings to life; a delete of a
     price that was never there returns None.
     """
-    key = _parse(px) * side.sign
+    key = _parse(px, side) * side.sign
     by_key = side.by_key
     cell = by_key.get(key)
     if cell is not None:
@@ -137,6 +180,8 @@ def _unknown_price(side: _Side, px: str, sz: str) -> Cell | None:
         side.cells[px] = cell
         return cell
     if _is_zero(sz):
+        if sz < "0":  # a sign, a blank or "": refused here, where it costs nothing
+            raise _bad_size(px, sz)
         return None
     keys = side.keys
     i = bisect_left(keys, key)
@@ -185,9 +230,13 @@ def _load(side: _Side, levels: Iterable[Level]) -> float:
         px = level[0]
         sz = level[1]
         old = known.get(px)
-        key = _parse(px) * sign if old is None else old[1]
+        key = _parse(px, side) * sign if old is None else old[1]
         if sz > zero_ceiling:  # not _is_zero
+            if sz >= ":":
+                raise _bad_size(px, sz)
             by_key[key] = [sz, key, px, None]
+        elif sz < "0":  # not a zero either: a sign, a blank or ""
+            raise _bad_size(px, sz)
         else:
             by_key.pop(key, None)
     fresh = sorted(by_key.values(), key=_cell_key)  # venues send sides sorted: O(n)
@@ -287,13 +336,29 @@ class OrderBook:
         self.ts_exchange = ts_exchange
 
     def clear(self) -> None:
-        """Empty the book and forget the sequence (used on gaps and reconnects)."""
-        self._bids = _Side(1.0)
-        self._asks = _Side(-1.0)
+        """Empty the book and forget the sequence (used on gaps and reconnects); the price
+        limits stay."""
+        lo, hi = self.price_limits
+        self._bids = _Side(1.0, lo, hi)
+        self._asks = _Side(-1.0, lo, hi)
         self.best_bid_px = math.nan
         self.best_ask_px = math.nan
         self.seq_id = -1
         self.ts_exchange = 0
+
+    @property
+    def price_limits(self) -> tuple[float, float]:
+        """(lo, hi): a new price level must be strictly between them."""
+        return self._bids.lo, self._bids.hi
+
+    def set_price_limits(self, lo: float, hi: float) -> None:
+        """Refuse new price levels outside ``(lo, hi)`` from now on (levels already in the book
+        stay). ``0 <= lo < hi <= MAX_PRICE``."""
+        if not 0.0 <= lo < hi <= MAX_PRICE:
+            raise ValueError(f"price limits must satisfy 0 <= lo < hi <= {MAX_PRICE:g}")
+        for side in (self._bids, self._asks):
+            side.lo = lo
+            side.hi = hi
 
     # -- top of book ---------------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ The contract
 * **Every interval gets a candle** once a symbol has traded: an interval without trades yields
   a flat candle (open = high = low = close = the previous close, volume 0, quote volume 0,
   trades 0). Nothing is emitted before the first trade.
+* **Bounded filling.** A gap of more than ``max_fill_bars`` empty intervals (a process that
+  slept for hours, a timestamp from another year) is not filled bar by bar: it is counted
+  (``gaps``), reported through ``on_gap``, and the series restarts after it.
 * **Closing.** A candle is emitted once, closed, in order: when a trade lands in a later bucket
   (first the forming candle, then one flat candle per skipped interval), or when the clock
   passes ``end + grace_ns`` (``on_clock``), trade or no trade.
@@ -20,6 +23,9 @@ The contract
   number of trades, all accumulated in trade order from 0.0, so the streaming aggregator and
   ``aggregate_trades`` produce identical floats for the same trades.
 * An emitted ``Candle`` has ``ts_exchange = end`` and ``ts_recv`` = the clock at emission.
+* **Whose clock.** Live, ``clock`` is the wall clock. For historical data (a replay, a backtest)
+  pass ``clock=None``: the aggregator then keeps the data's own time (the latest trade's exchange
+  time) and never consults the wall clock, so 2022 data is not filled up to today.
 
 ``CandleAggregator`` is the live path (O(1) per trade and timeframe); ``aggregate_trades`` the
 batch path for backtests, a numba kernel compiled on first use so that importing this module
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -38,6 +45,16 @@ import numpy as np
 from desk.core.clock import Clock
 from desk.core.events import Candle
 from desk.market.timeframes import parse_timeframe
+
+DEFAULT_MAX_FILL_BARS = 1000
+"""Empty intervals filled with flat candles in one go at most (16 min of 1s bars, 41 days of 1h)."""
+
+
+def _stamp(ns: int) -> str:
+    try:
+        return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{ns} ns"
 
 
 def bucket_end(ts_ns: int, timeframe_ns: int) -> int:
@@ -61,7 +78,7 @@ class _Forming:
 class _Series:
     """One timeframe of one symbol: the forming candle and where the closed ones stop."""
 
-    __slots__ = ("forming", "last_close", "last_end", "late", "name", "tf")
+    __slots__ = ("forming", "gaps", "last_close", "last_end", "late", "name", "tf")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -70,27 +87,44 @@ class _Series:
         self.last_end: int | None = None  # end of the last closed interval; None before trades
         self.last_close = math.nan
         self.late = 0
+        self.gaps = 0  # gaps too long to fill, skipped
 
 
 class CandleAggregator:
-    """Streams one symbol's trades into candles of several timeframes (see the module doc)."""
+    """Streams one symbol's trades into candles of several timeframes (see the module doc).
+
+    ``clock=None`` runs on the data's own time (historical data); ``on_gap`` gets a sentence for
+    every gap longer than ``max_fill_bars`` intervals that was skipped instead of filled.
+    """
 
     def __init__(
         self,
         venue: str,
         symbol: str,
         timeframes: Sequence[str],
-        clock: Clock,
+        clock: Clock | None,
         on_candle: Callable[[Candle], None],
         grace_ns: int = 0,
+        *,
+        max_fill_bars: int = DEFAULT_MAX_FILL_BARS,
+        on_gap: Callable[[str], None] | None = None,
     ) -> None:
+        if max_fill_bars < 0:
+            raise ValueError("max_fill_bars must not be negative")
         self.venue = venue
         self.symbol = symbol
         self.clock = clock
         self.on_candle = on_candle
         self.grace_ns = grace_ns
+        self.max_fill_bars = max_fill_bars
+        self.on_gap = on_gap
+        self.data_now_ns = 0  # the latest exchange time seen: "now" when clock is None
         self._series = [_Series(name) for name in dict.fromkeys(timeframes)]
         self._by_name = {s.name: s for s in self._series}
+
+    def now_ns(self) -> int:
+        """The aggregator's clock: the wall clock live, the data's own time without a clock."""
+        return self.data_now_ns if self.clock is None else self.clock.now_ns()
 
     @property
     def timeframes(self) -> tuple[str, ...]:
@@ -104,8 +138,15 @@ class CandleAggregator:
     def late_trades_by_timeframe(self) -> dict[str, int]:
         return {s.name: s.late for s in self._series}
 
+    @property
+    def gaps(self) -> int:
+        """Gaps longer than ``max_fill_bars`` that were skipped, summed over timeframes."""
+        return sum(s.gaps for s in self._series)
+
     def on_trade(self, ts_exchange_ns: int, price: float, size: float) -> None:
         """Fold one trade into the forming candle of every timeframe (closing earlier ones)."""
+        if ts_exchange_ns > self.data_now_ns:
+            self.data_now_ns = ts_exchange_ns
         for s in self._series:
             end = -(-ts_exchange_ns // s.tf) * s.tf
             f = s.forming
@@ -130,7 +171,7 @@ class CandleAggregator:
 
     def on_clock(self) -> None:
         """Close every candle whose ``end + grace_ns`` the clock has passed (cheap when none)."""
-        now = self.clock.now_ns()
+        now = self.now_ns()
         deadline = now - self.grace_ns  # a candle is due when its end < deadline
         for s in self._series:
             if s.last_end is None or s.last_end + s.tf >= deadline:
@@ -165,8 +206,20 @@ class CandleAggregator:
         self.on_candle(self._candle(s, f.end, f.open, f.high, f.low, f.close, f, closed=True))
 
     def _emit_flats(self, s: _Series, until: int) -> None:
-        """Flat candles for every interval after the last closed one, up to end ``until``."""
+        """Flat candles for every interval after the last closed one, up to end ``until``;
+        more than ``max_fill_bars`` of them are a gap: skipped, counted and reported."""
         assert s.last_end is not None
+        missing = (until - s.last_end) // s.tf
+        if missing > self.max_fill_bars:
+            s.gaps += 1
+            if self.on_gap is not None:
+                self.on_gap(
+                    f"{self.symbol} {s.name}: {missing:,} empty intervals after "
+                    f"{_stamp(s.last_end)} up to {_stamp(until)} not filled (more than "
+                    f"{self.max_fill_bars:,}); the series restarts"
+                )
+            s.last_end = until
+            return
         close = s.last_close
         for end in range(s.last_end + s.tf, until + 1, s.tf):
             s.last_end = end
@@ -185,7 +238,7 @@ class CandleAggregator:
     ) -> Candle:
         return Candle(
             ts_exchange=end,
-            ts_recv=self.clock.now_ns(),
+            ts_recv=self.now_ns(),
             venue=self.venue,
             symbol=self.symbol,
             timeframe=s.name,

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from desk.core.enums import ConnectionState
 from desk.keymap import specs_for
 from desk.screens.context import EngineState, RefreshContext
-from desk.widgets.desk_header import DeskHeader
+from desk.widgets.desk_header import DeskHeader, model_alert, risk_badge
 from desk.widgets.formatting import fmt_bytes
 
 
@@ -64,9 +64,10 @@ class DeskScreen(Screen[None]):
             ctx.mode,
             f"{ctx.symbol} · {ctx.timeframe}",
             feed_state(ctx),
-            memory_alert(ctx),
+            memory_alert(ctx) + model_alert(ctx.health),
             ctx.now_ns,
             getattr(ctx.client, "control_status", "") or "",
+            risk_badge(ctx.health),
         )
         self.sample_body(ctx)
         self.samples += 1

@@ -1,9 +1,11 @@
 """Signals mode: live indicators per symbol and timeframe, and every signal with its fate.
 
 The stream is filtered in the engine (``EngineClient.signals``): ``f`` cycles the fate (all,
-sent, filtered, failed), ``/`` asks for text matched against bot, symbol, strategy and reason,
-``b`` narrows to the bot of the selected signal (or clears that). The status line says what is
-shown out of how many: "37 of 412".
+sent, filtered, failed, late), ``/`` asks for text matched against bot, symbol, strategy and
+reason, ``b`` narrows to the bot of the selected signal (or clears that). The status line says
+what is shown out of how many: "37 of 412". ``m`` opens the model view
+(:mod:`desk.screens.models`): the health of the live models behind the ``lstm`` bots, whose
+predictions that came after their bar show here with the fate ``late``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from desk.messages import RefreshRequested
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.context import RefreshContext
 from desk.screens.forms import TextPrompt
+from desk.screens.models import ModelsScreen
 from desk.widgets.bot_tables import IndicatorTable, SignalsTable
 
-FATES: tuple[str, ...] = ("", "sent", "filtered", "failed")  # "" = all
+FATES: tuple[str, ...] = ("", "sent", "filtered", "failed", "late")  # "" = all
 SIGNALS_LIMIT = 200
 
 
@@ -102,6 +105,10 @@ class SignalsScreen(DeskScreen):
         self.app.post_message(RefreshRequested())
 
     # -- actions ---------------------------------------------------------------------------
+
+    def action_models(self) -> None:
+        """The live models' health, over this mode (escape comes back)."""
+        self.app.push_screen(ModelsScreen())
 
     def action_cycle_fate(self) -> None:
         index = FATES.index(self.filter.fate) if self.filter.fate in FATES else 0

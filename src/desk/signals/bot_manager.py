@@ -25,6 +25,14 @@ into ``bots`` so :meth:`BotManager.restore` brings each bot back as it was after
 
 Paused and manual bots keep being fed (their indicators stay warm and their signals are
 recorded); stopped bots are not fed. Unknown bot ids raise ``KeyError``.
+
+Deferred strategies (:mod:`desk.signals.strategies.deferred`, the ``lstm`` model) decide after
+the bar, off the event loop: the manager binds each to its bot, and a decision they deliver
+later goes through :meth:`BotManager.process_signal` like any other - or, when it came after a
+newer bar, is recorded with the fate ``LATE`` and not traded. Their models live in
+:attr:`BotManager.models` (loaded when the first such bot starts; ``book`` lends them the
+engine's order books). A model that cannot be loaded refuses the start (``start_failed``
+event) or the parameter change (the bot keeps the model it had).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import NS_PER_S, Clock
 from desk.core.events import Candle
+from desk.core.histogram import MarkedLatency
 from desk.signals.bots import (
     BotConfig,
     BotEvent,
@@ -48,9 +57,11 @@ from desk.signals.bots import (
     BotStatus,
     SignalFate,
 )
+from desk.signals.model.live import ModelPool
 from desk.signals.order_sink import OrderRefused, OrderSink
 from desk.signals.signal import Direction, Signal
 from desk.signals.strategies import create_strategy
+from desk.signals.strategies.deferred import DeferredStrategy, StrategyServices
 from desk.signals.strategy import BaseStrategy
 
 log = logging.getLogger(__name__)
@@ -110,6 +121,11 @@ class BotManager:
         self.clock = clock
         self._bots: dict[str, _Bot] = {}
         self._unsubscribe: dict[str, Callable[[], None]] = {}
+        self.models = ModelPool(clock.now_ns)
+        self.book: Callable[[str], Any] | None = None  # symbol -> live order book (engine)
+        self._services = StrategyServices(models=self.models, book=self._book, clock=clock.now_ns)
+        self._market_watchers = False  # once a strategy wants trades: route them
+        self.tick_to_order = MarkedLatency()  # a closed bar's receive -> its bot's order sent
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -120,15 +136,26 @@ class BotManager:
             raise ValueError(f"bot {config.bot_id!r} already exists")
         bot = _Bot(config, self._strategy(config.bot_id, config.strategy, config.params))
         self._register(bot)
+        self._bind(bot, bot.strategy)
         self._changed(bot, "added", {"config": msgspec.to_builtins(config)}, actor)
         return self.status(config.bot_id)
 
     def start_bot(self, bot_id: str, *, actor: str = OPERATOR) -> None:
-        """RUNNING: fed candles from now on, with fresh strategy history. No-op if running."""
+        """RUNNING: fed candles from now on, with fresh strategy history. No-op if running.
+
+        ValueError when a deferred strategy cannot load what it needs (its model): the bot
+        stays STOPPED and a ``start_failed`` event says why.
+        """
         bot = self._get(bot_id)
         if bot.state is BotState.RUNNING:
             return
         bot.strategy.reset()
+        if isinstance(bot.strategy, DeferredStrategy):
+            try:
+                bot.strategy.prepare()
+            except ValueError as exc:
+                self._event(bot_id, "start_failed", {"error": str(exc)}, actor)
+                raise ValueError(f"bot {bot_id!r}: {exc}") from None
         bot.forget_streak()
         bot.state = BotState.RUNNING
         self._changed(bot, "started", {"state": str(bot.state)}, actor)
@@ -140,6 +167,8 @@ class BotManager:
             return
         bot.state = BotState.STOPPED
         bot.forget_streak()
+        if isinstance(bot.strategy, DeferredStrategy):
+            bot.strategy.close()
         self._changed(bot, "stopped", {"state": str(bot.state)}, actor)
 
     def pause_bot(self, bot_id: str, *, actor: str = OPERATOR) -> None:
@@ -167,13 +196,25 @@ class BotManager:
 
         Validated by building a new strategy; on error nothing changes and ValueError names the
         parameter. On success the strategy restarts with fresh indicator history (and no held
-        unconfirmed signal).
+        unconfirmed signal) - except a deferred one, which may take over the old one's history
+        (a model switch: the next bar is the new model's); it may also refuse (a checkpoint that
+        does not fit), and the bot keeps its old strategy.
         """
         bot = self._get(bot_id)
         if not isinstance(params, Mapping):
             raise ValueError(f"bot {bot_id!r}: params must be a mapping, got {params!r}")
         merged = {**bot.config.params, **params}
         strategy = self._strategy(bot_id, bot.config.strategy, merged)
+        if isinstance(strategy, DeferredStrategy):
+            self._bind(bot, strategy)
+            try:
+                strategy.take_over(bot.strategy, running=bot.state is BotState.RUNNING)
+            except ValueError as exc:
+                strategy.close()
+                self._bind(bot, bot.strategy)
+                raise ValueError(f"bot {bot_id!r}: {exc}") from None
+        if isinstance(bot.strategy, DeferredStrategy):
+            bot.strategy.close()
         old = bot.config.params
         bot.config = msgspec.structs.replace(bot.config, params=merged)
         bot.strategy = strategy
@@ -200,28 +241,42 @@ class BotManager:
                 continue
             bot = _Bot(config, strategy)
             self._register(bot)
+            self._bind(bot, strategy)
             detail = {"state": row["state"], "mode": str(config.mode)}
             self._changed(bot, "restored", detail, actor)
             if row["state"] == BotState.RUNNING:
-                self.start_bot(bot_id, actor=actor)
+                try:
+                    self.start_bot(bot_id, actor=actor)
+                except ValueError as exc:  # recorded as start_failed; the bot stays stopped
+                    log.error("cannot restart bot %s: %s", bot_id, exc)
             restored.append(bot_id)
         return restored
 
     def close(self) -> None:
-        """Unsubscribe from market data (bots stay as they are in storage)."""
+        """Unsubscribe from market data and stop the models (bots stay as they are in storage)."""
         for remove in self._unsubscribe.values():
             remove()
         self._unsubscribe.clear()
+        for bot in self._bots.values():
+            if isinstance(bot.strategy, DeferredStrategy):
+                bot.strategy.close()
+        self.models.close()
 
     # ---- signals ---------------------------------------------------------------------------
 
     def on_candle(self, candle: Any) -> None:
         """Feed a closed candle to every RUNNING bot on its symbol and timeframe.
 
-        Subscribed to ``market_data:{symbol}``; other events on that topic are ignored.
+        Subscribed to ``market_data:{symbol}``; other events on that topic go to the deferred
+        strategies that want them (and cost one comparison when none does).
         """
-        if not isinstance(candle, Candle) or not candle.closed:
+        if not isinstance(candle, Candle):
+            if self._market_watchers:
+                self._feed_market(candle)
             return
+        if not candle.closed:
+            return
+        self.tick_to_order.mark((candle.symbol, candle.end), candle.ts_recv)
         for bot in list(self._bots.values()):
             cfg = bot.config
             if (
@@ -240,6 +295,32 @@ class BotManager:
                 self.process_signal(cfg.bot_id, signal)
             else:
                 self._quiet_bar(bot, candle)
+
+    def _feed_market(self, event: Any) -> None:
+        symbol = getattr(event, "symbol", None)
+        for bot in list(self._bots.values()):
+            strategy = bot.strategy
+            if (
+                bot.state is BotState.RUNNING
+                and bot.config.symbol == symbol
+                and isinstance(strategy, DeferredStrategy)
+                and strategy.wants_market
+            ):
+                strategy.on_market(event)
+
+    def _deliver(self, bot_id: str, strategy: BaseStrategy, signal: Signal, late: bool) -> None:
+        """A deferred strategy's decision, back on the event loop: a signal, or a late one.
+
+        Dropped when the strategy is no longer the bot's (replaced, or the bot was removed or
+        stopped since it was asked).
+        """
+        bot = self._bots.get(bot_id)
+        if bot is None or bot.strategy is not strategy or bot.state is not BotState.RUNNING:
+            return
+        if late:
+            self._settle(bot, signal, SignalFate.LATE)
+        else:
+            self.process_signal(bot_id, signal)
 
     def process_signal(self, bot_id: str, signal: Signal) -> SignalFate:
         """Filter, record, publish and (if SENT) submit one signal; its fate."""
@@ -306,6 +387,8 @@ class BotManager:
             else:
                 bot.last_sent_ns = now
                 bot.sent_count += 1
+                if order_id:  # timed from the bar it was decided on (when that is the latest)
+                    self.tick_to_order.record((signal.symbol, signal.ts), self.clock.now_ns())
         bot.last_signal = signal
         bot.signal_count += 1
         self.store.record_signal(
@@ -369,6 +452,21 @@ class BotManager:
             return create_strategy(name, params)
         except ValueError as exc:
             raise ValueError(f"bot {bot_id!r}: {exc}") from None
+
+    def _book(self, symbol: str) -> Any:
+        return self.book(symbol) if self.book is not None else None
+
+    def _bind(self, bot: _Bot, strategy: BaseStrategy) -> None:
+        """Give a deferred strategy its bot's delivery callback and the manager's services."""
+        if not isinstance(strategy, DeferredStrategy):
+            return
+        bot_id = bot.config.bot_id
+
+        def deliver(signal: Signal, late: bool) -> None:
+            self._deliver(bot_id, strategy, signal, late)
+
+        strategy.bind(bot_id, deliver, self._services)
+        self._market_watchers = self._market_watchers or strategy.wants_market
 
     def _register(self, bot: _Bot) -> None:
         self._bots[bot.config.bot_id] = bot

@@ -55,6 +55,7 @@ class SignalFate(StrEnum):
     FILTERED_UNCONFIRMED = "filtered_unconfirmed"
     FILTERED_RISK = "filtered_risk"  # the OMS/risk refused it (reason in bot_events)
     FAILED = "failed"  # passed every filter but the order sink raised (see bot_events)
+    LATE = "late"  # a deferred decision (a model's) that arrived after a newer bar: not traded
 
 
 class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

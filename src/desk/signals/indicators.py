@@ -63,6 +63,13 @@ realised volatility) depend on the last n inputs only, so they recover once the 
 window. The recursive ones (EMA, RSI, MACD, ATR, cumulative VWAP) depend on all history and
 stay NaN from the first NaN on; clean the data (or restart the updater) instead.
 
+Reuse
+-----
+A parameter sweep asks for the same indicators again and again (a 10 x 10 grid of an MA
+crossover needs 20 moving averages, not 200). Inside a :func:`reuse` block an indicator asked
+again with the same input arrays and arguments returns the array it computed the first time,
+read-only; see :func:`reuse` for how long entries live and the memory they may take.
+
 Numerics
 --------
 Windows are slid in O(1) per bar and refreshed exactly every n bars (see
@@ -74,9 +81,14 @@ bit for bit).
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +103,7 @@ __all__ = [
     "macd",
     "precompile",
     "realized_vol",
+    "reuse",
     "rsi",
     "sma",
     "true_range",
@@ -104,6 +117,145 @@ def _kernels() -> ModuleType:
     from desk.signals import kernels
 
     return kernels
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+REUSE_BYTES = 128 * 2**20
+"""Default bound on what a :func:`reuse` block keeps (128 MiB: 16 series of a million bars)."""
+
+
+class _Reuse:
+    """Indicators computed inside :func:`reuse` blocks, least recently used dropped first."""
+
+    def __init__(self, token: Hashable, max_bytes: int) -> None:
+        self.token = token
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple[Any, ...], tuple[Any, int, bool]] = OrderedDict()
+        self.size = 0
+        self.names: dict[int, tuple[Hashable, str]] = {}
+        self.pinned: list[Any] = []  # inputs named or keyed by id must outlive their entries
+
+    def name(self, inputs: Mapping[str, Any]) -> None:
+        for key, value in inputs.items():
+            if isinstance(value, np.ndarray):
+                self.names[id(value)] = (self.token, key)
+                self.pinned.append(value)
+
+    def key(self, fn: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """(kept, fn, arguments...), kept when every input array is named (valid beyond the
+        block); () when an argument cannot be keyed (a list: not worth it)."""
+        parts: list[Any] = [fn]
+        kept = True
+        for name, value in [*enumerate(args), *sorted(kwargs.items())]:
+            if isinstance(value, np.ndarray):
+                ref = self.names.get(id(value))
+                if ref is None:
+                    kept = False
+                    self.pinned.append(value)
+                    ref = ("id", id(value))
+                parts.append((name, ref))
+            elif isinstance(value, bool | int | float | np.integer | np.floating) or value is None:
+                parts.append((name, type(value).__name__, value))
+            else:
+                return ()
+        return (kept, *parts)
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        hit = self.entries.get(key)
+        if hit is None:
+            return None
+        self.entries.move_to_end(key)
+        return hit[0]
+
+    def put(self, key: tuple[Any, ...], result: Any) -> None:
+        arrays = result if isinstance(result, tuple) else (result,)
+        for a in arrays:
+            a.flags.writeable = False  # shared from now on
+        size = sum(a.nbytes for a in arrays)
+        self.entries[key] = (result, size, key[0])
+        self.size += size
+        while self.size > self.max_bytes and len(self.entries) > 1:
+            _, (_, dropped, _) = self.entries.popitem(last=False)
+            self.size -= dropped
+
+    def end_block(self) -> None:
+        """Keep only the entries valid beyond the block (every input named by the token)."""
+        for key in [k for k, (_, _, kept) in self.entries.items() if not kept]:
+            self.size -= self.entries.pop(key)[1]
+        self.names.clear()
+        self.pinned.clear()
+
+
+class _Local(threading.local):
+    active: _Reuse | None = None  # the block running in this thread
+    kept: _Reuse | None = None  # what the last block with a token kept
+
+
+_local = _Local()
+
+
+@contextmanager
+def reuse(
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    token: Hashable = None,
+    max_bytes: int = REUSE_BYTES,
+) -> Iterator[None]:
+    """Within the block, an indicator called again with the same arguments returns the array
+    computed the first time (marked read-only: it is shared).
+
+    Input arrays are told apart by identity, so they must not be changed inside the block.
+    Entries are dropped, least recently used first, beyond ``max_bytes`` and at the end of
+    the block, except with a ``token``: then the arrays of ``inputs`` are named by it, and
+    entries computed from named arrays only are kept for the next block with the same token
+    (a sweep's next chunk of parameter sets in the same worker process receives new copies
+    of the same data); a block with another token, or :func:`forget`, drops them. A block
+    inside another uses the outer one. Blocks belong to their thread.
+    """
+    local = _local
+    if local.active is not None:
+        if inputs:
+            local.active.name(inputs)
+        yield
+        return
+    kept = local.kept
+    memo = kept if token is not None and kept is not None and kept.token == token else None
+    memo = memo or _Reuse(token, max_bytes)
+    local.kept = None
+    memo.name(inputs or {})
+    local.active = memo
+    try:
+        yield
+    finally:
+        local.active = None
+        if token is not None:
+            memo.end_block()
+            local.kept = memo
+
+
+def forget() -> None:
+    """Drop what :func:`reuse` blocks with a token kept in this thread."""
+    _local.kept = None
+
+
+def _reusable(fn: F) -> F:
+    """``fn`` answering from the active :func:`reuse` block when it can."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        memo = _local.active
+        if memo is None:
+            return fn(*args, **kwargs)
+        key = memo.key(fn.__name__, args, kwargs)
+        if not key:
+            return fn(*args, **kwargs)
+        hit = memo.get(key)
+        if hit is None:
+            hit = fn(*args, **kwargs)
+            memo.put(key, hit)
+        return hit
+
+    return wrapper  # type: ignore[return-value]
 
 
 def check_period(name: str, value: object, minimum: int = 1) -> int:
@@ -149,24 +301,28 @@ def _series(**named: Any) -> list[FloatArray]:
     return arrays
 
 
+@_reusable
 def sma(x: Any, n: int) -> FloatArray:
     """Simple moving average of the last n values; NaN for the first n-1."""
     (arr,) = _series(x=x)
     return _kernels().rolling_moments(arr, check_period("n", n), False)[0]
 
 
+@_reusable
 def ema(x: Any, n: int) -> FloatArray:
     """EMA with alpha = 2/(n+1), seeded with the SMA of the first n values (at index n-1)."""
     (arr,) = _series(x=x)
     return _kernels().ema(arr, check_period("n", n))
 
 
+@_reusable
 def rsi(close: Any, n: int = 14) -> FloatArray:
     """Wilder's RSI in [0, 100]; first value at index n (needs n close-to-close changes)."""
     (arr,) = _series(close=close)
     return _kernels().rsi(arr, check_period("n", n))
 
 
+@_reusable
 def macd(
     close: Any, fast: int = 12, slow: int = 26, signal: int = 9
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -181,24 +337,28 @@ def macd(
     return _kernels().macd(arr, f, s, check_period("signal", signal))
 
 
+@_reusable
 def bollinger(close: Any, n: int = 20, k: float = 2.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(upper, middle, lower): SMA(n) +/- k population standard deviations of the window."""
     (arr,) = _series(close=close)
     return _kernels().bollinger(arr, check_period("n", n), check_real("k", k, positive=False))
 
 
+@_reusable
 def true_range(high: Any, low: Any, close: Any) -> FloatArray:
     """Wilder's true range; index 0 has no previous close and is high - low."""
     h, lo, c = _series(high=high, low=low, close=close)
     return _kernels().true_range(h, lo, c)
 
 
+@_reusable
 def atr(high: Any, low: Any, close: Any, n: int = 14) -> FloatArray:
     """Wilder's average true range; first value at index n = mean of TR_1..TR_n (TA-Lib)."""
     h, lo, c = _series(high=high, low=low, close=close)
     return _kernels().atr(h, lo, c, check_period("n", n))
 
 
+@_reusable
 def vwap(price: Any, volume: Any, n: int | None = None) -> FloatArray:
     """Volume-weighted average price: cumulative when n is None, else over the last n bars."""
     p, v = _series(price=price, volume=volume)
@@ -207,12 +367,14 @@ def vwap(price: Any, volume: Any, n: int | None = None) -> FloatArray:
     return _kernels().vwap_rolling(p, v, check_period("n", n))
 
 
+@_reusable
 def zscore(x: Any, n: int) -> FloatArray:
     """(x - SMA(n)) / population std(n); 0 where the window is flat."""
     (arr,) = _series(x=x)
     return _kernels().zscore(arr, check_period("n", n))
 
 
+@_reusable
 def realized_vol(close: Any, n: int, annualize: float = 1.0) -> FloatArray:
     """Sample std of the last n log returns, times sqrt(annualize) (bars per year)."""
     (arr,) = _series(close=close)

@@ -329,3 +329,40 @@ def book_imbalance(bid, ask):
         total = b + a
         out[i] = np.nan if total == 0.0 else (b - a) / total
     return out
+
+
+@njit(**_JIT)
+def mark_crossings(out, x, level, up_code, down_code, up_sign, down_sign):
+    """Mark where ``x`` crosses ``level``: ``up_code`` into ``out[i]`` (int8) where x went from
+    at/below the level at i-1 to above it at i, ``down_code`` where it went from at/above to
+    below, each only where ``out[i]`` is still 0 (an earlier rule's mark wins). A code of 0
+    marks nothing. NaN never crosses.
+
+    ``level`` has one value per bar, or one value for all. A sign of 1 (-1) also requires
+    x[i] > 0 (< 0); 0 requires nothing. One pass, nothing allocated: the batch path's event
+    test of :mod:`desk.signals.strategy` (both directions of one pair in one pass: a bar
+    cannot cross both ways).
+    """
+    n = x.shape[0]
+    if n == 0:
+        return
+    per_bar = level.shape[0] == n
+    px = x[0]
+    pl = level[0]
+    for i in range(1, n):
+        xi = x[i]
+        li = level[i] if per_bar else pl
+        if up_code != 0 and px <= pl and xi > li:
+            sign = up_sign
+            code = up_code
+        elif down_code != 0 and px >= pl and xi < li:
+            sign = down_sign
+            code = down_code
+        else:
+            code = 0
+            sign = 0
+        signed = sign == 0 or (sign > 0 and xi > 0.0) or (sign < 0 and xi < 0.0)
+        if code != 0 and signed and out[i] == 0:
+            out[i] = code
+        px = xi
+        pl = li

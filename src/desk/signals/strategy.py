@@ -5,8 +5,10 @@ must agree signal for signal (a parity test holds them together, DESIGN.md secti
 
 * **batch** - :meth:`BaseStrategy.signals` / :meth:`BaseStrategy.process_data` over a
   DataFrame, with the numba array kernels of :mod:`desk.signals.indicators`; the candidate
-  events are found with vectorised numpy comparisons, and only those (sparse) bars are walked
-  in Python to apply the position state machine and build signals.
+  events are marked by compiled one-pass crossing tests (:func:`cross_up`, :func:`cross_down`
+  and :func:`codes_from`), and only those (sparse) bars are walked in Python to apply the
+  position state machine and build signals. :meth:`BaseStrategy.batch_codes` is the same
+  path up to the candidate codes: the backtester applies the state machine in its kernel.
 * **streaming** - :meth:`BaseStrategy.on_candle` per closed candle, with the O(1) updaters of
   :mod:`desk.signals.streaming`, which give the kernels' numbers bit for bit.
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple
 
 import msgspec
 import numpy as np
@@ -99,12 +101,78 @@ def crosses_below(x: FloatArray, level: FloatArray | float) -> np.ndarray:
     return (shifted(x) >= shifted(np.ascontiguousarray(lv))) & (x < lv)
 
 
-def codes_from(*rules: tuple[np.ndarray, int]) -> np.ndarray:
-    """One int8 code per bar from (mask, code) rules; earlier rules win where masks overlap."""
-    out = np.zeros(len(rules[0][0]), dtype=np.int8)
-    for mask, code in reversed(rules):
-        out[mask] = code
+class Cross(NamedTuple):
+    """A rule of :func:`codes_from`: ``code`` on the bars where ``x`` crosses ``level``.
+
+    Made by :func:`cross_up` / :func:`cross_down`; it is the vectorised :func:`crossed_above`
+    / :func:`crossed_below`, evaluated in one compiled pass with no temporary arrays.
+    """
+
+    x: FloatArray
+    level: FloatArray | float
+    up: bool
+    code: int
+    sign: int = 0
+
+
+def cross_up(x: FloatArray, level: FloatArray | float, code: int, *, sign: int = 0) -> Cross:
+    """``code`` where x goes from at/below ``level`` to above it; ``sign=1`` (-1): and x > 0
+    (< 0) on that bar."""
+    return Cross(x, level, True, code, sign)
+
+
+def cross_down(x: FloatArray, level: FloatArray | float, code: int, *, sign: int = 0) -> Cross:
+    """``code`` where x goes from at/above ``level`` to below it; ``sign`` as :func:`cross_up`."""
+    return Cross(x, level, False, code, sign)
+
+
+def codes_from(*rules: Cross | tuple[np.ndarray, int]) -> np.ndarray:
+    """One int8 code per bar from rules, earlier rules winning a bar two of them mark.
+
+    A rule is a :class:`Cross` (marked by the compiled kernel, no temporaries; an up and a
+    down crossing of the same series and level next to each other share one pass) or a
+    (boolean mask, code) pair.
+    """
+    from desk.signals import kernels  # numba, on first use (see indicators)
+
+    first = rules[0]
+    n = len(first.x) if isinstance(first, Cross) else len(first[0])
+    out = np.zeros(n, dtype=np.int8)
+    k = 0
+    while k < len(rules):
+        rule = rules[k]
+        if not isinstance(rule, Cross):
+            mask, code = rule
+            out[(out == 0) & np.asarray(mask, dtype=bool)] = code
+            k += 1
+            continue
+        pair = rules[k + 1] if k + 1 < len(rules) else None
+        paired = isinstance(pair, Cross) and _same_pair(rule, pair)
+        up, down = (rule, pair if paired else None) if rule.up else (pair if paired else None, rule)
+        x = np.ascontiguousarray(rule.x, dtype=np.float64)
+        level = np.ascontiguousarray(np.atleast_1d(rule.level), dtype=np.float64)
+        if x.shape != (n,) or level.shape not in ((n,), (1,)):
+            raise ValueError(f"crossing rule over {x.shape}/{level.shape}, bars: {n}")
+        kernels.mark_crossings(
+            out,
+            x,
+            level,
+            up.code if up else 0,
+            down.code if down else 0,
+            up.sign if up else 0,
+            down.sign if down else 0,
+        )
+        k += 2 if paired else 1
     return out
+
+
+def _same_pair(a: Cross, b: Cross) -> bool:
+    """``b`` crosses the other way over the same series and level as ``a``."""
+    if a.up == b.up or a.x is not b.x:
+        return False
+    if isinstance(a.level, np.ndarray) or isinstance(b.level, np.ndarray):
+        return a.level is b.level
+    return float(a.level) == float(b.level)
 
 
 def clamp01(x: float) -> float:
@@ -115,7 +183,8 @@ def clamp01(x: float) -> float:
 class BaseStrategy:
     """Base of every strategy; subclasses set ``name`` and ``Params`` and the hooks.
 
-    Hooks: :meth:`_reset_stream` (build the updaters), :meth:`_series` (batch indicator
+    The public batch hook for the backtester is :meth:`batch_codes`; subclasses implement:
+    :meth:`_reset_stream` (build the updaters), :meth:`_series` (batch indicator
     arrays), :meth:`_codes` (batch candidate codes), :meth:`_step` (streaming indicator values
     for one candle), :meth:`_code` (streaming candidate from the previous and current values),
     :meth:`_describe` (strength and reason of a new direction from the bar's values, shared by
@@ -221,6 +290,18 @@ class BaseStrategy:
         series = self._series(arrays)
         self._last_series = series
         return self._walk(self._codes(series), arrays, series, symbol, timeframe)
+
+    def batch_codes(self, arrays: Mapping[str, FloatArray]) -> np.ndarray:
+        """The candidate code of every bar (int8: :data:`LONG`, :data:`SHORT`, an exit or
+        :data:`NONE`) over OHLCV arrays, before the position state machine.
+
+        The backtester's hook: the same indicator kernels and event tests as
+        :meth:`array_signals` (so the same decisions as live), without building a Signal
+        per bar; its kernel applies :func:`transition` to the codes as it walks the bars.
+        Does not touch the streaming state, nor :meth:`get_indicators`.
+        """
+        codes = self._codes(self._series(dict(arrays)))
+        return np.ascontiguousarray(codes, dtype=np.int8)
 
     def process_data(self, data: pd.DataFrame, **kwargs: Any) -> Signal | None:
         """The signal decided on the LAST row of ``data``, or None (the seed interface)."""

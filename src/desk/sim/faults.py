@@ -1,9 +1,12 @@
 """Faults a simulated venue injects on request, as a client would meet them on a real venue.
 
 This is the venue-neutral part: the names and counts of the faults, the connection faults and
-their timing (stall for some seconds, close some seconds after a notice), and the order faults
-(:class:`OrderFaults`) a venue's wire server consults before it executes an order request. A
-venue's package adds its own frames and stream faults (the OKX simulator: sim/okx/faults.py).
+their timing (stall for some seconds, close some seconds after a notice), the order faults
+(:class:`OrderFaults`) a venue's wire server consults before it executes an order request, and
+the catalogue of value corruptions (:data:`VALUE_FAULTS`: NaN, inf, negative, zero and absurd
+values, far-past and far-future timestamps, oversized strings) that a venue writes into the next
+push of one stream. A venue's package adds its own frames and stream faults and knows where a
+price, size or timestamp sits in its pushes (the OKX simulator: sim/okx/faults.py).
 
 Connection faults hit every connection open at the time of the call.
 """
@@ -12,9 +15,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 CLOSE_GOING_AWAY = 1001
+OVERSIZED_CHARS = 200_000
+
+
+class ValueFault(NamedTuple):
+    """One value corruption: which kind of field of a push gets which text instead."""
+
+    field: Literal["price", "size", "ts"]
+    text: str
+
+
+VALUE_FAULTS: dict[str, ValueFault] = {
+    "nan_price": ValueFault("price", "NaN"),
+    "inf_price": ValueFault("price", "Infinity"),
+    "negative_price": ValueFault("price", "-1"),
+    "zero_price": ValueFault("price", "0"),
+    "huge_price": ValueFault("price", "1e308"),
+    "nan_size": ValueFault("size", "NaN"),
+    "negative_size": ValueFault("size", "-1"),
+    "future_timestamp": ValueFault("ts", "99999999999999"),  # the year 5138, in ms
+    "past_timestamp": ValueFault("ts", "1640995200000"),  # 2022-01-01, years from any clock
+    "oversized_string": ValueFault("price", "1" * OVERSIZED_CHARS),  # a 200 kB price
+}
+"""Value corruptions by fault name: the next push of the chosen stream carries the bad text in
+place of its first value of that kind (everything else about the push stays true, so a client
+that refuses the value - rather than a broken sequence - is what is tested)."""
 
 
 class FaultyConnection(Protocol):

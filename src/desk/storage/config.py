@@ -6,7 +6,26 @@ from desk.core.config import FrozenConfig, PositiveFloat, PositiveInt
 
 
 class StorageConfig(FrozenConfig, frozen=True):
+    """Where SQLite lives and how its one writer batches, retries and stops.
+
+    ``close_timeout``: how long stopping may spend writing what is still queued; what is left
+    then is saved to ``<sqlite_path>.unwritten.jsonl`` and stopping goes on. ``busy_timeout``:
+    how long one write waits for another connection's lock before it counts as failed (and is
+    retried); less than ``close_timeout``. ``event_interval``: at most one system event per kind
+    of bad row (and per write outage) in this many seconds; the rest are counted into the next.
+    """
+
     sqlite_path: str = "data/desk.sqlite"
     batch_size: PositiveInt = 500
     flush_interval: PositiveFloat = 0.25
     queue_size: PositiveInt = 100_000
+    close_timeout: PositiveFloat = 5.0
+    busy_timeout: PositiveFloat = 1.0
+    event_interval: PositiveFloat = 60.0
+
+    def __post_init__(self) -> None:
+        if self.busy_timeout >= self.close_timeout:
+            raise ValueError(
+                f"@busy_timeout: must be less than close_timeout ({self.close_timeout}), "
+                f"got {self.busy_timeout}"
+            )

@@ -1,8 +1,43 @@
-"""SQLite schema of desk's records. Raw market data is not stored here (that is the recorder's)."""
+"""SQLite schema of desk's records. Raw market data is not stored here (that is the recorder's).
 
-SCHEMA_VERSION = 1
+``SCHEMA`` creates the latest schema in a new file. A file written by an older desk is brought
+up to ``SCHEMA_VERSION`` by ``MIGRATIONS`` (version -> the script that makes a file of the
+version before into that version), each in one transaction; a file of a newer desk is refused.
+"""
 
-SCHEMA = """
+SCHEMA_VERSION = 2
+
+DEAD_LETTERS = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns INTEGER NOT NULL,
+    table_name TEXT NOT NULL,
+    row TEXT NOT NULL,
+    error TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_ts ON dead_letters (ts_ns);
+"""
+"""Rows the writer could not store (a bad value, a constraint): the table they were for, the row
+as JSON (non-finite numbers as strings, long strings cut with their length) and why."""
+
+RISK_STATE = """
+CREATE TABLE IF NOT EXISTS risk_state (
+    component TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    since_ns INTEGER NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+"""The last state of what must survive a restart: ``risk`` (ACTIVE / REDUCING / HALTED) and
+``breaker:<venue>`` (closed / open / half_open), with why, who and since when; ``detail`` is
+JSON for what else the component needs back (a breaker's failure count and last error)."""
+
+MIGRATIONS: dict[int, str] = {2: DEAD_LETTERS + RISK_STATE}
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS instruments (
     venue TEXT NOT NULL,
@@ -125,6 +160,9 @@ CREATE TABLE IF NOT EXISTS fills (
 );
 CREATE INDEX IF NOT EXISTS fills_ts ON fills (ts_recv);
 """
+    + DEAD_LETTERS
+    + RISK_STATE
+)
 """Orders, their state changes and fills (DESIGN.md section 3). Money columns are TEXT holding
 ``Decimal`` strings so nothing is rounded through a float. A fill's identity is
 (venue, client_order_id, trade_id): the venue's trade id is unique only per symbol, and a trade
@@ -202,4 +240,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 FILL_COLUMNS = """
     ts_exchange, ts_recv, venue, client_order_id, trade_id, venue_order_id, bot_id, symbol,
     side, price, size, fee, fee_ccy, liquidity
+"""
+
+UPSERT_RISK_STATE = """
+INSERT INTO risk_state (component, state, reason, actor, since_ns, detail)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (component) DO UPDATE SET
+    state = excluded.state, reason = excluded.reason, actor = excluded.actor,
+    since_ns = excluded.since_ns, detail = excluded.detail
+"""
+
+INSERT_DEAD_LETTER = """
+INSERT INTO dead_letters (ts_ns, table_name, row, error) VALUES (?, ?, ?, ?)
 """

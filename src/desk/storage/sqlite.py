@@ -1,10 +1,8 @@
-"""SQLite write-behind: callers enqueue records without waiting; one writer task batches them.
+"""SQLite storage of desk's records: what each record becomes, and reading them back.
 
-The hot path never touches the database: ``record_*`` only appends a row to an in-memory batch.
-A single task commits batches of up to ``batch_size`` rows every ``flush_interval`` seconds in
-one transaction (WAL mode, so readers never block the writer). Records are never dropped: if the
-backlog passes ``queue_size`` it keeps growing and ``over_bound`` counts it, for the health screen.
-``close()`` flushes everything before returning.
+Callers enqueue records without waiting (``record_*``); the write-behind machinery
+(write_behind.py) batches them into the file, puts bad rows aside in ``dead_letters``, retries
+transient failures and gives up writing at ``close()``'s deadline, saving what is left to a file.
 
 Orders and fills follow the same style. The one exception to "never wait" is
 :meth:`SqliteStore.wait_committed`, which the OMS awaits (off the hot path, in the task that
@@ -14,96 +12,31 @@ restarted OMS then knows every order it ever sent, and a resubmission stays idem
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import itertools
-import logging
 import time
-from collections import deque
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import msgspec
 
 from desk.core.events import Candle, SystemEvent
 from desk.core.orders import Fill, Order, OrderStatus
-from desk.storage import schema
-from desk.storage.config import StorageConfig
+from desk.storage import schema, statements
 from desk.storage.rows import StoredOrder, fill_from_row, order_from_row
+from desk.storage.write_behind import StorageUnavailable, WriteBehind
 
-log = logging.getLogger(__name__)
-
-Row = tuple[str, tuple[Any, ...]]
+__all__ = ["OPEN_STATUSES", "SqliteStore", "StorageUnavailable"]
 
 OPEN_STATUSES = tuple(str(s) for s in OrderStatus if s.open)
 
 
-class SqliteStore:
-    """Owns the SQLite file and its one writer task."""
-
-    def __init__(self, config: StorageConfig) -> None:
-        self.config = config
-        self.path = Path(config.sqlite_path)
-        self._db: aiosqlite.Connection | None = None
-        self._pending: deque[Row] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.rows_written = 0
-        self.batches_written = 0
-        self.over_bound = 0
-        self.write_errors = 0
-        self.last_flush_ms = 0.0
-        self.rows_enqueued = 0
-        # (rows that must be written, future) per waiter, smallest target first: a commit wakes
-        # only the waiters it satisfies, so thousands of waiting orders cost one pop each.
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._waiter_ids = itertools.count()
-
-    @property
-    def backlog(self) -> int:
-        """Rows queued but not yet committed."""
-        return len(self._pending)
-
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.executescript(schema.SCHEMA)
-        async with self._db.execute("SELECT version FROM schema_version") as cur:
-            row = await cur.fetchone()
-        if row is None:
-            await self._db.execute(
-                "INSERT INTO schema_version (version) VALUES (?)", (schema.SCHEMA_VERSION,)
-            )
-        elif row[0] != schema.SCHEMA_VERSION:
-            await self._db.close()
-            self._db = None
-            raise RuntimeError(
-                f"{self.path}: database schema version {row[0]}, this desk expects "
-                f"{schema.SCHEMA_VERSION}"
-            )
-        await self._db.commit()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
-
-    def _enqueue(self, sql: str, params: tuple[Any, ...]) -> None:
-        if self._closing and self._db is None:
-            raise RuntimeError("SqliteStore is closed")
-        self._pending.append((sql, params))
-        self.rows_enqueued += 1
-        if len(self._pending) > self.config.queue_size:
-            self.over_bound += 1
-        if len(self._pending) >= self.config.batch_size:
-            self._wake.set()
+class SqliteStore(WriteBehind):
+    """desk's records in one SQLite file (see the module docstring and write_behind.py)."""
 
     def record_candle(self, candle: Candle) -> None:
         if not candle.closed:
             return
         self._enqueue(
-            schema.UPSERT_CANDLE,
+            statements.CANDLE,
             (
                 candle.venue,
                 candle.symbol,
@@ -125,7 +58,7 @@ class SqliteStore:
             return
         ts = event.ts_recv or time.time_ns()
         self._enqueue(
-            schema.INSERT_SYSTEM_EVENT,
+            statements.SYSTEM_EVENT,
             (ts, event.source, event.kind, str(event.severity), event.symbol, event.message),
         )
 
@@ -133,7 +66,7 @@ class SqliteStore:
         """Upsert an instrument (any object with the Instrument fields)."""
         i = instrument
         self._enqueue(
-            schema.UPSERT_INSTRUMENT,
+            statements.INSTRUMENT,
             (
                 i.venue,
                 i.symbol,
@@ -164,7 +97,7 @@ class SqliteStore:
         """
         s = signal
         self._enqueue(
-            schema.INSERT_BOT_SIGNAL,
+            statements.BOT_SIGNAL,
             (
                 s.ts,
                 recorded_ns,
@@ -186,13 +119,13 @@ class SqliteStore:
         self, *, ts_ns: int, bot_id: str, kind: str, detail: dict[str, Any], actor: str
     ) -> None:
         """Store one change to a bot; ``detail`` as JSON, ``actor`` "operator" or "system"."""
-        self._enqueue(schema.INSERT_BOT_EVENT, (ts_ns, bot_id, kind, _json(detail), actor))
+        self._enqueue(statements.BOT_EVENT, (ts_ns, bot_id, kind, _json(detail), actor))
 
     def upsert_bot(
         self, *, bot_id: str, config: dict[str, Any], state: str, mode: str, updated_ns: int
     ) -> None:
         """Insert or replace a bot's configuration and its last state and mode."""
-        self._enqueue(schema.UPSERT_BOT, (bot_id, _json(config), str(state), str(mode), updated_ns))
+        self._enqueue(statements.BOT, (bot_id, _json(config), str(state), str(mode), updated_ns))
 
     async def load_bots(self) -> list[dict[str, Any]]:
         """Every stored bot, oldest first: ``bot_id``, ``config`` (dict), ``state``, ``mode``,
@@ -214,6 +147,51 @@ class SqliteStore:
             for bot_id, config, state, mode, updated_ns in rows
         ]
 
+    # ---- state that must survive a restart (execution: risk, breakers) ----
+
+    def record_risk_state(
+        self,
+        *,
+        component: str,
+        state: str,
+        reason: str,
+        actor: str,
+        since_ns: int,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a component's current state (``risk``, ``breaker:okx``), replacing the last.
+
+        Written at once (the writer is woken), not at the next ``flush_interval``.
+        """
+        row = (component, str(state), reason, actor, since_ns, _json(detail or {}))
+        self._enqueue(statements.RISK_STATE, row)
+        self._wake.set()
+
+    async def load_risk_states(self) -> dict[str, dict[str, Any]]:
+        """Every stored component state: component -> ``state``, ``reason``, ``actor``,
+        ``since_ns``, ``detail`` (dict)."""
+        sql = "SELECT component, state, reason, actor, since_ns, detail FROM risk_state"
+        return {
+            component: {
+                "state": state,
+                "reason": reason,
+                "actor": actor,
+                "since_ns": since_ns,
+                "detail": msgspec.json.decode(detail),
+            }
+            for component, state, reason, actor, since_ns, detail in await self._fetch(sql, ())
+        }
+
+    async def load_dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` rows put aside, oldest first: ``ts_ns``, ``table``, ``row``
+        (dict), ``error``."""
+        sql = "SELECT ts_ns, table_name, row, error FROM dead_letters ORDER BY id DESC LIMIT ?"
+        rows = await self._fetch(sql, (limit,))
+        return [
+            {"ts_ns": ts, "table": table, "row": msgspec.json.decode(row), "error": error}
+            for ts, table, row, error in reversed(rows)
+        ]
+
     # ---- orders and fills (execution/oms.py) ----
 
     def record_order(
@@ -222,7 +200,7 @@ class SqliteStore:
         """Insert or update an order's latest state (keyed by ``client_order_id``)."""
         o = order
         self._enqueue(
-            schema.UPSERT_ORDER,
+            statements.ORDER,
             (
                 o.client_order_id,
                 o.venue_order_id,
@@ -251,14 +229,14 @@ class SqliteStore:
     ) -> None:
         """Append one state change of an order to its history."""
         self._enqueue(
-            schema.INSERT_ORDER_EVENT, (ts_ns, client_order_id, str(status), str(filled), reason)
+            statements.ORDER_EVENT, (ts_ns, client_order_id, str(status), str(filled), reason)
         )
 
     def record_fill(self, fill: Fill) -> None:
         """Store a fill; another with the same (venue, client_order_id, trade_id) is ignored."""
         f = fill
         self._enqueue(
-            schema.INSERT_FILL,
+            statements.FILL,
             (
                 f.ts_exchange,
                 f.ts_recv,
@@ -333,95 +311,6 @@ class SqliteStore:
         async with self._db.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def wait_committed(self, upto: int | None = None) -> None:
-        """Return once every row recorded before this call (or the first ``upto`` rows ever
-        recorded, see ``rows_enqueued``) is committed.
-
-        Wakes the writer at once rather than waiting for ``flush_interval``.
-        """
-        if self._db is None:
-            raise RuntimeError("SqliteStore is not open")
-        target = self.rows_enqueued if upto is None else upto
-        if self.rows_written >= target:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (target, next(self._waiter_ids), future))
-        self._wake.set()
-        await future
-
-    async def _run(self) -> None:
-        while not self._closing:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            # One turn of the loop first: the rows of everything that is ready to run join this
-            # commit instead of each paying for a transaction of its own.
-            await asyncio.sleep(0)
-            await self.flush()
-        await self.flush()
-
-    async def flush(self) -> None:
-        """Commit everything queued so far, in batches of ``batch_size`` rows."""
-        while self._pending:
-            count = min(len(self._pending), self.config.batch_size)
-            batch = [self._pending.popleft() for _ in range(count)]
-            await self._write(batch)
-
-    async def _write(self, batch: list[Row]) -> None:
-        assert self._db is not None
-        started = time.perf_counter()
-        try:
-            for sql, rows in _group_by_statement(batch):
-                await self._db.executemany(sql, rows)
-            await self._db.commit()
-        except Exception:
-            # Keep the rows: put them back in front and let the next flush retry.
-            self.write_errors += 1
-            self._pending.extendleft(reversed(batch))
-            log.exception("SQLite write of %d rows failed; will retry", len(batch))
-            await asyncio.sleep(self.config.flush_interval)
-            return
-        self.rows_written += len(batch)
-        self.batches_written += 1
-        self.last_flush_ms = (time.perf_counter() - started) * 1000
-        self._release_waiters()
-
-    def _release_waiters(self, error: BaseException | None = None) -> None:
-        waiters = self._waiters
-        while waiters and (error is not None or waiters[0][0] <= self.rows_written):
-            _, _, future = heapq.heappop(waiters)
-            if not future.done():
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
-
-    async def close(self) -> None:
-        """Stop the writer after committing every queued row."""
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-        if self._db is not None:
-            await self.flush()
-            await self._db.close()
-            self._db = None
-        self._release_waiters(RuntimeError("SqliteStore closed before the rows were committed"))
-
 
 def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
-
-
-def _group_by_statement(batch: list[Row]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """Runs of rows sharing one statement, in order, so each run is one executemany."""
-    groups: list[tuple[str, list[tuple[Any, ...]]]] = []
-    for sql, params in batch:
-        if groups and groups[-1][0] == sql:
-            groups[-1][1].append(params)
-        else:
-            groups.append((sql, [params]))
-    return groups

@@ -71,7 +71,8 @@ class BotsTable(MarkedTable, can_focus=True):
         Column("mode", "mode", 6),
         Column("position", "position", 9, right=True, drop=2),
         Column("pnl", "pnl", 9, right=True),
-        Column("last", "last signal", 12, drop=1),
+        Column("accuracy", "accuracy", 9, right=True, drop=1),
+        Column("last", "last signal", 12, drop=3),  # the signals below show it too
         Column("signals", "sent/all", 9, right=True, drop=5),
     )
 
@@ -89,9 +90,20 @@ class BotsTable(MarkedTable, can_focus=True):
             "mode": self.mark(bot.mode, "" if bot.mode == "auto" else bot.mode),
             "position": fmt_size(bot.position) if bot.position else "·",
             "pnl": self.mark(fmt_pnl(bot.pnl), pnl_mark(bot.pnl)),
+            "accuracy": self._accuracy(bot),
             "last": self._last_signal(bot, now_ns),
             "signals": f"{bot.sent_count}/{bot.signal_count}",
         }
+
+    def _accuracy(self, bot: BotView) -> Text:
+        """'62% ·37': the share of its scored signals the price followed, and how many."""
+        if bot.accuracy is None or not bot.accuracy_signals:
+            return self.mark("—", "muted")
+        n = bot.accuracy_signals
+        cell = Text(f"{bot.accuracy:.0%}")
+        muted = self.get_component_rich_style("bot-table--muted", partial=True)
+        cell.append(f" ·{n}" if n < 1000 else f" ·{n / 1000:.0f}k", style=muted)
+        return cell
 
     def _last_signal(self, bot: BotView, now_ns: int) -> Text:
         if bot.last_signal_ts is None or not bot.last_signal_direction:

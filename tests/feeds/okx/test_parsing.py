@@ -21,6 +21,7 @@ from desk.feeds.okx.feed import OkxFeed, SubscribeBudget
 from desk.feeds.okx.rest import RestBook
 from desk.feeds.okx.sync import SyncState
 from desk.feeds.okx.wire import Arg, chunk_args, encode_request
+from desk.feeds.validation import ValidationConfig
 from tests.feeds.okx.samples import (
     BBO_TBT,
     BOOKS_SNAPSHOT,
@@ -99,6 +100,9 @@ class Desk:
         self.sent: list[str] = []
         self.bus.subscribe("market_data:*", self.market.append)
         self.bus.subscribe(SYSTEM_EVENTS, self.system.append)
+        # The docs' samples are stamped 2020-2022, years apart: the clock-skew check is off here
+        # unless a test asks for it (tests/feeds/okx/test_validation.py covers it).
+        config.setdefault("validation", ValidationConfig(max_clock_skew=0))
         self.feed = OkxFeed(
             OkxConfig(**config),  # type: ignore[arg-type]
             symbols,
@@ -297,11 +301,16 @@ def test_levels_of_another_length_are_still_understood() -> None:
     desk = Desk()
     two = (
         b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{'
-        b'"asks":[["2","1"]],"bids":[["1","1"]],"ts":"1","checksum":0,"prevSeqId":-1,"seqId":1}]}'
+        b'"asks":[["2","1"]],"bids":[["1","1"]],"ts":"1597026383085","checksum":0,'
+        b'"prevSeqId":-1,"seqId":1}]}'
     )
     desk(two)
     assert desk.feed.books["BTC-USDT"].raw_asks() == [("2", "1")]
     assert desk.feed.counters.decode_errors == 0
+    assert desk.feed.keeper.lenient_frames == 1
+    desk(books("update", 1, 2, bids=[lvl("1.5", "2")]))  # the usual shape: the fast path again
+    assert desk.feed.books["BTC-USDT"].raw_bids() == [("1.5", "2"), ("1", "1")]
+    assert desk.feed.keeper.lenient_frames == 1
 
 
 # --- REST bootstrap when no snapshot is sent (PROTOCOLS.md A.5, announced change) ------------

@@ -23,6 +23,13 @@ TORCH_FREE = [
     "desk.signals.model.evaluate",
     "desk.signals.model.config",
     "desk.signals.model.command",
+    "desk.signals.model.card",
+    "desk.signals.model.drift",
+    "desk.signals.model.monitor",
+    "desk.signals.model.live",
+    "desk.signals.strategies",
+    "desk.signals.strategies.lstm",
+    "desk.signals.bot_manager",
 ]
 
 

@@ -19,6 +19,13 @@
 Every snapshot clears the book first (no ghost levels). A checksum is only verified when the
 message carries a non-zero one (OKX now sends 0). A broken book never touches the others.
 ``books5`` and ``bbo-tbt`` replace the whole book on every push and need none of this.
+
+Bad data (``desk.feeds.validation``) is an integrity break like a gap: an exchange time further
+than ``max_clock_skew`` from the receive time, or a level the checks refuse, drops the frame and
+resyncs the book (``BadData`` goes up to the feed, which counts it as a decode error). Snapshots,
+frames over ``CAREFUL_BYTES`` and frames of another level shape have every price and size
+parsed; live updates get the book's own cheap checks (new prices within the symbol's band, sizes
+starting with a digit). The band is re-centred by ``refresh_limits`` about once a second.
 """
 
 from __future__ import annotations
@@ -34,23 +41,27 @@ import msgspec
 from desk.core.enums import Severity
 from desk.core.events import BookChanged
 from desk.feeds.counters import FeedCounters
-from desk.feeds.okx.sync import (
-    LIVE,
-    BookSync,
-    FetchBook,
-    RestBookLike,
-    SyncState,
-    fetch_current_snapshot,
-)
+from desk.feeds.okx.bootstrap import UNUSABLE, RestBootstrap
+from desk.feeds.okx.sync import LIVE, BookSync, FetchBook, SyncState
 from desk.feeds.okx.wire import BookData, BooksPush, LenientBooksPush, push_decoder
+from desk.feeds.validation import (
+    NO_SKEW_LIMIT,
+    BadData,
+    PriceGuard,
+    bad_timestamp,
+    check_book,
+    check_levels,
+)
 from desk.market.book import OrderBook
 
 log = logging.getLogger(__name__)
 
 NS_PER_MS = 1_000_000
 MAX_BUFFERED = 20_000
-BOOTSTRAP_RETRY_S = 2.0
 RESYNC_TIMEOUT_S = 10.0
+CAREFUL_BYTES = 4096
+"""A book push larger than this gets every level parsed (updates are about 1 KB; a frame
+carrying a 200 kB string cannot slip through the cheap checks); the feed passes ``careful``."""
 
 
 Publish = Callable[[str, Any], None]
@@ -58,7 +69,7 @@ Report = Callable[[str, str, Severity, str], None]
 Resubscribe = Callable[[str, str], bool]
 
 
-class OkxBookKeeper:
+class OkxBookKeeper(RestBootstrap):
     """Applies book pushes to the right book and repairs a broken one (module docstring)."""
 
     def __init__(
@@ -72,13 +83,24 @@ class OkxBookKeeper:
         fetch_book: FetchBook | None,
         verify_checksum: bool = True,
         venue: str = "okx",
+        guards: dict[str, PriceGuard] | None = None,
+        skew_ns: int = NO_SKEW_LIMIT,
+        price_band: float = 10.0,
     ) -> None:
         self.venue = venue
         self.verify_checksum = verify_checksum
+        self.skew_ns = skew_ns
+        self._latency_window = (-skew_ns, skew_ns)  # receive - exchange time, ns
+        guards = guards if guards is not None else {}
+        for symbol in book_channels:
+            guards.setdefault(symbol, PriceGuard(price_band))
         self.syncs = {
-            symbol: BookSync(symbol, channel, OrderBook(symbol, venue=venue, keep_raw=True))
+            symbol: BookSync(
+                symbol, channel, OrderBook(symbol, venue=venue, keep_raw=True), guards[symbol]
+            )
             for symbol, channel in book_channels.items()
         }
+        self.lenient_frames = 0  # frames whose levels had another shape (parsed leniently)
         self.books: dict[str, OrderBook] = {s: sync.book for s, sync in self.syncs.items()}
         self.ready = asyncio.Event()
         self._pending = set(self.syncs)
@@ -95,27 +117,42 @@ class OkxBookKeeper:
 
     # --- pushes ---------------------------------------------------------------------------
 
-    def handle_books(self, raw: bytes, recv_ns: int) -> None:
+    def handle_books(self, raw: bytes, recv_ns: int, careful: bool = False) -> None:
         """Decode and apply one ``books`` push (the hot path of the whole feed).
 
         A live update that chains onto the book is applied inline; everything else (snapshots,
         gaps, heartbeats, bootstrap states) goes through ``_on_books_slow``. Raises ValueError
-        for an undecodable frame (nothing applied) or unusable levels (that book is resynced).
+        for an undecodable frame (nothing applied) and ``BadData`` for refused data (that book is
+        resynced). ``careful``: parse every level first (the feed says so for frames over
+        ``CAREFUL_BYTES``).
         """
         try:
             push = self._decode_books(raw)
         except msgspec.ValidationError:
             push = self._decode_other_levels(raw)
+            careful = True
         sync = self.syncs.get(push.arg.instId)
         if sync is None or sync.channel != "books":
+            self._count_unwanted(sync)
             return
-        snapshot = push.action == "snapshot"
+        snapshot = push.action == "snapshot"  # checked whole by _apply_snapshot
+        early, late = self._latency_window
         try:
+            if careful and not snapshot:
+                for data in push.data:
+                    check_levels(data.bids, sync.guard)
+                    check_levels(data.asks, sync.guard)
             for data in push.data:
                 ts = data.ts * NS_PER_MS
-                self._latency_append(recv_ns - ts)
+                latency = recv_ns - ts
+                if latency < early or latency > late:
+                    raise bad_timestamp(ts, recv_ns, late)
+                self._latency_append(latency)
                 book = sync.book
                 if snapshot or sync.state is not LIVE or data.prevSeqId != book.seq_id:
+                    if not (snapshot or careful):  # a frame off the fast path: check it whole
+                        check_levels(data.bids, sync.guard)
+                        check_levels(data.asks, sync.guard)
                     self._on_books_slow(sync, data, snapshot, ts, recv_ns)
                     continue
                 if data.seqId == data.prevSeqId and not data.bids and not data.asks:
@@ -141,41 +178,87 @@ class OkxBookKeeper:
                         best_ask=ask,
                     ),
                 )
-        except (ValueError, IndexError, TypeError, AttributeError) as exc:
-            self.resync(sync.symbol, "bad levels", str(exc))
-            raise ValueError(f"unusable book levels: {exc}") from exc
+        except BadData as exc:
+            self._resync_unless_waiting(sync, f"bad {exc.kind}", str(exc))
+            raise
+        except UNUSABLE as exc:
+            self._resync_unless_waiting(sync, "bad levels", str(exc))
+            raise BadData(f"unusable book levels: {exc}") from exc
 
-    def handle_book_snapshots(self, raw: bytes, recv_ns: int) -> None:
-        """``books5`` / ``bbo-tbt``: every push is the whole (shallow) book."""
+    def handle_book_snapshots(self, raw: bytes, recv_ns: int, careful: bool = False) -> None:
+        """``books5`` / ``bbo-tbt``: every push is the whole (shallow) book.
+
+        The book's own snapshot checks apply (every size, new prices within the band); a push of
+        an unusual size or shape has every level parsed first.
+        """
         try:
             push = self._decode_books(raw)
         except msgspec.ValidationError:
             push = self._decode_other_levels(raw)
+            careful = True
         sync = self.syncs.get(push.arg.instId)
         if sync is None or sync.channel != push.arg.channel:
+            self._count_unwanted(sync)
             return
+        skew = self.skew_ns
         try:
             for data in push.data:
                 ts = data.ts * NS_PER_MS
-                self._latency_append(recv_ns - ts)
+                latency = recv_ns - ts
+                if not -skew <= latency <= skew:
+                    raise bad_timestamp(ts, recv_ns, skew)
+                self._latency_append(latency)
+                if careful:
+                    check_levels(data.bids, sync.guard)
+                    check_levels(data.asks, sync.guard)
                 sync.book.apply_snapshot(data.bids, data.asks, data.seqId, ts)
                 sync.state = LIVE
                 self._mark_ready(sync)
                 self._publish(sync, True, ts, recv_ns)
-        except (IndexError, TypeError, AttributeError) as exc:
+        except BadData:
+            sync.book.clear()  # the next push replaces the whole book anyway
+            raise
+        except UNUSABLE as exc:
             sync.book.clear()
-            raise ValueError(f"unusable book levels: {exc}") from exc
+            raise BadData(f"unusable book levels: {exc}") from exc
+
+    def _resync_unless_waiting(self, sync: BookSync, why: str, detail: str) -> None:
+        """Resync after bad data, unless a resubscription is already on its way."""
+        if sync.state is not SyncState.RESYNCING:
+            self.resync(sync.symbol, why, detail)
+
+    def _count_unwanted(self, sync: BookSync | None) -> None:
+        """A push for a symbol without a book here, or on a book channel it does not follow."""
+        if sync is None:
+            self._counters.unknown_symbols += 1
+        else:
+            self._counters.unknown_channels += 1
 
     def _decode_other_levels(self, raw: bytes) -> Any:
-        """The fast level shape was refused: if levels of another length parse, switch to those.
+        """The fast level shape was refused: decode this one frame with levels of any length.
 
-        Raises ``msgspec.ValidationError`` when the frame is broken in some other way.
+        Only this frame: the next one tries the fast shape again. Raises
+        ``msgspec.ValidationError`` when the frame is broken in some other way.
         """
         push = self._decode_lenient(raw)
-        if self._decode_books is not self._decode_lenient:
-            log.warning("OKX book levels are not [px, sz, int, int]: switching to lenient parsing")
-            self._decode_books = self._decode_lenient
+        self.lenient_frames += 1
+        if self.lenient_frames == 1:
+            log.warning("OKX book levels are not [px, sz, int, int]: parsed leniently")
         return push
+
+    def _check_snapshot(self, sync: BookSync, bids: Any, asks: Any) -> None:
+        """Parse every level of a whole book (BadData if one is refused); the band it was
+        checked against goes to the book for the updates that follow."""
+        sync.book.set_price_limits(*check_book(bids, asks, sync.guard))
+
+    def refresh_limits(self) -> None:
+        """Re-centre every symbol's band on its last good price (or book mid) and hand it to
+        the book; the feed calls this about once a second."""
+        for sync in self.syncs.values():
+            guard = sync.guard
+            book = sync.book
+            guard.refresh(book.mid if sync.state is LIVE else float("nan"))
+            book.set_price_limits(guard.lo, guard.hi)
 
     def _update_live(self, sync: BookSync, data: BookData, ts: int, recv_ns: int) -> None:
         """The same steps as the inline path of ``handle_books``, for replays and gaps."""
@@ -210,6 +293,7 @@ class OkxBookKeeper:
 
     def _apply_snapshot(self, sync: BookSync, data: BookData, ts: int, recv_ns: int) -> None:
         self._cancel_bootstrap(sync)
+        self._check_snapshot(sync, data.bids, data.asks)
         sync.book.apply_snapshot(data.bids, data.asks, data.seqId, ts)
         sync.state = SyncState.LIVE
         if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
@@ -337,63 +421,3 @@ class OkxBookKeeper:
             pending.discard(sync.symbol)
             if not pending:
                 self.ready.set()
-
-    # --- REST bootstrap ---------------------------------------------------------------------
-
-    def _start_bootstrap(self, sync: BookSync, first: BookData) -> None:
-        if self._fetch_book is None or time.monotonic() < sync.retry_at:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # used without a loop (a replay, a benchmark): nothing to await
-            sync.retry_at = time.monotonic() + BOOTSTRAP_RETRY_S
-            log.warning("%s: no event loop to bootstrap the book from REST", sync.symbol)
-            return
-        sync.state = SyncState.BOOTSTRAPPING
-        sync.buffer = [first]
-        sync.task = loop.create_task(self._bootstrap(sync), name=f"bootstrap-{sync.symbol}")
-
-    def _cancel_bootstrap(self, sync: BookSync) -> None:
-        task, sync.task = sync.task, None
-        if task is not None and not task.done() and task is not _current_task():
-            task.cancel()
-        sync.buffer = []
-
-    async def _bootstrap(self, sync: BookSync) -> None:
-        assert self._fetch_book is not None
-        try:
-            snap = await fetch_current_snapshot(
-                self._fetch_book, sync.symbol, sync.buffer[0].prevSeqId
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._reset(sync)
-            sync.retry_at = time.monotonic() + BOOTSTRAP_RETRY_S
-            self._report("resync", f"REST bootstrap failed: {exc}", Severity.WARNING, sync.symbol)
-            return
-        sync.task = None
-        if sync.state is SyncState.BOOTSTRAPPING:
-            self._apply_rest_snapshot(sync, snap)
-
-    def _apply_rest_snapshot(self, sync: BookSync, snap: RestBookLike) -> None:
-        buffered, sync.buffer = sync.buffer, []
-        ts = snap.ts_ms * NS_PER_MS
-        recv_ns = time.time_ns()
-        sync.book.apply_snapshot(snap.bids, snap.asks, snap.seq_id, ts)
-        sync.state = SyncState.BRIDGING
-        sync.bridge_seq = snap.seq_id
-        if not self._publish(sync, True, ts, recv_ns):
-            return
-        self._mark_ready(sync)
-        for data in buffered:
-            if sync.state is not SyncState.BRIDGING and sync.state is not SyncState.LIVE:
-                break  # the replay found a gap and resynced
-            self._on_books_slow(sync, data, False, data.ts * NS_PER_MS, recv_ns)
-
-
-def _current_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:
-        return None

@@ -1,15 +1,17 @@
-"""OKX endpoints and the feed's keepalive/integrity settings (``exchanges.okx``)."""
+"""OKX endpoints and the feed's keepalive/integrity/validation settings (``exchanges.okx``)."""
 
 from __future__ import annotations
 
 import msgspec
 
 from desk.core.config import FrozenConfig, PositiveFloat
+from desk.feeds.validation import ValidationConfig
 from desk.net.config import ReconnectConfig
 
 
 class OkxConfig(FrozenConfig, frozen=True):
-    """OKX endpoints and the feed's keepalive/integrity settings."""
+    """OKX endpoints and the feed's keepalive/integrity settings; ``validation`` is what the
+    feed refuses as bad data (clock skew, price band; see ``desk.feeds.validation``)."""
 
     ws_public_url: str = "wss://ws.okx.com:8443/ws/v5/public"
     ws_business_url: str = "wss://ws.okx.com:8443/ws/v5/business"
@@ -21,6 +23,7 @@ class OkxConfig(FrozenConfig, frozen=True):
     verify_checksum: bool = True
     connect_timeout: PositiveFloat = 10.0
     reconnect: ReconnectConfig = msgspec.field(default_factory=ReconnectConfig)
+    validation: ValidationConfig = msgspec.field(default_factory=ValidationConfig)
 
     def __post_init__(self) -> None:
         for key in ("ws_public_url", "ws_business_url", "ws_private_url"):

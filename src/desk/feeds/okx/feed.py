@@ -13,7 +13,18 @@ symbols on ``/ws/v5/public`` and turns every push into normalized events on the 
 
 The per-message path (``handle_message``) reads the channel from the first bytes of the frame
 and decodes with that channel's typed decoder: one parse per message. It needs no socket, so
-tests and benchmarks feed it recorded frames directly.
+tests and benchmarks feed it recorded frames directly. Dispatch is on the exact channel name:
+a push on a channel desk did not subscribe (``trades-all``, ``tickersX``) is counted
+(``unknown_channels``) and dropped, like one for a symbol it does not follow
+(``unknown_symbols``).
+
+Every value that becomes an event is validated here, at the boundary (``desk.feeds.validation``,
+``exchanges.okx.validation``): prices finite, positive and within a band around the symbol's last
+good price, sizes finite and not negative, exchange times within ``max_clock_skew`` of the
+receive time. Nothing refused is published (a push of several trades keeps its good ones); the
+frame is counted as a decode error (and as ``bad_values`` / ``bad_timestamps``) and reported
+with an excerpt (``desk.core.excerpt``: at most 200 characters and the length), and a refused
+book frame resyncs that book.
 
 A symbol's book follows the best configured book channel (``books`` > ``books5`` > ``bbo-tbt``);
 the shallower ones are then not subscribed for it (they would only repeat the same book).
@@ -24,21 +35,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
-import time
-from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import msgspec
 
 from desk.core.bus import Bus
 from desk.core.enums import ConnectionState, Severity
 from desk.core.events import Ticker, Trade
+from desk.core.excerpt import excerpt
 from desk.core.topics import market_data
 from desk.feeds.counters import FeedCounters
 from desk.feeds.dedupe import TradeDeduplicator
-from desk.feeds.okx.books import OkxBookKeeper
+from desk.feeds.okx.books import CAREFUL_BYTES, OkxBookKeeper
+from desk.feeds.okx.budget import SubscribeBudget
 from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.rest import OkxRestClient, RestBook
 from desk.feeds.okx.wire import (
@@ -55,10 +66,19 @@ from desk.feeds.okx.wire import (
     push_decoder,
 )
 from desk.feeds.reporting import FeedReporter
+from desk.feeds.validation import (
+    BadData,
+    PriceGuard,
+    bad_timestamp,
+    check_ticker_number,
+    refusal_kind,
+)
 from desk.market.book import OrderBook
 from desk.net.connection import WsConnection
 
 log = logging.getLogger(__name__)
+
+__all__ = ["OkxFeed", "SubscribeBudget"]
 
 VENUE = "okx"
 CHANNELS = ("books", "books5", "bbo-tbt", "trades", "tickers")
@@ -66,32 +86,6 @@ NS_PER_MS = 1_000_000
 NOTICE_UPGRADE = "64008"
 REST_BOOK_DEPTH = 400
 Handler = Callable[[bytes, int], None]
-
-
-class SubscribeBudget:
-    """OKX allows 480 subscribe/unsubscribe requests per hour per connection; keep a margin."""
-
-    def __init__(self, limit: int = 400, window_s: float = 3600.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._spent: deque[float] = deque()
-
-    def take(self, n: int = 1, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        spent = self._spent
-        while spent and now - spent[0] > self.window_s:
-            spent.popleft()
-        if len(spent) + n > self.limit:
-            return False
-        spent.extend([now] * n)
-        return True
-
-    def reset(self) -> None:
-        self._spent.clear()
-
-
-def _float(text: str) -> float:
-    return float(text) if text else math.nan
 
 
 class OkxFeed:
@@ -126,6 +120,11 @@ class OkxFeed:
         self._rest = rest
         self._own_rest = rest is None
         self._topics = {symbol: market_data(symbol) for symbol in self.symbols}
+        checks = config.validation
+        self._skew_ns = checks.skew_ns
+        self._latency_window = (-checks.skew_ns, checks.skew_ns)  # receive - exchange time, ns
+        self.guards = {symbol: PriceGuard(checks.price_band) for symbol in self.symbols}
+        self._routes = {s: (self._topics[s], self.guards[s]) for s in self.symbols}
         self.book_channel = next((c for c in BOOK_CHANNELS if c in self.channels), None)
         self.args = self._subscription_args()
         self._budget = SubscribeBudget()
@@ -137,7 +136,7 @@ class OkxFeed:
         self._send = send if send is not None else self._conn.send_soon
         self._housekeeping: asyncio.Task[None] | None = None
         self._trades_decode = push_decoder(TradesPush).decode
-        self._tickers_decode = msgspec.json.Decoder(TickersPush).decode
+        self._tickers_decode = push_decoder(TickersPush).decode
         self._envelope_decode = msgspec.json.Decoder(Envelope).decode
         self._handlers: dict[str, Handler] = {
             "books": self.keeper.handle_books,
@@ -147,6 +146,12 @@ class OkxFeed:
             "tickers": self._on_tickers,
         }
         self._by_key = {dispatch_key(name): fn for name, fn in self._handlers.items()}
+        self._careful: dict[Handler, Handler] = {
+            self.keeper.handle_books: partial(self.keeper.handle_books, careful=True),
+            self.keeper.handle_book_snapshots: partial(
+                self.keeper.handle_book_snapshots, careful=True
+            ),
+        }
 
     def _connection(self, config: OkxConfig, rng: random.Random | None) -> WsConnection:
         return WsConnection(
@@ -174,6 +179,9 @@ class OkxFeed:
             fetch_book=self._fetch_book,
             verify_checksum=config.verify_checksum,
             venue=VENUE,
+            guards=self.guards,
+            skew_ns=self._skew_ns,
+            price_band=config.validation.price_band,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -221,7 +229,16 @@ class OkxFeed:
     async def _housekeep(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.keeper.check_stuck()
+            self.tick()
+
+    def tick(self) -> None:
+        """The once-a-second chores: re-request stuck resyncs, re-centre every symbol's band on
+        its last good price (runs by itself after ``start``; in-process users call it)."""
+        self.keeper.check_stuck()
+        self.keeper.refresh_limits()
+        for symbol, guard in self.guards.items():
+            if symbol not in self.books:
+                guard.refresh()
 
     def _subscription_args(self) -> list[Arg]:
         wanted = [c for c in self.channels if c not in BOOK_CHANNELS or c == self.book_channel]
@@ -269,10 +286,13 @@ class OkxFeed:
         if recv_ns >= counters.next_mark_ns:
             counters.mark(recv_ns)
         counters.messages += 1
-        counters.bytes += len(raw)
+        nbytes = len(raw)
+        counters.bytes += nbytes
         counters.last_recv_ns = recv_ns
         handler = self._by_key.get(raw[:DISPATCH_KEY_LEN])  # type: ignore[call-overload]
         if handler is not None:
+            if nbytes > CAREFUL_BYTES:  # unusually large: every book level gets parsed
+                handler = self._careful.get(handler, handler)
             try:
                 handler(raw, recv_ns)
             except ValueError as exc:  # msgspec.DecodeError is a ValueError
@@ -286,23 +306,42 @@ class OkxFeed:
         ``{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT",
         "tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy",
         "ts":"1630048897897","count":"3","source":"0","seqId":1234}]}``
+
+        The decoder refuses impossible prices, sizes and times; here each trade is checked
+        against the symbol's price band and the clock. Trades are facts of their own: a refused
+        one is dropped (and its push counted as a decode error), the others of the push stand.
+        The band is centred on the last good price by ``tick``.
         """
         push = self._trades_decode(raw)
         symbol = push.arg.instId
-        topic = self._topics.get(symbol)
-        if topic is None:
+        route = self._routes.get(symbol)
+        if route is None:
+            self.counters.unknown_symbols += 1
             return
+        topic, guard = route
+        lo, hi = guard.lo, guard.hi
+        early, late = self._latency_window
         is_duplicate = self.dedupe.is_duplicate
         publish = self.bus.publish
         counters = self.counters
         latency_append = counters.latency_append
+        refused: BadData | None = None
         for d in push.data:
+            px = d.px
+            ts = d.ts * NS_PER_MS
+            latency = recv_ns - ts
+            if px <= lo or px >= hi:  # two plain comparisons: the decoder refused NaN already
+                refused = guard.refuse(px, "trade price")
+                continue
+            if latency < early or latency > late:
+                refused = bad_timestamp(ts, recv_ns, late)
+                continue
+            guard.last = px
             count = d.count
             if is_duplicate(VENUE, symbol, d.tradeId, count):
                 counters.duplicate_trades += 1
                 continue
-            ts = d.ts * NS_PER_MS
-            latency_append(recv_ns - ts)
+            latency_append(latency)
             publish(
                 topic,
                 Trade(
@@ -311,15 +350,17 @@ class OkxFeed:
                     venue=VENUE,
                     symbol=symbol,
                     trade_id=d.tradeId,
-                    price=d.px,
+                    price=px,
                     size=d.sz,
                     side=d.side,
                     count=count,
                 ),
             )
+        if refused is not None:
+            raise refused
 
     def _on_tickers(self, raw: bytes, recv_ns: int) -> None:
-        """``tickers`` -> ``Ticker``; an empty field ("") becomes NaN.
+        """``tickers`` -> ``Ticker``; an empty field ("") becomes NaN, a bad one refuses the push.
 
         ``{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT",
         "instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99","askSz":"11",
@@ -328,29 +369,38 @@ class OkxFeed:
         """
         push = self._tickers_decode(raw)
         symbol = push.arg.instId
-        topic = self._topics.get(symbol)
-        if topic is None:
+        route = self._routes.get(symbol)
+        if route is None:
+            self.counters.unknown_symbols += 1
             return
+        topic, guard = route
+        skew = self._skew_ns
+        tickers = []
         for d in push.data:
-            ts = int(d.ts) * NS_PER_MS
-            self.counters.on_latency(ts, recv_ns)
-            ticker = Ticker(
-                ts_exchange=ts,
-                ts_recv=recv_ns,
-                venue=VENUE,
-                symbol=symbol,
-                last=_float(d.last),
-                last_size=_float(d.lastSz),
-                bid=_float(d.bidPx),
-                bid_size=_float(d.bidSz),
-                ask=_float(d.askPx),
-                ask_size=_float(d.askSz),
-                open_24h=_float(d.open24h),
-                high_24h=_float(d.high24h),
-                low_24h=_float(d.low24h),
-                volume_24h=_float(d.vol24h),
-                volume_quote_24h=_float(d.volCcy24h),
+            ts = d.ts * NS_PER_MS
+            if not -skew <= recv_ns - ts <= skew:
+                raise bad_timestamp(ts, recv_ns, skew)
+            tickers.append(
+                Ticker(
+                    ts_exchange=ts,
+                    ts_recv=recv_ns,
+                    venue=VENUE,
+                    symbol=symbol,
+                    last=check_ticker_number(d.last, guard, "ticker last"),
+                    last_size=check_ticker_number(d.lastSz, None, "ticker lastSz"),
+                    bid=check_ticker_number(d.bidPx, guard, "ticker bidPx"),
+                    bid_size=check_ticker_number(d.bidSz, None, "ticker bidSz"),
+                    ask=check_ticker_number(d.askPx, guard, "ticker askPx"),
+                    ask_size=check_ticker_number(d.askSz, None, "ticker askSz"),
+                    open_24h=check_ticker_number(d.open24h, None, "ticker open24h"),
+                    high_24h=check_ticker_number(d.high24h, None, "ticker high24h"),
+                    low_24h=check_ticker_number(d.low24h, None, "ticker low24h"),
+                    volume_24h=check_ticker_number(d.vol24h, None, "ticker vol24h"),
+                    volume_quote_24h=check_ticker_number(d.volCcy24h, None, "ticker volCcy24h"),
+                )
             )
+        for ticker in tickers:
+            self.counters.on_latency(ticker.ts_exchange, recv_ns)
             self.bus.publish(topic, ticker)
 
     # --- everything else: pong, events, pushes in an unusual layout, garbage ----------------
@@ -373,7 +423,10 @@ class OkxFeed:
             self._on_event(envelope)
         elif envelope.arg is not None:
             if not self._dispatch(envelope.arg.channel, raw, recv_ns):
-                log.debug("%s: push on unhandled channel %s", self.name, envelope.arg.channel)
+                self.counters.unknown_channels += 1
+                log.debug(
+                    "%s: push on unhandled channel %s", self.name, excerpt(envelope.arg.channel)
+                )
         else:
             self._decode_error(raw, ValueError("neither a push nor an event"), recv_ns)
 
@@ -382,6 +435,8 @@ class OkxFeed:
         handler = self._handlers.get(channel)
         if handler is None:
             return False
+        if len(raw) > CAREFUL_BYTES:
+            handler = self._careful.get(handler, handler)
         try:
             handler(raw, recv_ns)
         except ValueError as exc:
@@ -392,23 +447,33 @@ class OkxFeed:
         """Acks, errors and notices (wire samples in ``okx_wire.Envelope``)."""
         event, code = env.event, str(env.code)
         if env.connId:
-            self.conn_id = env.connId
+            self.conn_id = env.connId[:64]
         if event == "subscribe" and env.arg is not None:
             self.keeper.on_subscribed(env.arg.channel, env.arg.instId)
         elif event == "error":
             self.venue_errors += 1
-            text = f"OKX error {code}: {env.msg}"
+            text = f"OKX error {excerpt(code, 20)}: {excerpt(env.msg)}"
             self._report("error", text, Severity.ERROR, "")
         elif event == "notice":
-            text = f"OKX notice {code}: {env.msg}"
+            text = f"OKX notice {excerpt(code, 20)}: {excerpt(env.msg)}"
             self._report("notice", text, Severity.WARNING, "")
             if code == NOTICE_UPGRADE:
                 self._conn.request_reconnect(f"notice {code}: service upgrade")
         elif event not in ("unsubscribe", "login", "channel-conn-count"):
-            log.info("%s: unhandled OKX event %r", self.name, event)
+            log.info("%s: unhandled OKX event %s", self.name, excerpt(event, 40))
 
     def _decode_error(self, raw: bytes | str, exc: Exception, recv_ns: int) -> None:
-        self.counters.decode_errors += 1
-        head = raw[:120]
-        text = f"undecodable frame of {len(raw)} bytes skipped: {exc}; starts {head!r}"
+        """Count a refused frame and report it (rate-limited) with an excerpt of the frame."""
+        counters = self.counters
+        counters.decode_errors += 1
+        kind = refusal_kind(exc)
+        if kind == "timestamp":
+            counters.bad_timestamps += 1
+        elif kind == "value":
+            counters.bad_values += 1
+        why = str(exc)
+        if len(why) > 300:
+            why = why[:300] + "…"
+        what = "frame refused" if kind else "undecodable frame skipped"
+        text = f"{what}: {why}; frame {excerpt(raw)}"
         self._report("decode_error", text, Severity.WARNING, "", recv_ns)

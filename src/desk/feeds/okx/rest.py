@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
+from desk.core.excerpt import excerpt
 from desk.market.instruments import Instrument
 
 T = TypeVar("T")
@@ -25,7 +26,8 @@ class OkxApiError(Exception):
     """OKX answered with ``code != "0"`` (or an HTTP error); ``code`` and ``msg`` as sent."""
 
     def __init__(self, code: str, msg: str) -> None:
-        super().__init__(f"OKX error {code}: {msg}")
+        # the venue's text is quoted in 200 characters at most: it ends up in logs and events
+        super().__init__(f"OKX error {code[:40]}: {excerpt(msg)}")
         self.code = code
         self.msg = msg
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from desk.core.topics import market_data
 from desk.feeds.okx.wire import BookData
+from desk.feeds.validation import PriceGuard
 from desk.market.book import OrderBook
 
 MAX_FETCHES = 10
@@ -57,6 +58,7 @@ class BookSync:
         "bridge_seq",
         "buffer",
         "channel",
+        "guard",
         "retry_at",
         "since",
         "state",
@@ -65,10 +67,11 @@ class BookSync:
         "topic",
     )
 
-    def __init__(self, symbol: str, channel: str, book: OrderBook) -> None:
+    def __init__(self, symbol: str, channel: str, book: OrderBook, guard: PriceGuard) -> None:
         self.symbol = symbol
         self.channel = channel
         self.book = book
+        self.guard = guard  # the symbol's price band, shared with its trades and tickers
         self.topic = market_data(symbol)
         self.state = SyncState.WAITING
         self.buffer: list[BookData] = []  # updates held while the REST snapshot is fetched

@@ -8,6 +8,10 @@ and validates the shape at the same time; a frame of the wrong shape raises
 
 Every push starts ``{"arg":{"channel":"<name>"`` on the wire, so the feed picks the right typed
 decoder from the first bytes (``dispatch_key``) without a second parse.
+
+Numbers the feed turns into events carry their absolute limits in the type (``Price``, ``Size``,
+``TsMs`` from ``desk.feeds.validation``): msgspec refuses NaN, inf, negative or zero prices,
+negative sizes and timestamps outside this century while parsing, at no extra cost.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from typing import TypeVar
 import msgspec
 
 from desk.core.enums import Side
+from desk.feeds.validation import Price, Size, TsMs
 
 T = TypeVar("T")
 
 PUSH_PREFIX = b'{"arg":{"channel":"'
 _PREFIX_LEN = len(PUSH_PREFIX)
-DISPATCH_KEY_LEN = _PREFIX_LEN + 6  # the prefix plus enough of the name to tell ours apart
+DISPATCH_KEY_LEN = _PREFIX_LEN + 8
+"""The prefix plus 8 bytes: the longest channel desk reads (7) and its closing quote, so a key
+names one channel exactly (``trades",`` is not ``trades-a``; see ``dispatch_key``)."""
 
 BOOK_CHANNELS = ("books", "books5", "bbo-tbt")
 """Book channels, best first: a symbol's book follows the first of these that is configured."""
@@ -59,7 +66,7 @@ class BookData(msgspec.Struct):
 
     asks: list[Level]
     bids: list[Level]
-    ts: int
+    ts: TsMs
     checksum: int = 0
     prevSeqId: int = -1
     seqId: int = -1
@@ -70,7 +77,7 @@ class LenientBookData(msgspec.Struct):
 
     asks: list[LenientLevel]
     bids: list[LenientLevel]
-    ts: int
+    ts: TsMs
     checksum: int = 0
     prevSeqId: int = -1
     seqId: int = -1
@@ -98,14 +105,15 @@ class TradeData(msgspec.Struct, kw_only=True):
     "side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}``
 
     ``tradeId`` is the last id of an aggregate of ``count`` fills (absent on ``trades-all``).
-    ``px``/``sz``/``ts``/``count`` are strings on the wire, converted while parsing.
+    ``px``/``sz``/``ts``/``count`` are strings on the wire, converted (and range-checked) while
+    parsing.
     """
 
     tradeId: str
-    px: float
-    sz: float
+    px: Price
+    sz: Size
     side: Side
-    ts: int
+    ts: TsMs
     count: int = 1
 
 
@@ -120,7 +128,8 @@ class TickerData(msgspec.Struct, kw_only=True):
     """``{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1",
     "askPx":"9999.99","askSz":"11","bidPx":"8888.88","bidSz":"5","open24h":"9000",
     "high24h":"10000","low24h":"8888.88","volCcy24h":"2222","vol24h":"2222",
-    "sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}``; all strings, maybe empty.
+    "sodUtc0":"2222","sodUtc8":"2222","ts":"1597026383085"}``; all strings, maybe empty
+    (the feed checks each number it uses); ``ts`` is converted while parsing.
     """
 
     last: str = ""
@@ -134,7 +143,7 @@ class TickerData(msgspec.Struct, kw_only=True):
     low24h: str = ""
     vol24h: str = ""
     volCcy24h: str = ""
-    ts: str
+    ts: TsMs
 
 
 class TickersPush(msgspec.Struct):
@@ -206,15 +215,19 @@ def chunk_args(args: list[Arg], max_bytes: int = 60_000) -> list[list[Arg]]:
 
 
 def dispatch_key(channel: str) -> bytes:
-    """The first ``DISPATCH_KEY_LEN`` bytes of every push on ``channel``.
+    """The first ``DISPATCH_KEY_LEN`` bytes of every push on ``channel`` in OKX's layout.
 
-    ``"books"`` -> ``b'{"arg":{"channel":"books"'``, ``"tickers"`` -> ``b'...:"ticker'``.
+    ``"books"`` -> ``b'{"arg":{"channel":"books","'``, ``"tickers"`` -> ``b'...:"tickers"'``.
     A dict keyed by these finds a frame's handler from one slice, ``raw[:DISPATCH_KEY_LEN]``,
-    which also checks that the frame starts like a push. Longer channel names that share the
-    key (``books50-l2-tbt`` with ``books5``) are never subscribed, and the handlers check
-    ``arg.channel`` where it matters.
+    which also checks that the frame starts like a push. Every key holds the channel name's
+    closing quote, so only that exact channel matches: ``trades-all``, ``tickersX`` or
+    ``books50-l2-tbt`` never reach the ``trades``/``tickers``/``books5`` handlers (they take the
+    slow path, which dispatches on the decoded name, exactly). Channel names longer than 7
+    characters cannot have a key.
     """
-    return (PUSH_PREFIX + channel.encode() + b'"')[:DISPATCH_KEY_LEN]
+    if len(channel) > DISPATCH_KEY_LEN - _PREFIX_LEN - 1:
+        raise ValueError(f"channel {channel!r} is too long for a dispatch key")
+    return (PUSH_PREFIX + channel.encode() + b'","')[:DISPATCH_KEY_LEN]
 
 
 def channel_of(raw: bytes) -> str | None:

@@ -21,7 +21,6 @@ checkpoint's value and the expected one).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import warnings
@@ -35,74 +34,45 @@ import msgspec
 import torch
 
 import desk
+from desk.signals.model.card import (
+    CARD,
+    FORMAT,
+    VERSION,
+    WEIGHTS,
+    CheckpointError,
+    DataRange,
+    ModelCard,
+    Normalization,
+    _sha256,
+    check_matches,
+    iso,
+    read_card,
+    verify_weights,
+)
 from desk.signals.model.config import ModelConfig
 from desk.signals.model.dataset import Normalizer
+from desk.signals.model.drift import FeatureBins
 from desk.signals.model.features import FeatureConfig, feature_names
 from desk.signals.model.labels import LabelConfig
 from desk.signals.model.network import LstmAttention, build_model
 
-FORMAT = "desk-lstm-attention"
-VERSION = 1
-WEIGHTS = "model.pt"
-CARD = "card.json"
-IGNORED_MODEL_FIELDS = ("seed", "dropout")  # they shape training, not the weights' meaning
-
-__all__ = [
+__all__ = [  # the card's names are re-exported: this module was their home first
+    "CARD",
+    "FORMAT",
+    "VERSION",
+    "WEIGHTS",
     "CheckpointError",
     "DataRange",
     "LoadedModel",
     "ModelCard",
+    "Normalization",
+    "_sha256",
+    "check_matches",
+    "iso",
     "load_checkpoint",
+    "read_card",
     "save_checkpoint",
 ]
-
-
-class CheckpointError(Exception):
-    """A checkpoint cannot be used; the message names the file and the reason."""
-
-
-class DataRange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    symbols: list[str]
-    timeframe: str
-    sources: list[str]
-    start_ns: int
-    end_ns: int
-    start: str
-    end: str
-    bars: int
-
-
-class Normalization(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    mean: list[float]
-    std: list[float]
-    clip: float
-
-
-class ModelCard(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    format: str
-    version: int
-    created_at: str
-    desk_version: str
-    torch_version: str
-    features: list[str]
-    feature_config: FeatureConfig
-    normalization: Normalization
-    label: LabelConfig
-    model: ModelConfig
-    n_features: int
-    train: dict[str, Any]
-    data: DataRange
-    metrics: dict[str, Any]
-    target_scale_bps: float  # bps per unit of the regression output (training std of the target)
-    weights_file: str
-    weights_sha256: str
-
-    @property
-    def horizon(self) -> int:
-        return self.label.horizon
-
-    def normalizer(self) -> Normalizer:
-        return Normalizer.from_dict(msgspec.to_builtins(self.normalization))
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,10 +81,6 @@ class LoadedModel:
     card: ModelCard
     network: LstmAttention  # in eval mode, on the device asked for
     normalizer: Normalizer
-
-
-def iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="seconds")
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
@@ -132,14 +98,6 @@ def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
         raise
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_checkpoint(
     directory: str | Path,
     network: LstmAttention,
@@ -151,6 +109,7 @@ def save_checkpoint(
     metrics: dict[str, Any],
     train: dict[str, Any],
     target_scale_bps: float = 1.0,
+    feature_bins: list[FeatureBins] | None = None,
 ) -> ModelCard:
     """Write ``model.pt`` then ``card.json`` into ``directory`` (created if need be), atomically."""
     out = Path(directory)
@@ -179,77 +138,11 @@ def save_checkpoint(
         target_scale_bps=target_scale_bps,
         weights_file=WEIGHTS,
         weights_sha256=_sha256(weights),
+        feature_bins=feature_bins,
     )
     text = msgspec.json.format(msgspec.json.encode(card), indent=2) + b"\n"
     _atomic_write(out / CARD, lambda handle: handle.write(text))
     return card
-
-
-def read_card(path: str | Path) -> ModelCard:
-    """The card of the checkpoint at ``path`` (its directory, or a file in it), checked."""
-    where = Path(path)
-    directory = where.parent if where.is_file() else where
-    card_path = directory / CARD
-    if not card_path.is_file():
-        raise CheckpointError(f"no model checkpoint at {where}: {card_path} does not exist")
-    try:
-        raw = msgspec.json.decode(card_path.read_bytes())
-    except (OSError, msgspec.DecodeError) as exc:
-        raise CheckpointError(f"{card_path}: unreadable or truncated: {exc}") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        got = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
-        raise CheckpointError(f"{card_path}: not a desk model card (format {got!r})")
-    if not isinstance(raw.get("version"), int) or raw["version"] > VERSION:
-        raise CheckpointError(
-            f"{card_path}: card version {raw.get('version')!r}; this desk reads up to {VERSION}"
-        )
-    try:
-        card = msgspec.convert(raw, ModelCard)
-        card.normalizer()
-    except (msgspec.ValidationError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{card_path}: not a valid desk model card: {exc}") from None
-    if len(card.features) != card.n_features or len(card.normalization.mean) != card.n_features:
-        raise CheckpointError(f"{card_path}: feature list, n_features and normalisation disagree")
-    return card
-
-
-def check_matches(
-    card: ModelCard,
-    *,
-    features: FeatureConfig | None = None,
-    model: ModelConfig | None = None,
-    label: LabelConfig | None = None,
-    where: str = "checkpoint",
-) -> None:
-    """Raise CheckpointError naming the first thing that differs from what the config asks."""
-    problems: list[str] = []
-    if features is not None:
-        want = list(feature_names(features))
-        if want != card.features:
-            extra = [f for f in card.features if f not in want]
-            missing = [f for f in want if f not in card.features]
-            problems.append(
-                f"feature list differs: the checkpoint has {card.features}, the config asks for "
-                f"{want} (only in the checkpoint: {extra}, only in the config: {missing})"
-            )
-        problems += _diff("features", card.feature_config, features)
-    if model is not None:
-        problems += _diff("model", card.model, model, IGNORED_MODEL_FIELDS)
-    if label is not None:
-        problems += _diff("label", card.label, label)
-    if problems:
-        raise CheckpointError(f"{where} does not match the config: " + "; ".join(problems))
-
-
-def _diff(
-    section: str, have: msgspec.Struct, want: msgspec.Struct, ignore: tuple[str, ...] = ()
-) -> list[str]:
-    out = []
-    for name in have.__struct_fields__:
-        a, b = getattr(have, name), getattr(want, name)
-        if name not in ignore and a != b:
-            out.append(f"{section}.{name}: checkpoint {a!r}, config {b!r}")
-    return out
 
 
 def load_checkpoint(
@@ -265,14 +158,7 @@ def load_checkpoint(
     where = Path(path)
     directory = where.parent if where.is_file() else where
     check_matches(card, features=features, model=model, label=label, where=str(directory))
-    weights = directory / card.weights_file
-    if not weights.is_file():
-        raise CheckpointError(f"{weights}: missing (the card names it)")
-    if _sha256(weights) != card.weights_sha256:
-        raise CheckpointError(
-            f"{weights}: does not match its card (sha256 differs): the file was replaced, "
-            "truncated, or a save was interrupted between the weights and the card"
-        )
+    weights = verify_weights(card, directory)
     try:
         with warnings.catch_warnings():  # a foreign pickle's protocol warning: it fails anyway
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)

@@ -47,8 +47,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="generate HOURS of the simulator's market offline",
     )  # fmt: skip
     parser.add_argument(
-        "--config", dest="model_config", metavar="FILE",
-        help="YAML with features/labels/model/train sections",
+        "--config", "--spec", dest="model_config", metavar="FILE",
+        help="the training spec: YAML with features/labels/model/train sections",
     )  # fmt: skip
     parser.add_argument(
         "--symbol", dest="symbols", action="append", metavar="SYMBOL",

@@ -155,10 +155,20 @@ class InferenceWorker:
         self._thread.start()
         ready.wait()
 
-    def stop(self, timeout: float | None = 5.0) -> None:
-        """Finish the queued work, then end the thread."""
+    def stop(self, timeout: float | None = 5.0, *, discard: bool = False) -> None:
+        """Finish the queued work (``discard``: fail it at once instead), then end the thread.
+
+        Waits at most ``timeout`` for the thread (a daemon: one still busy ends on its own).
+        """
         thread, self._thread = self._thread, None
         self._stopped = True
+        while discard:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(job, _Job):
+                job.future.set_exception(RuntimeError(f"inference worker {self.name} stopped"))
         if thread is not None:
             self._queue.put(_STOP)
             thread.join(timeout)

@@ -3,7 +3,9 @@
 :func:`evaluate_model` scores a trained network on a dataset's test split beside the baselines
 (:mod:`.evaluate`); :func:`train_and_save` trains one dataset (or each walk-forward fold), then
 writes the last model with its card, whose ``metrics`` hold the test evaluation (and each
-fold's with walk-forward). The :class:`TrainReport` it returns prints as text or JSON.
+fold's with walk-forward) and whose ``feature_bins`` hold each feature's training distribution
+(the live model's drift is measured against it). The :class:`TrainReport` it returns prints
+as text or JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from desk.signals.model import evaluate as ev
 from desk.signals.model.checkpoint import DataRange, ModelCard, iso, save_checkpoint
 from desk.signals.model.config import TrainSpec
 from desk.signals.model.dataset import Dataset
+from desk.signals.model.drift import fit_bins
 from desk.signals.model.train import TrainResult, make_reporter, predict_proba, train
 
 __all__ = ["FoldOutcome", "TrainReport", "evaluate_model", "train_and_save"]
@@ -166,5 +169,7 @@ def train_and_save(
             "history": last.result.history,
         },
         target_scale_bps=last.result.target_scale,
+        # the raw rows of the training samples' bars: the distribution drift is measured from
+        feature_bins=fit_bins(last.data.prepared.raw[last.data.split.train]),
     )
     return TrainReport(folds, out_dir, card, interrupted)

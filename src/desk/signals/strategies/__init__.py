@@ -1,9 +1,14 @@
-"""Built-in strategies, registered by name in :mod:`desk.signals.strategies.registry`."""
+"""Built-in strategies, registered by name in :mod:`desk.signals.strategies.registry`.
+
+``lstm`` (:mod:`.lstm`) is registered like the others; importing it loads no torch (the
+first lstm bot to start does).
+"""
 
 from __future__ import annotations
 
 from desk.signals.strategies.bollinger_breakout import BollingerBreakout
 from desk.signals.strategies.combination import Combination
+from desk.signals.strategies.lstm import LstmStrategy
 from desk.signals.strategies.ma_crossover import MaCrossover
 from desk.signals.strategies.macd_trend import MacdTrend
 from desk.signals.strategies.registry import STRATEGIES, create_strategy
@@ -12,7 +17,14 @@ from desk.signals.strategies.rsi_mean_reversion import RsiMeanReversion
 STRATEGIES.update(
     {
         cls.name: cls
-        for cls in (MaCrossover, RsiMeanReversion, MacdTrend, BollingerBreakout, Combination)
+        for cls in (
+            MaCrossover,
+            RsiMeanReversion,
+            MacdTrend,
+            BollingerBreakout,
+            Combination,
+            LstmStrategy,
+        )
     }
 )
 
@@ -20,6 +32,7 @@ __all__ = [
     "STRATEGIES",
     "BollingerBreakout",
     "Combination",
+    "LstmStrategy",
     "MaCrossover",
     "MacdTrend",
     "RsiMeanReversion",

@@ -32,10 +32,10 @@ from desk.signals.strategy import (
     Values,
     clamp01,
     codes_from,
+    cross_down,
+    cross_up,
     crossed_above,
     crossed_below,
-    crosses_above,
-    crosses_below,
 )
 
 
@@ -64,10 +64,10 @@ class BollingerBreakout(BaseStrategy):
     def _codes(self, series: dict[str, FloatArray]) -> np.ndarray:
         c = series["close"]
         return codes_from(
-            (crosses_above(c, series["upper"]), LONG),
-            (crosses_below(c, series["lower"]), SHORT),
-            (crosses_below(c, series["middle"]), EXIT_LONG),
-            (crosses_above(c, series["middle"]), EXIT_SHORT),
+            cross_up(c, series["upper"], LONG),
+            cross_down(c, series["lower"], SHORT),
+            cross_down(c, series["middle"], EXIT_LONG),
+            cross_up(c, series["middle"], EXIT_SHORT),
         )
 
     def _step(self, candle: Candle) -> Values:

@@ -26,10 +26,10 @@ from desk.signals.strategy import (
     Values,
     clamp01,
     codes_from,
+    cross_down,
+    cross_up,
     crossed_above,
     crossed_below,
-    crosses_above,
-    crosses_below,
 )
 
 
@@ -64,7 +64,7 @@ class MaCrossover(BaseStrategy):
 
     def _codes(self, series: dict[str, FloatArray]) -> np.ndarray:
         fast, slow = series["fast"], series["slow"]
-        return codes_from((crosses_above(fast, slow), LONG), (crosses_below(fast, slow), SHORT))
+        return codes_from(cross_up(fast, slow, LONG), cross_down(fast, slow, SHORT))
 
     def _step(self, candle: Candle) -> Values:
         return {"fast": self._fast.update(candle.close), "slow": self._slow.update(candle.close)}

@@ -28,10 +28,10 @@ from desk.signals.strategy import (
     Values,
     clamp01,
     codes_from,
+    cross_down,
+    cross_up,
     crossed_above,
     crossed_below,
-    crosses_above,
-    crosses_below,
 )
 
 
@@ -67,11 +67,11 @@ class MacdTrend(BaseStrategy):
 
     def _codes(self, series: dict[str, FloatArray]) -> np.ndarray:
         line, signal = series["macd"], series["signal"]
-        up, down = crosses_above(line, signal), crosses_below(line, signal)
-        if self.params.zero_filter:
-            up &= line > 0.0
-            down &= line < 0.0
-        return codes_from((up, LONG), (down, SHORT))
+        zf = self.params.zero_filter  # then a LONG needs the line > 0, a SHORT < 0
+        return codes_from(
+            cross_up(line, signal, LONG, sign=1 if zf else 0),
+            cross_down(line, signal, SHORT, sign=-1 if zf else 0),
+        )
 
     def _step(self, candle: Candle) -> Values:
         line, signal, hist = self._macd.update(candle.close)

@@ -34,10 +34,10 @@ from desk.signals.strategy import (
     Values,
     clamp01,
     codes_from,
+    cross_down,
+    cross_up,
     crossed_above,
     crossed_below,
-    crosses_above,
-    crosses_below,
 )
 
 Level = Annotated[float, msgspec.Meta(gt=0, lt=100)]
@@ -75,10 +75,10 @@ class RsiMeanReversion(BaseStrategy):
     def _codes(self, series: dict[str, FloatArray]) -> np.ndarray:
         r, p = series["rsi"], self.params
         return codes_from(
-            (crosses_above(r, p.exit), EXIT_LONG),
-            (crosses_below(r, p.exit), EXIT_SHORT),
-            (crosses_above(r, p.oversold), LONG),
-            (crosses_below(r, p.overbought), SHORT),
+            cross_up(r, p.exit, EXIT_LONG),
+            cross_down(r, p.exit, EXIT_SHORT),
+            cross_up(r, p.oversold, LONG),
+            cross_down(r, p.overbought, SHORT),
         )
 
     def _step(self, candle: Candle) -> Values:

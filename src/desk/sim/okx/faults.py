@@ -6,18 +6,28 @@ In process: ``sim.faults.stall(2.0)``; out of process: ``POST /sim/faults/stall`
 Connection faults (desk.sim.faults) hit every connection open at the time of the call; stream
 faults (``sequence_gap``, ``bad_checksum``, ``duplicate_trades``) hit the named instrument's
 stream, hence every subscriber of it.
+
+Value corruptions (``nan_price``, ``inf_price``, ``negative_price``, ``zero_price``,
+``huge_price``, ``nan_size``, ``negative_size``, ``future_timestamp``, ``past_timestamp``,
+``oversized_string``; see ``desk.sim.faults.VALUE_FAULTS``) rewrite one value of the next push
+of one stream: ``POST /sim/faults/nan_price`` with ``{"inst_id": "BTC-USDT", "channel":
+"books"}`` (channel ``trades`` by default; ``books``, ``books5``, ``bbo-tbt``, ``tickers``). On a
+book channel it is the first level's price or size, so the push needs levels: an idle heartbeat
+passes unharmed and the corruption waits for the next update.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from desk.sim.faults import ConnectionFaults, FaultTarget, FaultyConnection
+from desk.sim.faults import VALUE_FAULTS, ConnectionFaults, FaultTarget, FaultyConnection
 from desk.sim.okx.wire import notice
 from desk.sim.okx.ws import PRIVATE
 
 if TYPE_CHECKING:
-    from desk.sim.okx.streams import InstrumentStreams
+    from desk.sim.okx.streams import Hub, InstrumentStreams
 
 
 class OkxFaultTarget(FaultTarget, Protocol):
@@ -25,6 +35,51 @@ class OkxFaultTarget(FaultTarget, Protocol):
 
     @property
     def streams(self) -> dict[str, InstrumentStreams]: ...
+
+    @property
+    def hub(self) -> Hub: ...
+
+
+_FIELD = {  # channel -> value kind -> the pattern of its first occurrence in a push
+    "trades": {"price": rb'"px":"[^"]*"', "size": rb'"sz":"[^"]*"', "ts": rb'"ts":"[^"]*"'},
+    "tickers": {"price": rb'"last":"[^"]*"', "size": rb'"lastSz":"[^"]*"', "ts": rb'"ts":"[^"]*"'},
+}
+_LEVEL = re.compile(rb'\[\["([^"]*)","([^"]*)"')  # a book side's first level: [["px","sz"
+_TS = re.compile(rb'"ts":"[^"]*"')
+BOOK_CHANNELS = ("books", "books5", "bbo-tbt")
+Corrupt = Callable[[bytes], bytes | None]
+
+
+def value_corruption(channel: str, field: str, text: str) -> Corrupt:
+    """A function that writes ``text`` in place of the first ``field`` value of an OKX push of
+    ``channel`` (None when the push has no such value, e.g. a book heartbeat)."""
+    bad = text.encode()
+    if channel in BOOK_CHANNELS and field != "ts":
+
+        def level(frame: bytes) -> bytes | None:
+            found = _LEVEL.search(frame)
+            if found is None:
+                return None
+            px, sz = (bad, found.group(2)) if field == "price" else (found.group(1), bad)
+            return frame[: found.start()] + b'[["' + px + b'","' + sz + b'"' + frame[found.end() :]
+
+        return level
+    if channel in BOOK_CHANNELS:
+        pattern = _TS
+    elif channel in _FIELD:
+        pattern = re.compile(_FIELD[channel][field])
+    else:
+        known = ", ".join((*_FIELD, *BOOK_CHANNELS))
+        raise ValueError(f"no value corruption for channel {channel!r}; known: {known}")
+    key = pattern.pattern.split(b":", 1)[0]
+
+    def first(frame: bytes) -> bytes | None:
+        found = pattern.search(frame)
+        if found is None:
+            return None
+        return frame[: found.start()] + key + b':"' + bad + b'"' + frame[found.end() :]
+
+    return first
 
 
 class FaultInjector(ConnectionFaults):
@@ -44,6 +99,7 @@ class FaultInjector(ConnectionFaults):
         "maintenance_notice",
         "drop_private",
         "fail_orders",
+        *VALUE_FAULTS,
     )
     MALFORMED_FRAME = (
         b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{asks:}'
@@ -59,6 +115,28 @@ class FaultInjector(ConnectionFaults):
         service upgrade. Please reconnect.","connId":"a4d3ae55"}``
         """
         return notice(conn.conn_id)
+
+    def apply(self, name: str, kwargs: dict[str, Any]) -> None:
+        """Run fault ``name``; a value corruption takes ``inst_id`` and ``channel``."""
+        if name in VALUE_FAULTS:
+            self.corrupt(name, **kwargs)
+        else:
+            super().apply(name, kwargs)
+
+    def state(self) -> dict[str, Any]:
+        """Faults injected so far by name, and the streams whose corruption still waits."""
+        pending = sorted(f"{channel}:{inst}" for channel, inst in self._sim.hub.corruptions)
+        return {"injected": dict(self.injected), "pending": pending}
+
+    def corrupt(self, name: str, inst_id: str, channel: str = "trades") -> None:
+        """Write value fault ``name`` (``VALUE_FAULTS``) into the next ``channel`` push of
+        ``inst_id``; one pending corruption per stream, a new one replaces it."""
+        fault = VALUE_FAULTS.get(name)
+        if fault is None:
+            raise ValueError(f"unknown value fault {name!r}; known: {', '.join(VALUE_FAULTS)}")
+        self._stream(inst_id)  # ValueError for an instrument the venue does not list
+        self._sim.hub.corrupt_next((channel, inst_id), value_corruption(channel, *fault))
+        self._count(name)
 
     def _stream(self, inst_id: str) -> InstrumentStreams:
         stream = self._sim.streams.get(inst_id)

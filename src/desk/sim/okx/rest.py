@@ -1,4 +1,6 @@
-"""The simulator's OKX REST endpoints, plus ``POST /sim/faults/{name}`` for out-of-process use.
+"""The simulator's OKX REST endpoints, plus ``POST /sim/faults/{name}`` for out-of-process use
+(and ``GET /sim/faults``: ``{"injected":{"nan_price":2},"pending":["books:BTC-USDT"]}``, the
+faults injected so far and the value corruptions still waiting for their push).
 
 * ``GET /api/v5/public/instruments?instType=SPOT[&instId=BTC-USDT]`` (fields as PROTOCOLS.md A.7)
 * ``GET /api/v5/market/books?instId=BTC-USDT[&sz=400]`` -> ``{"code":"0","msg":"","data":[{"asks":
@@ -80,10 +82,12 @@ class RestApi:
         streams: dict[str, InstrumentStreams],
         now_ms: Callable[[], int],
         faults: Callable[[str, dict[str, Any]], None],
+        fault_state: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.streams = streams
         self.now_ms = now_ms
         self.apply_fault = faults
+        self.fault_state = fault_state
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -92,6 +96,7 @@ class RestApi:
             web.get("/api/v5/market/ticker", self.ticker),
             web.get("/api/v5/public/time", self.time),
             web.post("/sim/faults/{name}", self.fault),
+            web.get("/sim/faults", self.faults),
         ]
 
     async def instruments(self, request: web.Request) -> web.Response:
@@ -133,6 +138,11 @@ class RestApi:
 
     async def time(self, request: web.Request) -> web.Response:
         return _json(rest_ok([{"ts": str(self.now_ms())}]))
+
+    async def faults(self, request: web.Request) -> web.Response:
+        """``GET /sim/faults`` -> what was injected and what still waits for its push."""
+        state = self.fault_state() if self.fault_state is not None else {}
+        return _json(msgspec.json.encode(state))
 
     async def fault(self, request: web.Request) -> web.Response:
         """``POST /sim/faults/stall`` with ``{"seconds": 2}`` -> ``{"ok":true}``."""

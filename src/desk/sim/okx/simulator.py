@@ -100,7 +100,7 @@ class OkxSimulator:
             self.hub, self.streams, self.business, send_book_snapshot, self.now_ms
         )
         self.faults = FaultInjector(self)
-        self.rest = RestApi(self.streams, self.now_ms, self.faults.apply)
+        self.rest = RestApi(self.streams, self.now_ms, self.faults.apply, self.faults.state)
         self.accounts = open_accounts(accounts if accounts is not None else [AccountSpec()])
         self.order_faults = OrderFaults()
         self.private = PrivateWs(self.accounts, self.order_faults)

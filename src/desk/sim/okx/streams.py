@@ -35,11 +35,19 @@ PUBLISHED_TRADES_KEPT = 10_000
 
 
 class Hub:
-    """Who listens to what; broadcasts one encoded frame to every subscriber of a stream."""
+    """Who listens to what; broadcasts one encoded frame to every subscriber of a stream.
+
+    ``corrupt_next`` (the value faults) rewrites the next frame of one stream on its way out.
+    """
 
     def __init__(self) -> None:
         self.subs: dict[StreamKey, set[Connection]] = {}
         self.pushes: dict[str, int] = {}
+        self.corruptions: dict[StreamKey, Callable[[bytes], bytes | None]] = {}
+
+    def corrupt_next(self, key: StreamKey, corrupt: Callable[[bytes], bytes | None]) -> None:
+        """Send the next frame of ``key`` that ``corrupt`` can rewrite (not None) rewritten."""
+        self.corruptions[key] = corrupt
 
     def has(self, key: StreamKey) -> bool:
         return bool(self.subs.get(key))
@@ -56,6 +64,11 @@ class Hub:
         conns = self.subs.get(key)
         if not conns:
             return
+        if self.corruptions and key in self.corruptions:
+            bad = self.corruptions[key](data)
+            if bad is not None:
+                del self.corruptions[key]
+                data = bad
         self.pushes[key[0]] = self.pushes.get(key[0], 0) + 1
         for conn in conns:
             conn.send(data)

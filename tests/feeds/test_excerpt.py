@@ -1,0 +1,30 @@
+"""Excerpts of outside data: short, quoted, and saying how long the whole was."""
+
+from __future__ import annotations
+
+import pytest
+
+from desk.core.excerpt import EXCERPT_CHARS, excerpt
+
+
+def test_short_data_is_quoted_whole() -> None:
+    assert excerpt(b'{"arg":1}') == "'{\"arg\":1}'"
+    assert excerpt("pong") == "'pong'"
+
+
+def test_long_data_keeps_200_characters_and_states_the_length() -> None:
+    frame = b'{"arg":' + b"1" * 204_805
+    text = excerpt(frame)
+    assert text.startswith('\'{"arg":111') and text.endswith("…' (200 of 204,812 bytes)")
+    assert len(text) < EXCERPT_CHARS + 40
+    assert excerpt("x" * 500, 10) == "'xxxxxxxxxx…' (10 of 500 chars)"
+
+
+def test_control_characters_and_bad_utf8_stay_visible_on_one_line() -> None:
+    text = excerpt(b"\x00\xff\n\x1b[2J")
+    assert "\n" not in text and "\x1b" not in text and "\\x00" in text
+
+
+def test_the_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        excerpt("x", 0)
