@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 
-from desk.keymap import BUILT_MODES
+from desk.keymap import MODE_ORDER
 from desk.messages import (
     BotDetailRequested,
     CommandRequested,
@@ -54,7 +54,7 @@ class DeskCommands(Provider):
         for tf in desk.client.timeframes:
             text = f"Chart {tf} candles{_now(tf == desk.timeframe)}"
             yield PaletteCommand(f"Timeframe: {tf}", text, _call(desk.select_timeframe, tf))
-        for mode in BUILT_MODES:
+        for mode in MODE_ORDER:
             text = f"Switch to the {mode} mode{_now(mode == app.current_mode)}"
             yield PaletteCommand(f"Mode: {mode}", text, _call(app.run_action, f"mode('{mode}')"))
         for theme in desk.desk_theme_names:

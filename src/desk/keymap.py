@@ -13,10 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Modes in the order of their number keys (DESIGN.md section 6). Only the modes in BUILT_MODES
-# exist yet; the others keep their number so muscle memory survives as they arrive.
+# Modes in the order of their number keys (DESIGN.md section 6).
 MODE_ORDER = ("market", "trading", "bots", "signals", "health", "backtest", "logs")
-BUILT_MODES = ("market", "trading", "bots", "signals", "health", "backtest", "logs")
 
 _KEY_RE = re.compile(r"^(?:(?:ctrl|shift|alt|meta|super|hyper)\+)*(?:[a-z0-9_]+|.)$")
 
@@ -46,7 +44,6 @@ def _mode_specs() -> tuple[BindingSpec, ...]:
     return tuple(
         BindingSpec(f"mode_{name}", str(number), f"mode('{name}')", name.capitalize())
         for number, name in enumerate(MODE_ORDER, start=1)
-        if name in BUILT_MODES
     )
 
 
@@ -158,9 +155,6 @@ def _check_override(binding_id: str, keys: str) -> None:
 
 
 def _unknown_reason(binding_id: str) -> str:
-    mode = binding_id.removeprefix("mode_")
-    if mode in MODE_ORDER and mode not in BUILT_MODES:
-        return f"unknown binding id {binding_id!r}: the {mode} mode is not built yet"
     known = ", ".join(sorted(_BY_ID))
     return f"unknown binding id {binding_id!r} (known ids: {known})"
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from desk.bridge.security import RefusalReporter, excerpt
+from desk.bridge.security import RefusalReporter
 from desk.core.enums import Severity
+from desk.core.excerpt import excerpt
 
 
 class Clock:
@@ -69,4 +70,4 @@ def test_outside_text_is_cut_to_an_excerpt_with_its_length() -> None:
     [(_, _, message)] = events
     assert len(message) < 400 and "(200 of 200,000 chars)" in message
     assert excerpt("short") == "'short'"
-    assert excerpt(b"\xff" * 300).endswith("(200 of 300 chars)")
+    assert excerpt(b"\xff" * 300).endswith("(200 of 300 bytes)")

@@ -28,3 +28,10 @@ def test_control_characters_and_bad_utf8_stay_visible_on_one_line() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError):
         excerpt("x", 0)
+
+
+def test_stored_values_are_cut_unquoted_and_other_objects_as_text() -> None:
+    """Dead letters keep the value itself (no quotes); a sender id may be any object."""
+    assert excerpt("x" * 500, 10, quote=False) == "xxxxxxxxxx… (10 of 500 chars)"
+    assert excerpt("short", quote=False) == "short"
+    assert excerpt(12345, 3) == "'123…' (3 of 5 chars)"

@@ -7,7 +7,6 @@ import pytest
 from desk.app import DeskApp, run_app
 from desk.keymap import (
     BINDINGS,
-    BUILT_MODES,
     MODE_ORDER,
     KeymapError,
     UiConfigError,
@@ -29,21 +28,13 @@ def test_defaults_give_every_binding_a_unique_id_and_the_documented_keys() -> No
     assert keys["quit"] == "q"
     assert keys["command_palette"] == "ctrl+p"
     assert keys["mode_backtest"] == "6"
-    for number, mode in enumerate(MODE_ORDER, start=1):  # a mode not built yet has no binding
-        assert keys.get(f"mode_{mode}") == (str(number) if mode in BUILT_MODES else None)
+    for number, mode in enumerate(MODE_ORDER, start=1):
+        assert keys[f"mode_{mode}"] == str(number)
 
 
 def test_unknown_binding_id_is_refused_naming_it() -> None:
     with pytest.raises(KeymapError, match="'mode_healht'"):
         resolve_keys({"mode_healht": "h"})
-
-
-def test_a_mode_not_built_yet_is_refused_with_the_reason() -> None:
-    unbuilt = [mode for mode in MODE_ORDER if mode not in BUILT_MODES]
-    if not unbuilt:
-        pytest.skip("every mode of DESIGN.md section 6 is built")
-    with pytest.raises(KeymapError, match=rf"'mode_{unbuilt[0]}'.*not built yet"):
-        resolve_keys({f"mode_{unbuilt[0]}": "9"})
 
 
 def test_two_bindings_on_one_key_are_refused() -> None:

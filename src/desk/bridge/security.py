@@ -9,8 +9,8 @@ mode's event log and lands in SQLite, but never more than once per kind and send
 and past ``max_per_window`` events in a window all senders share one summary. So an attacker
 who can write to Redis as fast as it accepts cannot fill the log or SQLite.
 
-Text that came from outside (a sender id, a key name) is cut to :data:`EXCERPT` characters with
-its full length stated.
+Text that came from outside (a sender id, a key name) is cut by :func:`desk.core.excerpt.excerpt`
+to 200 characters with its full length stated.
 """
 
 from __future__ import annotations
@@ -20,25 +20,15 @@ import time
 from collections.abc import Callable
 
 from desk.core.enums import Severity
+from desk.core.excerpt import excerpt
 
 log = logging.getLogger("desk.security")
 
-EXCERPT = 200
 WINDOW_S = 10.0
 SOURCE = "security"
 
 Emit = Callable[[str, str, str, Severity], None]
 """``emit(source, kind, message, severity)``: ``Engine.emit``'s shape."""
-
-
-def excerpt(text: object, limit: int = EXCERPT) -> str:
-    """``repr``-like text cut to ``limit`` characters, saying how long it was."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = str(text)
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}… ({limit} of {len(text):,} chars)"
 
 
 class _Window:

@@ -18,21 +18,26 @@ EXCERPT_CHARS = 200
 """Characters of outside data kept in a log line or a stored message."""
 
 
-def excerpt(data: bytes | bytearray | memoryview | str, limit: int = EXCERPT_CHARS) -> str:
-    """The first ``limit`` characters of ``data`` quoted, plus its total length when cut.
+def excerpt(data: object, limit: int = EXCERPT_CHARS, *, quote: bool = True) -> str:
+    """The first ``limit`` characters of ``data``, plus its total length when cut.
 
     ``bytes`` are decoded as UTF-8 with invalid bytes replaced (``\\ufffd``); the length stated is
-    that of the original (bytes for bytes, characters for text).
+    that of the original (bytes for bytes, characters for text); anything else is ``str()``-ed.
+    ``quote=False`` leaves the text unquoted, for values stored as text (e.g. a dead letter's
+    row), where ``repr`` quoting would change the value itself.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
     if isinstance(data, memoryview | bytearray):
         data = bytes(data)
+    if not isinstance(data, bytes | str):
+        data = str(data)
     total = len(data)
     head = data[:limit]
     text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    shown = repr(text) if quote else text
     if total <= limit:
-        return repr(text)
+        return shown
     unit = "bytes" if isinstance(data, bytes) else "chars"
-    quoted = repr(text)
-    return f"{quoted[:-1]}…{quoted[-1]} ({limit:,} of {total:,} {unit})"
+    shown = f"{shown[:-1]}…{shown[-1]}" if quote else f"{shown}…"
+    return f"{shown} ({limit:,} of {total:,} {unit})"

@@ -34,6 +34,7 @@ import aiosqlite
 
 from desk.core.enums import Severity
 from desk.core.events import SystemEvent
+from desk.core.excerpt import excerpt
 from desk.storage import schema, statements
 from desk.storage.config import StorageConfig
 from desk.storage.statements import Statement
@@ -42,7 +43,6 @@ from desk.storage.writer import (
     DeadLetter,
     EventThrottle,
     describe,
-    excerpt,
     spill,
     write_batch,
 )
@@ -336,7 +336,7 @@ class WriteBehind:
             ts_recv=time.time_ns(),
             source="storage",
             kind=kind,
-            message=excerpt(message, 500),
+            message=excerpt(message, 500, quote=False),
             severity=severity,
         )
         if self._report is not None:

@@ -26,11 +26,11 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from desk.core.excerpt import EXCERPT_CHARS, excerpt
 from desk.storage.statements import DEAD_LETTER, Statement
 
 Row = tuple[Statement, tuple[Any, ...]]
 
-EXCERPT_CHARS = 200
 """Strings of outside data in a dead letter or an event are cut to this, with their length."""
 
 # SQLite primary result codes that say "try again later", not "this row is wrong".
@@ -58,15 +58,8 @@ def is_transient(exc: BaseException) -> bool:
     return any(word in message for word in ("locked", "busy", "disk i/o", "disk is full"))
 
 
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """``text``, or its first ``limit`` characters and how long it was."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text)} chars)"
-
-
 def describe(exc: BaseException) -> str:
-    return excerpt(f"{type(exc).__name__}: {exc}")
+    return excerpt(f"{type(exc).__name__}: {exc}", quote=False)
 
 
 def _jsonable(value: Any, limit: int | None) -> Any:
@@ -81,7 +74,7 @@ def _jsonable(value: Any, limit: int | None) -> Any:
         value = bytes(value).hex()
     elif not isinstance(value, str):
         value = repr(value)
-    return value if limit is None else excerpt(value, limit)
+    return value if limit is None else excerpt(value, limit, quote=False)
 
 
 def row_json(
@@ -105,7 +98,12 @@ class DeadLetter:
         return self.statement.table
 
     def values(self, ts_ns: int) -> tuple[Any, ...]:
-        return (ts_ns, self.table, row_json(self.statement, self.params), excerpt(self.error))
+        return (
+            ts_ns,
+            self.table,
+            row_json(self.statement, self.params),
+            excerpt(self.error, quote=False),
+        )
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ from desk.core.events import BookChanged
 from desk.core.topics import market_data
 from desk.feeds.binance.rest import RestDepth
 from desk.feeds.binance.wire import DepthFrame, DepthUpdate, decoder
+from desk.feeds.book_events import book_changed
 from desk.feeds.counters import FeedCounters
 from desk.feeds.validation import MAX_PRICE, BadData, PriceGuard, bad_timestamp, check_levels
 from desk.feeds.validation import level_mid as snapshot_mid
@@ -209,24 +210,11 @@ class BinanceBookKeeper:
 
     def _publish(self, sync: BookSync, snapshot: bool, ts: int, recv_ns: int) -> bool:
         """Publish ``BookChanged``; a crossed book is counted and resynced instead."""
-        book = sync.book
-        bid, ask = book.best_bid_px, book.best_ask_px
-        if bid >= ask:
-            self._crossed(sync, bid, ask)
+        event = book_changed(sync.book, snapshot, ts, recv_ns)
+        if event is None:
+            self._crossed(sync, sync.book.best_bid_px, sync.book.best_ask_px)
             return False
-        self._publish_event(
-            sync.topic,
-            BookChanged(
-                ts_exchange=ts,
-                ts_recv=recv_ns,
-                venue=self.venue,
-                symbol=sync.symbol,
-                seq_id=book.seq_id,
-                snapshot=snapshot,
-                best_bid=bid,
-                best_ask=ask,
-            ),
-        )
+        self._publish_event(sync.topic, event)
         return True
 
     # --- integrity failures -----------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any
 from desk.core.enums import Severity
 from desk.core.events import BookChanged
 from desk.core.topics import market_data
+from desk.feeds.book_events import book_changed
 from desk.feeds.coinbase.symbols import VENUE
 from desk.feeds.coinbase.wire import L2Event, L2Level, L2Message
 from desk.feeds.counters import FeedCounters
@@ -230,25 +231,11 @@ class CoinbaseBookKeeper:
 
     def _publish(self, pb: ProductBook, snapshot: bool, ts: int, recv_ns: int) -> bool:
         """Publish ``BookChanged``; a crossed book is counted and resynced instead."""
-        book = pb.book
-        bid = book.best_bid_px  # NaN when empty; NaN >= x is False
-        ask = book.best_ask_px
-        if bid >= ask:
-            self._crossed(pb, bid, ask)
+        event = book_changed(pb.book, snapshot, ts, recv_ns)
+        if event is None:
+            self._crossed(pb, pb.book.best_bid_px, pb.book.best_ask_px)
             return False
-        self._publish_event(
-            pb.topic,
-            BookChanged(
-                ts_exchange=ts,
-                ts_recv=recv_ns,
-                venue=self.venue,
-                symbol=pb.symbol,
-                seq_id=book.seq_id,
-                snapshot=snapshot,
-                best_bid=bid,
-                best_ask=ask,
-            ),
-        )
+        self._publish_event(pb.topic, event)
         return True
 
     def _crossed(self, pb: ProductBook, bid: float, ask: float) -> None:

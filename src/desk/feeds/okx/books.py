@@ -40,6 +40,7 @@ import msgspec
 
 from desk.core.enums import Severity
 from desk.core.events import BookChanged
+from desk.feeds.book_events import book_changed
 from desk.feeds.counters import FeedCounters
 from desk.feeds.okx.bootstrap import UNUSABLE, RestBootstrap
 from desk.feeds.okx.sync import LIVE, BookSync, FetchBook, SyncState
@@ -316,25 +317,11 @@ class OkxBookKeeper(RestBootstrap):
 
     def _publish(self, sync: BookSync, snapshot: bool, ts: int, recv_ns: int) -> bool:
         """Publish ``BookChanged``; a crossed book is counted and resynced instead."""
-        book = sync.book
-        bid = book.best_bid_px  # NaN when empty; NaN >= x is False
-        ask = book.best_ask_px
-        if bid >= ask:
-            self._crossed(sync, bid, ask)
+        event = book_changed(sync.book, snapshot, ts, recv_ns)
+        if event is None:
+            self._crossed(sync, sync.book.best_bid_px, sync.book.best_ask_px)
             return False
-        self._publish_event(
-            sync.topic,
-            BookChanged(
-                ts_exchange=ts,
-                ts_recv=recv_ns,
-                venue=self.venue,
-                symbol=sync.symbol,
-                seq_id=book.seq_id,
-                snapshot=snapshot,
-                best_bid=bid,
-                best_ask=ask,
-            ),
-        )
+        self._publish_event(sync.topic, event)
         return True
 
     # --- integrity failures ---------------------------------------------------------------
