@@ -17,9 +17,11 @@ taker fees, fixed size 1 (no leverage cap):
   vectorbt's own end-to-end sweep of the grid (its MA, crossings and from_signals over all
   columns at once), with how many final equities agree with desk's (desk computes each
   moving average once per worker: the sweep reuses indicators, see
-  :func:`desk.signals.indicators.reuse`);
+  :func:`desk.signals.indicators.reuse`; and runs 16 parameter sets at a time through the
+  lockstep kernel of :mod:`desk.backtest.batch`);
 * **first call** in a fresh process, compiling (an empty numba cache) and loading the cache,
-  beside the warm call;
+  beside the warm call: one backtest, and a sweep of 16 parameter sets (one lockstep group)
+  in the same process;
 * **peak memory** (max RSS of the parent and of any worker) of a ``--peak-combos`` sweep of
   ``--peak-bars`` bars on 2 workers.
 
@@ -259,7 +261,16 @@ def first_call_child(bars: int) -> None:
     first = time.perf_counter() - t
     t = time.perf_counter()
     backtest(c, "ma_crossover", PARAMS, CONFIG)
-    print(json.dumps({"first": first, "warm": time.perf_counter() - t}))
+    warm = time.perf_counter() - t
+    grid, _ = grid_for(16)  # one lockstep group, in this process
+    t = time.perf_counter()
+    sweep(c, "ma_crossover", grid, CONFIG, workers=1)
+    sweep_first = time.perf_counter() - t
+    t = time.perf_counter()
+    sweep(c, "ma_crossover", grid, CONFIG, workers=1)
+    sweep_warm = time.perf_counter() - t
+    print(json.dumps({"first": first, "warm": warm, "sweep_first": sweep_first,
+                      "sweep_warm": sweep_warm}))  # fmt: skip
 
 
 def first_call(bars: int) -> None:
@@ -274,6 +285,8 @@ def first_call(bars: int) -> None:
             got = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"{label:22s} first {got['first'] * 1e3:9.1f} ms   warm {got['warm'] * 1e3:8.1f} ms"
+                f"   | sweep of 16: first {got['sweep_first'] * 1e3:8.1f} ms"
+                f"   warm {got['sweep_warm'] * 1e3:8.1f} ms"
             )
 
 

@@ -24,6 +24,10 @@ The kernel walks the bars once (numba, ``cache=True``, ``nogil=True``). In each 
    (a sweep does not), and the equity statistics of :mod:`desk.backtest.stats` from bar
    ``start`` on, from which :func:`~desk.backtest.metrics.metrics_from_stats` makes the metrics.
 
+The rules below (sizing, fill prices and fees, exits) are compiled once, on plain numbers,
+in :mod:`desk.backtest.orders`; this kernel and the lockstep one of :mod:`desk.backtest.batch`
+both call them.
+
 Sizing, as a bot's order goes through :class:`~desk.execution.bot_orders.OmsSink`,
 :func:`~desk.execution.sizing.size_for` and risk:
 
@@ -65,14 +69,11 @@ import numpy as np
 
 from desk.backtest import stats as bar_stats
 from desk.backtest.book import (
-    GRID_TOL,
     N_STATE,
     N_TRADE_COLS,
     REASON_END,
     REASON_SIGNAL,
     REASON_STOP,
-    REASON_TAKE,
-    REL_TOL,
     S_CASH,
     S_EQTY,
     S_EVAL,
@@ -87,13 +88,18 @@ from desk.backtest.book import (
     close_trade,
 )
 from desk.backtest.config import SIZING_CODES, BacktestConfig
+from desk.backtest.orders import (
+    EV_FLAT,
+    EV_NONE,
+    exit_at,
+    fill_price,
+    order_size,
+)
+from desk.backtest.orders import EV_LONG as EV_LONG  # the event codes, re-exported
+from desk.backtest.orders import EV_SHORT as EV_SHORT
 
 _JIT = {"cache": True, "nogil": True}
 
-EV_NONE = 0
-EV_LONG = 1
-EV_SHORT = -1
-EV_FLAT = 2
 
 # The config vector (floats; see config_vector).
 C_CASH, C_SIZING, C_SIZE, C_FRACTION, C_RISK, C_ATR_MULT = 0, 1, 2, 3, 4, 5
@@ -156,39 +162,6 @@ def next_state(state: int, code: int) -> int:
 
 
 @numba.njit(**_JIT)
-def on_grid(s: float) -> bool:
-    """``s`` (in steps) is a whole number up to float noise: GRID_TOL, or a few ulps of it."""
-    return abs(s - math.floor(s + 0.5)) <= GRID_TOL + REL_TOL * abs(s)
-
-
-@numba.njit(**_JIT)
-def floor_units(s: float) -> float:
-    """``s`` (in steps) down to a whole number; one within float noise of it counts as it."""
-    return math.floor(s + 0.5) if on_grid(s) else math.floor(s)
-
-
-@numba.njit(**_JIT)
-def floor_step(x: float, step: float) -> float:
-    """``x`` >= 0 down to a multiple of ``step`` (0: unchanged), float noise forgiven."""
-    if step <= 0.0:
-        return x
-    return floor_units(x / step) * step
-
-
-@numba.njit(**_JIT)
-def round_price(p: float, tick: float, up: bool) -> float:
-    """``p`` onto the tick, up for a buy and down for a sell (0 tick: unchanged)."""
-    if tick <= 0.0:
-        return p
-    s = p / tick
-    if on_grid(s):
-        return math.floor(s + 0.5) * tick
-    if up:
-        return math.ceil(s) * tick
-    return math.floor(s) * tick
-
-
-@numba.njit(**_JIT)
 def _execute(
     st: np.ndarray,
     trades: np.ndarray,
@@ -201,70 +174,24 @@ def _execute(
     reason: int,
 ) -> None:
     """Fill ``qty`` (signed) around ``base``: slippage and taker fee if ``market``, else maker."""
-    buy = qty > 0.0
-    if market:
-        slip = base * cfg[C_SLIP_BPS] / 10_000.0 + cfg[C_SLIP_RANGE] * bar_range
-        price = base + slip if buy else base - slip
-        bps = cfg[C_TAKER]
-    else:
-        price = base
-        bps = cfg[C_MAKER]
-    price = round_price(price, cfg[C_TICK], buy)
-    fee = abs(qty) * price * bps / 10_000.0
+    price, fee = fill_price(
+        qty, base, bar_range, market, cfg[C_SLIP_BPS], cfg[C_SLIP_RANGE], cfg[C_TAKER],
+        cfg[C_MAKER], cfg[C_TICK],
+    )  # fmt: skip
     apply_fill(st, trades, qty, price, fee, bar, reason, cfg[C_LOT])
 
 
 @numba.njit(**_JIT)
 def order_qty(st: np.ndarray, cfg: np.ndarray, event: int, price: float, atr: float) -> float:
-    """The signed order a signal on this close sends; 0 with S_SKIPPED bumped when refused."""
-    pos = st[S_POS]
-    lot = cfg[C_LOT]
-    min_size = cfg[C_MIN]
-    target = 0.0
-    if event != EV_FLAT:
-        equity = st[S_CASH] + pos * price
-        sizing = cfg[C_SIZING]
-        if sizing == 0.0:
-            size = cfg[C_SIZE]
-        else:
-            if sizing == 1.0:
-                if equity < 0.0:
-                    st[S_SKIPPED] += 1.0
-                    return 0.0
-                size = equity * cfg[C_FRACTION] / price
-            else:
-                if not atr > 0.0:
-                    st[S_SKIPPED] += 1.0
-                    return 0.0
-                size = cfg[C_RISK] / (cfg[C_ATR_MULT] * atr)
-            size = floor_step(min(size, cfg[C_SIZE]), lot)
-            if size < min_size or size <= 0.0:
-                st[S_SKIPPED] += 1.0
-                return 0.0
-        if cfg[C_LEVERAGE] > 0.0:
-            cap = floor_step(cfg[C_LEVERAGE] * max(equity, 0.0) / price, lot)
-            size = min(size, cap)
-        target = size if event == EV_LONG else -size
-    delta = target - pos
-    if delta == 0.0:
-        return 0.0
-    if lot > 0.0:
-        # In whole lots, as the exact live arithmetic: the position is on the grid, so the
-        # order (target - position, floored to the lot) is floor(target) - position when
-        # buying and position - ceil(target) when selling. Float differences of two sizes
-        # on the grid would add noise that can cost a lot in the floor.
-        held = math.floor(pos / lot + 0.5)
-        want = target / lot
-        if on_grid(want) and math.floor(want + 0.5) == held:
-            return 0.0  # already there
-        units = floor_units(want) - held if delta > 0.0 else held + floor_units(-want)
-        q = units * lot
-    else:
-        q = abs(delta)
-    if q <= 0.0 or q < min_size:
+    """The signed order a signal on this close sends; 0 with S_SKIPPED bumped when refused
+    (:func:`~desk.backtest.orders.order_size`)."""
+    q, refused = order_size(
+        st[S_POS], st[S_CASH], event, price, atr, cfg[C_SIZING], cfg[C_SIZE], cfg[C_FRACTION],
+        cfg[C_RISK], cfg[C_ATR_MULT], cfg[C_LEVERAGE], cfg[C_LOT], cfg[C_MIN],
+    )  # fmt: skip
+    if refused:
         st[S_SKIPPED] += 1.0
-        return 0.0
-    return q if delta > 0.0 else -q
+    return q
 
 
 @numba.njit(**_JIT)
@@ -273,31 +200,13 @@ def _exits(
 ) -> None:
     """Stop-loss / take-profit inside this bar for the open position."""
     pos = st[S_POS]
-    stop, take = cfg[C_STOP], cfg[C_TAKE]
     entry = st[S_EVAL] / st[S_EQTY]
     qty = -pos
     if abs(qty) < cfg[C_MIN]:
         return
-    if pos > 0.0:
-        sl, tp = entry * (1.0 - stop), entry * (1.0 + take)
-        if take > 0.0 and o >= tp:
-            _execute(st, trades, cfg, qty, o, h - lo, bar, False, REASON_TAKE)
-        elif stop > 0.0 and o <= sl:
-            _execute(st, trades, cfg, qty, o, h - lo, bar, True, REASON_STOP)
-        elif stop > 0.0 and lo <= sl:
-            _execute(st, trades, cfg, qty, sl, h - lo, bar, True, REASON_STOP)
-        elif take > 0.0 and h >= tp:
-            _execute(st, trades, cfg, qty, tp, h - lo, bar, False, REASON_TAKE)
-    else:
-        sl, tp = entry * (1.0 + stop), entry * (1.0 - take)
-        if take > 0.0 and o <= tp:
-            _execute(st, trades, cfg, qty, o, h - lo, bar, False, REASON_TAKE)
-        elif stop > 0.0 and o >= sl:
-            _execute(st, trades, cfg, qty, o, h - lo, bar, True, REASON_STOP)
-        elif stop > 0.0 and h >= sl:
-            _execute(st, trades, cfg, qty, sl, h - lo, bar, True, REASON_STOP)
-        elif take > 0.0 and lo <= tp:
-            _execute(st, trades, cfg, qty, tp, h - lo, bar, False, REASON_TAKE)
+    reason, base = exit_at(pos, entry, o, h, lo, cfg[C_STOP], cfg[C_TAKE])
+    if reason >= 0:
+        _execute(st, trades, cfg, qty, base, h - lo, bar, reason == REASON_STOP, reason)
 
 
 @numba.njit(**_JIT)

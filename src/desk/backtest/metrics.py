@@ -89,6 +89,20 @@ def metrics_from_stats(
     stats: np.ndarray, trades: np.ndarray, *, cash: float, bar_ns: int, fees: float
 ) -> dict[str, float]:
     """:func:`compute_metrics` from the statistics vector the kernel accumulated."""
+    return metrics_from_pnl(stats, closed_pnl(trades), cash=cash, bar_ns=bar_ns, fees=fees)
+
+
+def closed_pnl(trades: np.ndarray) -> np.ndarray:
+    """The PnL of the closed round trips among ``trades`` rows, in order (contiguous)."""
+    if not len(trades):
+        return np.zeros(0)
+    return np.ascontiguousarray(trades[trades[:, T_OPEN] == 0.0, T_PNL])
+
+
+def metrics_from_pnl(
+    stats: np.ndarray, pnl: np.ndarray, *, cash: float, bar_ns: int, fees: float
+) -> dict[str, float]:
+    """:func:`metrics_from_stats` given the closed trades' PnL (:func:`closed_pnl`)."""
     n = int(stats[ST_BARS])
     if n == 0:
         raise ValueError("no bars to measure")
@@ -97,8 +111,6 @@ def metrics_from_stats(
     growth = final / cash
     years = n * bar_ns / YEAR_NS
     cagr = growth ** (1.0 / years) - 1.0 if growth > 0 else -1.0
-    closed = trades[trades[:, T_OPEN] == 0.0] if len(trades) else trades
-    pnl = closed[:, T_PNL] if len(closed) else np.zeros(0)
     gross_profit = float(pnl[pnl > 0].sum())
     gross_loss = float(-pnl[pnl < 0].sum())
     if len(pnl) == 0:
@@ -133,9 +145,11 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "METRIC_NAMES",
     "YEAR_NS",
+    "closed_pnl",
     "compute_metrics",
     "equity_stats",
     "json_safe",
+    "metrics_from_pnl",
     "metrics_from_stats",
     "sort_key",
 ]

@@ -1,9 +1,12 @@
 """Parameter sweeps: many backtests of one strategy over one data set, in parallel.
 
-Work is cut into chunks of combination numbers (:mod:`desk.backtest.grid`). A chunk runs
-:func:`~desk.backtest.run.evaluate` for each of its combinations and returns one row of
+Work is cut into chunks of combination numbers (:mod:`desk.backtest.grid`). A chunk takes
+each combination's candidate codes from the strategy's batch path, runs them through the
+lockstep kernel of :mod:`desk.backtest.batch` (:data:`~desk.backtest.batch.LANES` at a time,
+each to the bit what :func:`~desk.backtest.run.evaluate` gives alone) and returns one row of
 metrics per combination, plus, when asked, the equity curves of its best ``curves``
-combinations: never every curve, so memory stays bounded however large the grid.
+combinations (run again alone, keeping their curve): never every curve, so memory stays
+bounded however large the grid.
 
 Indicators are computed once per worker, not once per combination: chunks run inside
 :func:`desk.signals.indicators.reuse` blocks named by a token of the sweep, so a worker's
@@ -24,8 +27,9 @@ Backends:
   arrays are scattered to every worker once (``broadcast=True``) and tasks refer to them.
 
 Results do not depend on the backend or on the number of workers: every combination is
-computed alone by deterministic code, rows are stored by combination number, and the ranking
-sorts by the metric with the combination number breaking ties.
+computed by deterministic code that does not depend on the others in its group or chunk,
+rows are stored by combination number, and the ranking sorts by the metric with the
+combination number breaking ties.
 """
 
 from __future__ import annotations
@@ -39,11 +43,12 @@ from typing import Any
 
 import numpy as np
 
+from desk.backtest.batch import LANES, evaluate_many, release
 from desk.backtest.config import BacktestConfig, BacktestError
 from desk.backtest.data import Candles
 from desk.backtest.grid import Grid
 from desk.backtest.metrics import METRIC_NAMES, sort_key
-from desk.backtest.run import atr_series, evaluate, with_rules
+from desk.backtest.run import atr_series, evaluate, make_strategy, with_rules
 from desk.signals import indicators as ind
 
 Progress = Callable[[int, int], None]
@@ -92,30 +97,24 @@ def _chunk(
     metric: str,
     curves: int,
 ) -> tuple[list[int], np.ndarray, list[Curve]]:
-    rows = np.empty((len(indices), len(METRIC_NAMES)))
+    strategies = [make_strategy(strategy, {**base, **grid.params(int(i))}) for i in indices]
+    found = evaluate_many(arrays, strategies, config, bar_ns=bar_ns, start=start)
+    rows = np.array([[m[name] for name in METRIC_NAMES] for m in found]).reshape(
+        len(indices), len(METRIC_NAMES)
+    )
     best: list[Curve] = []
-    atr = arrays.get("atr")
-    n = len(arrays["close"])
-    # Reused by every run that keeps its curve: no fresh pages per run.
-    buffers = (np.empty(0), np.empty(n), np.empty(n)) if curves else None
-    for k, index in enumerate(indices):
-        params = {**base, **grid.params(int(index))}
-        metrics, curve = evaluate(
-            arrays,
-            strategy,
-            params,
-            config,
-            bar_ns=bar_ns,
-            start=start,
-            atr=atr,
-            curve=curves > 0,
-            buffers=buffers,
-        )
-        rows[k] = [metrics[name] for name in METRIC_NAMES]
-        if curve is not None:
-            best = _keep_best(
-                best, [(sort_key(metric, metrics[metric]), int(index), curve)], curves
-            )
+    if curves:
+        keys = [(sort_key(metric, m[metric]), int(i)) for m, i in zip(found, indices, strict=True)]
+        # The chunk's best, run again alone for their curves (their metrics are the same).
+        n = len(arrays["close"])
+        buffers = (np.empty(0), np.empty(n), np.empty(n))  # reused: no fresh pages per run
+        for key, index in sorted(keys)[:curves]:
+            _, curve = evaluate(
+                arrays, strategy, {**base, **grid.params(index)}, config, bar_ns=bar_ns,
+                start=start, atr=arrays.get("atr"), curve=True, buffers=buffers,
+            )  # fmt: skip
+            assert curve is not None
+            best.append((key, index, curve))
     return [int(i) for i in indices], rows, best
 
 
@@ -170,8 +169,10 @@ def _chunks(indices: np.ndarray, size: int) -> Iterator[np.ndarray]:
 
 
 def chunk_size_for(count: int, workers: int) -> int:
-    """About 8 chunks per worker (balance and progress), 1..256 combinations each."""
-    return max(1, min(256, math.ceil(count / (workers * 8))))
+    """About 8 chunks per worker (balance and progress), in whole lockstep groups of
+    :data:`~desk.backtest.batch.LANES` combinations, 256 at most."""
+    size = min(256, math.ceil(count / (workers * 8)))
+    return max(LANES, math.ceil(size / LANES) * LANES)
 
 
 def sweep(
@@ -257,6 +258,7 @@ def _run_loky(
                 yield run_chunk(arrays, *common, chunk, *tail)
         finally:
             ind.forget()
+            release()
         return
     from joblib import Parallel, delayed, parallel_config
 
