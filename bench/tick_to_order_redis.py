@@ -12,7 +12,9 @@ Three sides in one process, each with its own bus, wired as `desk feed`, `desk b
 
 Timed from publishing the Trade on the feed's bus to ``OrderManager.submit`` returning in the
 executor. The in-process figure (the same chain on one bus, ``bench/tick_to_order.py``'s
-"minus decode" path) is measured first in the same run. Needs Redis; prints figures only.
+"minus decode" path) is measured first in the same run, and the floor Redis itself sets: two
+bare pub/sub hops (redis-py, a PUBLISH to a subscriber that PUBLISHes on to a second one, a
+small payload, no desk code), paced the same way. Needs Redis; prints figures only.
 
     .venv/bin/python bench/tick_to_order_redis.py [--orders 300] [--url redis://127.0.0.1:6379/0]
 """
@@ -188,10 +190,48 @@ async def through_redis(count: int, url: str, tmp: Path) -> list[float]:
     return latencies[3:]
 
 
+async def bare_hops(count: int, url: str) -> list[float]:
+    """Two pub/sub hops with nothing of desk's: A -> (ch1) -> B -> (ch2) -> A."""
+    prefix = f"benchhop{os.getpid()}"
+    pub, relay = make_client(url), make_client(url)
+    sub_in, sub_out = relay.pubsub(), pub.pubsub()
+    await sub_in.subscribe(f"{prefix}:1")
+    await sub_out.subscribe(f"{prefix}:2")
+    for sub in (sub_in, sub_out):  # the subscribe confirmations
+        await sub.get_message(timeout=1.0)
+
+    async def forward() -> None:
+        async for message in sub_in.listen():
+            if message["type"] == "message":
+                await relay.publish(f"{prefix}:2", message["data"])
+
+    relaying = asyncio.get_running_loop().create_task(forward())
+    payload = b"x" * 200  # about a sealed candle's size
+    latencies: list[float] = []
+    for _ in range(count):
+        t0 = time.perf_counter_ns()
+        await pub.publish(f"{prefix}:1", payload)
+        while True:
+            message = await sub_out.get_message(timeout=5.0)
+            if message is None or message["type"] == "message":
+                break
+        if message is not None:
+            latencies.append((time.perf_counter_ns() - t0) / 1000)
+        await asyncio.sleep(0)
+    relaying.cancel()
+    await asyncio.gather(relaying, return_exceptions=True)
+    for sub in (sub_in, sub_out):
+        await sub.aclose()
+    await pub.aclose()
+    await relay.aclose()
+    return latencies[3:]
+
+
 async def main(count: int, url: str) -> None:
     os.environ.setdefault("DESK_COMMAND_SECRET", "bench-secret-0123456789")
     with tempfile.TemporaryDirectory() as tmp:
         local = await in_process(count, Path(tmp))
+        floor = await bare_hops(count, url)
         remote = await through_redis(count, url, Path(tmp))
     print(f"tick -> risk-checked order, microseconds ({len(local)} / {len(remote)} orders):")
     print(
@@ -200,7 +240,12 @@ async def main(count: int, url: str) -> None:
     print(
         f"  through Redis (3 roles)     : p50 {pct(remote, 0.5):8.1f}  p99 {pct(remote, 0.99):8.1f}"
     )
+    print(
+        f"  reference, 2 bare Redis pub/sub hops: p50 {pct(floor, 0.5):8.1f}  "
+        f"p99 {pct(floor, 0.99):8.1f}"
+    )
     print(f"  ratio p50 Redis / in-process: {pct(remote, 0.5) / pct(local, 0.5):.1f}x")
+    print(f"  ratio p50 Redis / 2 bare hops: {pct(remote, 0.5) / pct(floor, 0.5):.2f}x")
 
 
 if __name__ == "__main__":

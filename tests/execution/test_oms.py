@@ -4,6 +4,7 @@ venue errors, cancels and reconciliation."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -316,7 +317,41 @@ def _listed(cid: str, *, size: str = "2", filled: str = "0", status: S = S.LIVE)
     )
 
 
-async def test_the_order_is_committed_before_the_venue_hears_of_it(desk: Desk) -> None:
+async def test_the_order_is_journalled_before_the_venue_hears_of_it(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """At the moment the venue is called, a crash (the files copied as they are on disk: no
+    flush, no close) restarts with the order known, though SQLite has not committed it."""
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    original = desk.venue.submit
+
+    async def submit(request: OrderRequest) -> None:
+        for path in tmp_path.glob("desk.sqlite*"):
+            shutil.copy(path, crash / path.name)
+        await original(request)
+
+    desk.venue.submit = submit  # type: ignore[method-assign]
+    cid = desk.oms.submit(req()).client_order_id
+    await desk.sent(1)
+    assert desk.rows("SELECT client_order_id FROM orders") == []  # the batch is still queued
+    restarted = await Desk(crash / "desk.sqlite").start()
+    assert restarted.store.journal_replayed == 1
+    recovered = restarted.oms.order(cid)
+    assert recovered is not None and recovered.status is S.PENDING_NEW
+    assert [o.client_order_id for o in restarted.oms.unresolved()] == [cid]
+    await restarted.stop()
+
+
+async def test_without_the_journal_the_order_is_committed_before_the_venue_hears_of_it(
+    tmp_path: Path,
+) -> None:
+    desk = Desk(tmp_path / "desk.sqlite")
+    desk.store = SqliteStore(
+        StorageConfig(sqlite_path=str(desk.path), flush_interval=3600, order_journal=False)
+    )
+    desk.oms.store = desk.store
+    await desk.start()
     seen: list[list[tuple[Any, ...]]] = []
     original = desk.venue.submit
 
@@ -328,6 +363,7 @@ async def test_the_order_is_committed_before_the_venue_hears_of_it(desk: Desk) -
     cid = desk.oms.submit(req()).client_order_id
     await desk.sent(1)
     assert seen == [[(cid, "pending_new")]]
+    await desk.stop()
 
 
 async def test_risk_denial_is_recorded_with_its_reason_and_never_sent(tmp_path: Path) -> None:

@@ -229,3 +229,21 @@ def test_thousands_of_fills_do_not_drift() -> None:
         for _ in range(5000)
     ]
     _run(trades)
+
+
+def test_what_risk_reads_follows_every_fill_mark_and_day_roll() -> None:
+    """The per-order reads are cached; each fill, mark and midnight must show at once."""
+    clock = TestClock()
+    p = Portfolio(clock, starting_cash=D(1000))
+    assert (p.position("b1", SYM), p.symbol_position(SYM), p.equity()) == (0, 0, 1000)
+    assert (p.gross_exposure(), p.daily_pnl()) == (0, 0)
+    p.apply_fill(fill(Side.BUY, "2", "100", trade_id="1", fee="1"))
+    assert (p.position("b1", SYM), p.symbol_position(SYM), p.equity()) == (2, 2, 999)
+    assert (p.gross_exposure(), p.daily_pnl()) == (200, -1)
+    p.mark(SYM, D(110))
+    assert (p.equity(), p.gross_exposure(), p.daily_pnl()) == (1019, 220, 19)
+    p.apply_fill(fill(Side.SELL, "3", "110", trade_id="2", bot_id="b2", client_order_id="o2"))
+    assert (p.position("b1", SYM), p.position("b2", SYM), p.symbol_position(SYM)) == (2, -3, -1)
+    assert p.gross_exposure() == 550 and p.gross_exposure("b2") == 330
+    clock.advance_ns(DAY)
+    assert p.daily_pnl() == 0 and p.equity() == 1019

@@ -128,17 +128,21 @@ def test_kill_9_mid_trading_then_restart_loses_and_duplicates_nothing(tmp_path: 
         )
         assert restarted.returncode == 0, restarted.stderr[-3000:]
 
-        venue = _get(base, "/api/v5/trade/orders-history?instType=SPOT&limit=1000")
-        venue += _get(base, "/api/v5/trade/orders-pending?instType=SPOT")
+        venue = _history(base) + _get(base, "/api/v5/trade/orders-pending?instType=SPOT")
         venue_ids = Counter(o["clOrdId"] for o in venue)
         ours = {cid for (cid,) in _rows(db, "SELECT client_order_id FROM orders")}
         assert venue_ids and max(venue_ids.values()) == 1, "an order reached the venue twice"
         assert set(venue_ids) <= ours, "the venue has orders desk does not know"
 
-        bought = Decimal(0)
-        for side, size in _rows(db, "SELECT side, size FROM fills WHERE symbol = 'BTC-USDT'"):
-            bought += Decimal(size) if side == "buy" else -Decimal(size)
-        assert _btc(base) - start_btc == bought, "desk's position differs from the venue's"
+        # The venue's BTC moves by the traded size less the fees it took in BTC (OKX charges
+        # a buyer's fee in the base currency); desk's fills record both.
+        moved = Decimal(0)
+        fills = "SELECT side, size, fee, fee_ccy FROM fills WHERE symbol = 'BTC-USDT'"
+        for side, size, fee, fee_ccy in _rows(db, fills):
+            moved += Decimal(size) if side == "buy" else -Decimal(size)
+            if fee_ccy == "BTC":
+                moved -= Decimal(fee)
+        assert _btc(base) - start_btc == moved, "desk's position differs from the venue's"
 
         (message,) = _rows(
             db,
@@ -149,6 +153,17 @@ def test_kill_9_mid_trading_then_restart_loses_and_duplicates_nothing(tmp_path: 
     finally:
         sim.send_signal(signal.SIGINT)
         sim.wait(30)
+
+
+def _history(base: str) -> list[dict]:
+    """Every finished order, newest first: OKX pages at most 100 a call, ``after`` an ordId."""
+    orders: list[dict] = []
+    path = "/api/v5/trade/orders-history?instType=SPOT&limit=100"
+    page = _get(base, path)
+    while page:
+        orders += page
+        page = _get(base, f"{path}&after={page[-1]['ordId']}") if len(page) == 100 else []
+    return orders
 
 
 def _btc(base: str) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -367,3 +368,56 @@ def test_book_stays_right_when_stale_levels_are_compacted(monkeypatch: pytest.Mo
         _model_apply(model, [(px, sz)])
         assert book.raw_bids() == [model[p] for p in sorted(model, reverse=True)]
         assert same(book.best_bid_px, max(model, default=math.nan))
+
+
+# -- the kept checksum strings against the definition ------------------------------------------
+
+
+@pytest.mark.parametrize("compact_every", [3, 1024])
+def test_kept_checksum_equals_the_definition_after_every_message(
+    monkeypatch: pytest.MonkeyPatch, compact_every: int
+) -> None:
+    """OrderBook.checksum reuses a side's strings while updates stay below its top 25 levels;
+    on a deep book with changes above and below that floor (inserts, deletes, size changes,
+    another spelling of a price, snapshots, clears, compactions) it equals okx_checksum of
+    the book's own levels after every message."""
+    monkeypatch.setattr(book_module, "_COMPACT_EVERY", compact_every)
+    rng = random.Random(17)
+    grid = [f"{1000 + i}" for i in range(60)]  # bids 1000..1059, asks 1060..1119 below
+
+    def levels(side: int, count: int) -> list[tuple[str, str, str, str]]:
+        out = []
+        for _ in range(count):
+            i = rng.randrange(60)
+            px = str(1000 + side * 60 + i)
+            if rng.random() < 0.05:
+                px += ".0"  # the same price spelt another way takes the level over
+            sz = rng.choice(["0", "0", "1", "2.5", "0.125", "7"])
+            out.append((px, sz, "0", "1"))
+        return out
+
+    book = OrderBook("X")
+    book.checksum()  # from here on updates keep the checksum strings
+    for step in range(1500):
+        roll = rng.random()
+        if roll < 0.01:
+            book.apply_snapshot([(p, "1") for p in reversed(grid)], levels(1, 40))
+        elif roll < 0.015:
+            book.clear()
+        else:
+            book.apply_update(levels(0, rng.randrange(0, 6)), levels(1, rng.randrange(0, 6)))
+        bids, asks = book.copy_levels()
+        assert book.checksum() == okx_checksum(bids, asks), f"step {step}"
+        if rng.random() < 0.3:  # unchecked messages in between: the strings must still follow
+            book.apply_update(levels(0, 3), levels(1, 3))
+
+
+def test_checksum_after_a_refused_level_is_computed_from_the_book_as_it_is() -> None:
+    book = OrderBook("X")
+    book.apply_snapshot([(str(1000 - i), "1") for i in range(30)], [("1100", "1")])
+    book.checksum()
+    with pytest.raises(ValueError, match="unusable size"):
+        book.apply_update([("999", "5"), ("998", "nan")], [])  # half applied, then refused
+    bids, asks = book.copy_levels()
+    assert ("999", "5") in bids
+    assert book.checksum() == okx_checksum(bids, asks)

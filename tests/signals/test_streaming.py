@@ -209,3 +209,22 @@ def test_reset_forgets_history() -> None:
 def test_constructor_validation(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("n", [1, 7, 20, 4097])
+def test_long_series_through_non_finite_values_stays_in_step(n: int) -> None:
+    # The batch windows go by chunks of whole windows (about CHUNK values) and slide a chunk
+    # whose windows are all finite without a test per value: a NaN exactly on a chunk's first
+    # value, alone in its chunk, a run of inf and a lone -inf must read as the updaters do.
+    from desk.signals.kernels import CHUNK
+
+    chunk = max(1, CHUNK // n) * n
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 4 * chunk + 100)))
+    close[2 * chunk] = np.nan
+    close[chunk // 2 : chunk // 2 + 10] = np.inf
+    close[3 * chunk + 5] = -np.inf
+    data = Bars(close * 1.001, close * 0.999, close, rng.exponential(1.0, close.size))
+    for name in ("sma", "bollinger", "zscore", "vwap-n", "realized_vol"):
+        batch, make, columns = CASES[name]
+        assert_same(batch(data, n), stream(make(n), *columns(data)))

@@ -347,3 +347,60 @@ async def test_reading_while_the_database_stays_locked_fails_clearly_and_keeps_t
     await store.flush()
     assert rows(path, "SELECT message FROM system_events") == [("waiting",)]
     await store.close()
+
+
+async def test_order_path_rows_checked_when_built_still_put_a_bad_value_aside(db: Store) -> None:
+    """Orders, order events and fills are held to the checks while their values are typed
+    (the writer skips its own pass for them); a bad value still never reaches a table."""
+    from decimal import Decimal
+
+    from desk.core.enums import Side
+    from desk.core.orders import Fill, Liquidity, Order, OrderStatus, OrderType
+
+    def fill(trade_id: str, price: str) -> Fill:
+        return Fill(
+            ts_exchange=1, ts_recv=2, venue="okx", client_order_id="c1", trade_id=trade_id,
+            venue_order_id="v1", bot_id="b1", symbol="BTC-USDT", side=Side.BUY,
+            price=Decimal(price), size=Decimal("0.1"), fee=Decimal("0.01"), fee_ccy="USDT",
+            liquidity=Liquidity.TAKER,
+        )  # fmt: skip
+
+    def order(cid: str, size: str, status: OrderStatus) -> Order:
+        return Order(
+            ts_exchange=1, ts_recv=2, client_order_id=cid, symbol="BTC-USDT", side=Side.BUY,
+            venue_order_id="", order_type=OrderType.LIMIT, price=Decimal(100), size=Decimal(size),
+            filled=Decimal(0), avg_price=Decimal(0), status=status,
+            bot_id="b1", venue="okx", created_ns=1,
+        )  # fmt: skip
+
+    store = db.store
+    store.record_fill(fill("t1", "100"))
+    store.record_fill(fill("t2", "NaN"))
+    store.record_fill(fill("t3", "101"))
+    flags = {"reduce_only": False, "notional": Decimal(10), "updated_ns": 3}
+    store.record_order(order("good", "0.1", OrderStatus.LIVE), **flags)
+    store.record_order(order("bad", "-1", OrderStatus.LIVE), **flags)
+    store.record_order(order("refused", "-1", OrderStatus.REJECTED), **flags)
+    store.record_order_event(
+        ts_ns=1, client_order_id="good", status="live", filled=Decimal(0), reason=""
+    )
+    store.record_order_event(
+        ts_ns=2, client_order_id="good", status="live", filled=Decimal("-1"), reason=""
+    )
+    await store.flush()
+
+    assert rows(db.path, "SELECT trade_id, price FROM fills ORDER BY id") == [
+        ("t1", "100"),
+        ("t3", "101"),
+    ]
+    assert rows(db.path, "SELECT client_order_id FROM orders ORDER BY rowid") == [
+        ("good",),
+        ("refused",),
+    ]
+    assert rows(db.path, "SELECT filled FROM order_events") == [("0",)]
+    dead = await store.load_dead_letters()
+    assert sorted((d["table"], d["error"]) for d in dead) == [
+        ("fills", "price: not a finite number (NaN)"),
+        ("order_events", "filled: must be >= 0, got -1"),
+        ("orders", "size: must be > 0, got -1"),
+    ]

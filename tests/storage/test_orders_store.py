@@ -159,3 +159,26 @@ async def test_a_file_from_before_the_order_tables_gains_them(tmp_path: Path) ->
     store.record_fill(_fill("t1"))
     assert len(await store.load_fills()) == 1
     await store.close()
+
+
+async def test_states_of_one_order_in_one_batch_store_its_last_state_in_its_turn(
+    tmp_path: Path,
+) -> None:
+    """The writer folds an order's states within a batch to the last one (one row written,
+    not three); the result is as if each had been written: the last state, every history
+    row, and orders still stored in the order they first came (rowid)."""
+    store = await _open(tmp_path / "desk.sqlite")
+    updates = [("o1", OrderStatus.PENDING_NEW), ("o2", OrderStatus.PENDING_NEW)]
+    updates += [("o1", OrderStatus.LIVE), ("o2", OrderStatus.CANCELED), ("o1", OrderStatus.FILLED)]
+    for step, (cid, status) in enumerate(updates, 1):
+        store.record_order(_order(cid, status), reduce_only=False, notional=D(0), updated_ns=step)
+        store.record_order_event(
+            ts_ns=step, client_order_id=cid, status=str(status), filled=D(0), reason=""
+        )
+    await store.flush()
+    await store.close()
+    with sqlite3.connect(tmp_path / "desk.sqlite") as db:
+        orders = db.execute("SELECT client_order_id, status, updated_ns FROM orders ORDER BY rowid")
+        assert orders.fetchall() == [("o1", "filled", 5), ("o2", "canceled", 4)]
+        events = db.execute("SELECT client_order_id, status FROM order_events ORDER BY id")
+        assert events.fetchall() == [(cid, str(status)) for cid, status in updates]

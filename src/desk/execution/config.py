@@ -12,6 +12,21 @@ from desk.execution.paper import PaperConfig
 from desk.execution.risk_rules import RiskConfig
 
 
+class OrderHistoryConfig(FrozenConfig, frozen=True):
+    """How long the OMS keeps done orders (filled, canceled, rejected, expired) in memory.
+
+    SQLite keeps every order; memory keeps a done order ``keep_minutes`` after it ended, and at
+    most ``max_done_orders`` of them (the oldest go first), so a long run stays flat. The ids of
+    the ``remember_pruned`` orders pruned last are remembered: a late or duplicate report for
+    one of them is recognised (logged and counted, never taken for money on an unknown order),
+    and a request that reuses such an id is refused.
+    """
+
+    keep_minutes: PositiveFloat = 60.0
+    max_done_orders: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    remember_pruned: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+
+
 class ExecutionConfig(FrozenConfig, frozen=True):
     """Where orders go and the limits they must pass.
 
@@ -35,3 +50,4 @@ class ExecutionConfig(FrozenConfig, frozen=True):
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     paper: PaperConfig = msgspec.field(default_factory=PaperConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+    history: OrderHistoryConfig = msgspec.field(default_factory=OrderHistoryConfig)

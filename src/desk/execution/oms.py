@@ -2,9 +2,11 @@
 
 Flow of an order: :meth:`OrderManager.submit` assigns a client order id, validates the
 request, passes it through the pre-trade ``check`` (risk; no order reaches the venue without
-it), records and publishes PENDING_NEW, and hands the request to the venue in a task. That task
-first waits until the PENDING_NEW row is committed to SQLite, so that after a crash the
-restarted OMS knows every order the venue may know. The venue's verdict arrives as reports
+it), records and publishes PENDING_NEW, and hands the request to the venue in a task. The
+PENDING_NEW row is durable before that task exists: written to the store's order journal
+(``journal_order``, one ``os.write``) so that after a crash the restarted OMS knows every order
+the venue may know. With the journal off, the task first waits until the row is committed to
+SQLite. The venue's verdict arrives as reports
 (:meth:`OrderManager.on_report`), which may be duplicated or out of order.
 
 The order table and its state machine are in order_state.py, how each report moves an order
@@ -35,6 +37,8 @@ from desk.core.bus import Bus
 from desk.core.clock import NS_PER_S, Clock
 from desk.core.enums import Side
 from desk.core.orders import MANUAL_ACCOUNT, Fill, Order, OrderRequest, OrderStatus, OrderType
+from desk.execution.config import OrderHistoryConfig
+from desk.execution.order_history import Bounded, DoneOrders
 from desk.execution.order_ids import ClientOrderIdFactory, is_valid_client_order_id
 from desk.execution.order_state import ZERO, OrderStore, StoredOrder, Tracked, request_of
 from desk.execution.portfolio import FillKey, Portfolio, fill_key
@@ -82,6 +86,7 @@ class OrderManager(Reconciler):
         lookback_ns: int = 7 * 86_400 * NS_PER_S,
         recent_fills: int = 1000,
         durable_before_send: bool = True,
+        history: OrderHistoryConfig | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -99,6 +104,7 @@ class OrderManager(Reconciler):
         self._open_by_symbol: dict[tuple[str, Side], Decimal] = {}
         self._by_venue_id: dict[str, str] = {}
         self._seen_fills: set[FillKey] = set()
+        self._done = DoneOrders(history)
         self._fills: deque[Fill] = deque(maxlen=recent_fills)
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
@@ -122,12 +128,12 @@ class OrderManager(Reconciler):
         for stored in await self.store.load_open_orders():
             self._adopt_stored(stored)
         fills = await self.store.load_fills()
-        for fill in fills:
-            self._seen_fills.add(fill_key(fill))
-        self._fills.extend(fills[-(self._fills.maxlen or 0) :])
         if self.portfolio is not None:
             self.portfolio.restore(fills)
+        self._adopt_fills(fills)
+        self._fills.extend(fills[-(self._fills.maxlen or 0) :])
         self._started = True
+        self._prune_done()
         log.info(
             "OMS loaded %d orders (%d open) and %d fills",
             len(self._orders),
@@ -149,6 +155,32 @@ class OrderManager(Reconciler):
         self._register(tracked)
         if order.venue_order_id:
             self._by_venue_id[order.venue_order_id] = order.client_order_id
+
+    def bounded(self) -> list[Bounded]:
+        """The OMS's bounded histories, for the health mode."""
+        return self._done.health()
+
+    def _adopt_fills(self, fills: list[Fill]) -> None:
+        """Each stored fill's key goes with its order; the fills of orders from before the
+        lookback are not kept: those orders count as pruned (a late report for one is known)."""
+        older: set[FillKey] = set()
+        older_orders: dict[str, str] = {}
+        for fill in fills:
+            key = fill_key(fill)
+            tracked = self._orders.get(fill.client_order_id)
+            if tracked is None:
+                older.add(key)
+                older_orders[fill.client_order_id] = fill.venue_order_id
+                continue
+            self._seen_fills.add(key)
+            if tracked.fill_keys is None:
+                tracked.fill_keys = [key]
+            else:
+                tracked.fill_keys.append(key)
+        for client_order_id, venue_order_id in older_orders.items():
+            self._done.forget(client_order_id, venue_order_id)
+        if older and self.portfolio is not None:
+            self.portfolio.forget_fills(older)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Let in-flight requests finish (up to ``timeout``), then close the venue."""
@@ -174,6 +206,14 @@ class OrderManager(Reconciler):
         if known is not None:
             log.info("order %s already known: not sent again", request.client_order_id)
             return known.order
+        self._prune_done()
+        if request.client_order_id and self._done.was_pruned(request.client_order_id):
+            log.info("order %s is a done order's id: not sent again", request.client_order_id)
+            return self._order_of(
+                request,
+                OrderStatus.REJECTED,
+                "invalid: client order id already used by a done order",
+            )
         if not request.client_order_id:
             request = msgspec.structs.replace(request, client_order_id=self._new_id())
         if request.venue != self.venue_name:
@@ -188,7 +228,11 @@ class OrderManager(Reconciler):
             if isinstance(checked, str):
                 return self._refuse(request, checked)
             request = checked
-        tracked = self._track(request, OrderStatus.PENDING_NEW, "")
+        try:
+            tracked = self._track(request, OrderStatus.PENDING_NEW, "")
+        except OSError as exc:  # the journal could not take it: never send what may be forgotten
+            log.error("order %s not journalled: %s", request.client_order_id, exc)
+            return self._refuse(request, f"storage: the order could not be made durable: {exc}")
         tracked.sending = True  # from now: a cancel must wait until the venue has the order
         self._spawn(self._send(tracked, request), f"submit-{request.client_order_id}")
         return tracked.order
@@ -219,9 +263,9 @@ class OrderManager(Reconciler):
         log.info("order %s refused: %s", request.client_order_id, reason)
         return self._track(request, OrderStatus.REJECTED, reason).order
 
-    def _track(self, request: OrderRequest, status: OrderStatus, reason: str) -> Tracked:
+    def _order_of(self, request: OrderRequest, status: OrderStatus, reason: str) -> Order:
         now = self.clock.now_ns()
-        order = Order(
+        return Order(
             ts_exchange=0,
             ts_recv=now,
             client_order_id=request.client_order_id,
@@ -239,10 +283,22 @@ class OrderManager(Reconciler):
             reason=reason,
             created_ns=now,
         )
+
+    def _track(self, request: OrderRequest, status: OrderStatus, reason: str) -> Tracked:
+        order = self._order_of(request, status, reason)
+        now = order.created_ns
         tracked = Tracked(order, request)
+        journalled = recorded = False
+        if status is OrderStatus.PENDING_NEW and self._durable:
+            # Durable from here on (or, with the journal off, queued: _send waits for its commit).
+            journalled = self.store.journal_order(
+                order, reduce_only=request.reduce_only, notional=ZERO, updated_ns=now
+            )
+            recorded = True
         self._register(tracked)
-        self._emit(tracked)
-        tracked.durable_at = getattr(self.store, "rows_enqueued", 0)
+        self._emit(tracked, recorded=recorded)
+        if self._durable and not journalled:
+            tracked.durable_at = getattr(self.store, "rows_enqueued", 0)
         return tracked
 
     def resubmit_pending(self) -> int:

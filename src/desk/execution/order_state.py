@@ -11,6 +11,7 @@ on it, with venue reports (reports.py) and reconciliation (reconcile.py) in betw
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import re
 from collections import deque
@@ -25,8 +26,9 @@ from desk.core.bus import Bus
 from desk.core.clock import Clock
 from desk.core.enums import Side
 from desk.core.orders import Fill, Order, OrderRequest, OrderStatus
+from desk.execution.order_history import DoneOrders
 from desk.execution.order_ids import ClientOrderIdFactory
-from desk.execution.portfolio import Portfolio
+from desk.execution.portfolio import FillKey, Portfolio
 from desk.execution.venue import ExecutionClient, VenueError
 
 log = logging.getLogger("desk.execution.oms")
@@ -71,6 +73,10 @@ class OrderStore(Protocol):
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> None: ...
 
+    def journal_order(
+        self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> bool: ...
+
     def record_order_event(
         self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
     ) -> None: ...
@@ -100,6 +106,7 @@ class Tracked:
         "cancel_sent",
         "cancel_wanted",
         "durable_at",
+        "fill_keys",
         "notional",
         "on_change",
         "outcome_unknown",
@@ -116,7 +123,9 @@ class Tracked:
         self.outcome_unknown = False
         self.cancel_sent = False
         self.cancel_wanted = False  # asked while the order was still on its way to the venue
-        self.durable_at = 0  # the store's row count once this order's first rows were queued
+        # The store's row count to wait for before sending (0: durable already, journalled)
+        self.durable_at = 0
+        self.fill_keys: list[FillKey] | None = None  # this order's fills, forgotten with it
 
     @property
     def order(self) -> Order:
@@ -187,10 +196,16 @@ class OrderStateMachine:
     _open_by_account: dict[tuple[str, str, Side], Decimal]
     _open_by_symbol: dict[tuple[str, Side], Decimal]
     _by_venue_id: dict[str, str]
+    _seen_fills: set[FillKey]
+    _done: DoneOrders
     _tasks: set[asyncio.Task[None]]
     _fills: deque[Fill]
 
     # ---- the table ----
+
+    def new_id(self) -> str:
+        """A fresh client order id (for a request the caller must know the id of)."""
+        return self._new_id()
 
     def _new_id(self) -> str:
         while True:
@@ -224,6 +239,34 @@ class OrderStateMachine:
             self._open.setdefault(cid, None)
         else:
             self._open.pop(cid, None)
+            if new.status.terminal:
+                self._done.ended(cid, new.ts_recv)
+
+    def _prune_done(self) -> None:
+        """Drop the done orders that are due (:class:`DoneOrders`) from memory; SQLite keeps
+        them. Called before a new order joins the table, never while it is being iterated."""
+        done = self._done
+        if not len(done):
+            return
+        now = self.clock.now_ns()
+        for cid in done.due(now):
+            tracked = self._orders.get(cid)
+            if tracked is None:
+                done.forget(cid)
+                continue
+            if tracked.sending or tracked.outcome_unknown or not tracked.order.status.terminal:
+                done.keep(cid, now)
+                continue
+            del self._orders[cid]
+            self._open.pop(cid, None)
+            venue_order_id = tracked.order.venue_order_id
+            if venue_order_id and self._by_venue_id.get(venue_order_id) == cid:
+                del self._by_venue_id[venue_order_id]
+            if tracked.fill_keys:
+                self._seen_fills.difference_update(tracked.fill_keys)
+                if self.portfolio is not None:
+                    self.portfolio.forget_fills(tracked.fill_keys)
+            done.forget(cid, venue_order_id)
 
     def _find(self, client_order_id: str, venue_order_id: str) -> Tracked | None:
         tracked = self._orders.get(client_order_id) if client_order_id else None
@@ -242,9 +285,9 @@ class OrderStateMachine:
     async def _send(self, tracked: Tracked, request: OrderRequest) -> None:
         tracked.sending = True
         try:
-            if self._durable:
-                # Only this order's own rows: later orders' rows must not hold it back.
-                await self.store.wait_committed(tracked.durable_at or None)
+            if self._durable and tracked.durable_at:
+                # Journal off: only this order's own rows; later orders' must not hold it back.
+                await self.store.wait_committed(tracked.durable_at)
             await self.venue.submit(request)
         except VenueError as exc:
             if is_duplicate_id_refusal(str(exc)):
@@ -347,15 +390,17 @@ class OrderStateMachine:
             reason=reason,
         )
 
-    def _emit(self, tracked: Tracked) -> None:
-        """Record the order's new state and its history row, and publish it."""
+    def _emit(self, tracked: Tracked, *, recorded: bool = False) -> None:
+        """Record the order's new state (unless ``recorded`` already) and its history row,
+        and publish it."""
         order = tracked.order
-        self.store.record_order(
-            order,
-            reduce_only=tracked.request.reduce_only,
-            notional=tracked.notional,
-            updated_ns=order.ts_recv,
-        )
+        if not recorded:
+            self.store.record_order(
+                order,
+                reduce_only=tracked.request.reduce_only,
+                notional=tracked.notional,
+                updated_ns=order.ts_recv,
+            )
         self.store.record_order_event(
             ts_ns=order.ts_recv,
             client_order_id=order.client_order_id,
@@ -381,13 +426,14 @@ class OrderStateMachine:
         ]
 
     def orders(self, limit: int = 200) -> list[Order]:
-        """The most recent orders, newest first."""
-        ordered = sorted(
+        """The most recent orders, newest first (the views ask at 10 Hz: no full sort)."""
+        if limit <= 0:
+            return []
+        return heapq.nlargest(
+            limit,
             (t.order for t in self._orders.values()),
             key=lambda o: (o.created_ns, o.client_order_id),
-            reverse=True,
         )
-        return ordered[:limit]
 
     def fills(self, limit: int = 200) -> list[Fill]:
         """The most recent fills, newest first."""

@@ -1,10 +1,14 @@
 """Positions and PnL per (bot_id, symbol), exact.
 
-Every quantity is kept as a :class:`fractions.Fraction` internally: sizes and fees are sums of
-decimals, but a weighted average price (and the realised PnL measured against it) is in general
-not a finite decimal, and rounding it once per fill drifts over thousands of fills. Values leave
-as ``Decimal``: exact whenever the true value is a finite decimal (sizes always are), otherwise
-rounded once, at 40 significant digits, on the way out.
+Every quantity is kept as an exact rational internally: sizes and fees are sums of decimals, but
+a weighted average price (and the realised PnL measured against it) is in general not a finite
+decimal, and rounding it once per fill drifts over thousands of fills. A fill is applied on
+plain ``(numerator, denominator)`` integer pairs (:func:`_add`, :func:`_mul`), not
+:class:`fractions.Fraction` objects: the same exact values at a fraction of the cost on the
+order path. Values leave as ``Decimal``: exact whenever the
+true value is a finite decimal (sizes always are), otherwise rounded once, at 40 significant
+digits, on the way out. What risk reads on every order (an account's and a symbol's position,
+equity, gross exposure, daily PnL) is cached until the next fill, mark or day roll.
 
 Average-cost accounting: the average price is weighted on increases, unchanged on reductions,
 and reset to the fill price when a fill crosses through zero (the closed part is realised at the
@@ -24,7 +28,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from decimal import Context, Decimal
-from fractions import Fraction
+from math import gcd
 
 import msgspec
 
@@ -35,10 +39,45 @@ from desk.core.orders import Fill, Position
 log = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * NS_PER_S
-ZERO = Fraction(0)
 _OUT = Context(prec=40)
 
 FillKey = tuple[str, str, str]
+Q = tuple[int, int]
+"""An exact rational as (numerator, denominator): denominator > 0, both coprime."""
+Q0: Q = (0, 1)
+
+
+def _q(value: Decimal) -> Q:
+    return value.as_integer_ratio()
+
+
+def _norm(n: int, d: int) -> Q:
+    if d < 0:
+        n, d = -n, -d
+    g = gcd(n, d)
+    return (n // g, d // g) if g != 1 else (n, d)
+
+
+def _add(a: Q, b: Q) -> Q:
+    if a[1] == b[1]:
+        return _norm(a[0] + b[0], a[1])
+    return _norm(a[0] * b[1] + b[0] * a[1], a[1] * b[1])
+
+
+def _sub(a: Q, b: Q) -> Q:
+    return _add(a, (-b[0], b[1]))
+
+
+def _mul(a: Q, b: Q) -> Q:
+    return _norm(a[0] * b[0], a[1] * b[1])
+
+
+def _dec(value: Q) -> Decimal:
+    """Exact when ``value`` is a finite decimal of up to 40 digits, else rounded there."""
+    n, d = value
+    if d == 1:
+        return Decimal(n)
+    return _OUT.divide(Decimal(n), Decimal(d))
 
 
 def fill_key(fill: Fill) -> FillKey:
@@ -58,13 +97,6 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     return symbol, ""
 
 
-def to_decimal(value: Fraction) -> Decimal:
-    """Exact when ``value`` is a finite decimal of up to 40 digits, else rounded there."""
-    if value.denominator == 1:
-        return Decimal(value.numerator)
-    return _OUT.divide(Decimal(value.numerator), Decimal(value.denominator))
-
-
 def utc_day_start(now_ns: int) -> int:
     return now_ns - now_ns % NS_PER_DAY
 
@@ -81,43 +113,38 @@ class PnlTotals(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Book:
-    """One account's position in one symbol. ``cost`` is avg price x size (signed like size)."""
+    """One account's position in one symbol, as exact integer pairs (:data:`Q`).
 
-    __slots__ = ("cost", "fees", "realized", "size")
+    ``q_avg`` is the average price of the open position (0 when flat): weighted on increases,
+    unchanged on reductions, the fill price after crossing through zero.
+    """
+
+    __slots__ = ("q_avg", "q_fees", "q_realized", "q_size")
 
     def __init__(self) -> None:
-        self.size = ZERO
-        self.cost = ZERO
-        self.realized = ZERO
-        self.fees = ZERO
+        self.q_size = self.q_avg = self.q_realized = self.q_fees = Q0
 
-    @property
-    def avg(self) -> Fraction:
-        return self.cost / self.size if self.size else ZERO
-
-    def trade(self, signed_size: Fraction, price: Fraction) -> None:
-        size = self.size
-        if size == 0 or (size > 0) == (signed_size > 0):
-            self.size = size + signed_size
-            self.cost += price * signed_size
-            return
-        avg = self.cost / size
-        if abs(signed_size) <= abs(size):
-            self.realized += (price - avg) * -signed_size
-            self.size = size + signed_size
-            self.cost = avg * self.size
+    def trade(self, signed_size: Q, price: Q) -> None:
+        size, avg = self.q_size, self.q_avg
+        after = _add(size, signed_size)
+        if size[0] == 0 or (size[0] > 0) == (signed_size[0] > 0):
+            # avg' = (avg x size + price x signed) / size'
+            cost = _add(_mul(avg, size), _mul(price, signed_size))
+            self.q_avg = _norm(cost[0] * after[1], cost[1] * after[0]) if after[0] else Q0
+        elif abs(signed_size[0]) * size[1] <= abs(size[0]) * signed_size[1]:
+            closed = (-signed_size[0], signed_size[1])
+            self.q_realized = _add(self.q_realized, _mul(_sub(price, avg), closed))
+            if after[0] == 0:
+                self.q_avg = Q0
         else:  # crosses through zero: close everything, open the rest at this price
-            self.realized += (price - avg) * size
-            self.size = size + signed_size
-            self.cost = price * self.size
+            self.q_realized = _add(self.q_realized, _mul(_sub(price, avg), size))
+            self.q_avg = price
+        self.q_size = after
 
-    def unrealized(self, mark: Fraction | None) -> Fraction:
-        if mark is None or not self.size:
-            return ZERO
-        return (mark - self.avg) * self.size
-
-    def net(self, mark: Fraction | None) -> Fraction:
-        return self.realized - self.fees + self.unrealized(mark)
+    def q_unrealized(self, mark: Q | None) -> Q:
+        if mark is None or not self.q_size[0]:
+            return Q0
+        return _mul(_sub(mark, self.q_avg), self.q_size)
 
 
 class Portfolio:
@@ -134,17 +161,22 @@ class Portfolio:
         currencies: Callable[[str], tuple[str, str]] = split_symbol,
     ) -> None:
         self._clock = clock
-        self._starting_cash = Fraction(starting_cash)
+        self._starting_cash = _q(starting_cash)
         self._currencies = currencies
-        self._books: dict[tuple[str, str], _Book] = {}
-        self._marks: dict[str, Fraction] = {}
+        self._books: dict[tuple[str, str, str], _Book] = {}  # (bot_id, symbol, venue)
+        self._marks: dict[str, Q] = {}
+        self._venue_marks: dict[tuple[str, str], Q] = {}  # (venue, symbol): its own mid
         self._market_marked: set[str] = set()
         self._seen: set[FillKey] = set()
-        self._fees_by_ccy: dict[str, Fraction] = {}
+        self._fees_by_ccy: dict[str, Q] = {}
         self._odd_fee_ccys: set[str] = set()
         self._day_start_ns = utc_day_start(clock.now_ns())
-        self._day_base: dict[str, Fraction] = {}
+        self._day_base: dict[str, Q] = {}
         self.duplicate_fills = 0
+        # What risk reads per order, valid until the next fill, mark or day roll.
+        self._positions: dict[tuple[str, str], Decimal] = {}  # (bot_id, symbol): all venues
+        self._symbol_positions: dict[str, Decimal] = {}
+        self._totals: dict[str, Decimal] = {}  # "equity", "gross", "daily" (all accounts)
 
     # ---- updates ----
 
@@ -152,22 +184,28 @@ class Portfolio:
         """Apply one fill; a fill already applied (same :func:`fill_key`) changes nothing."""
         self._roll_day()
         self._apply(fill)
-        return self._position(fill.bot_id, fill.symbol)
+        return self._position(fill.bot_id, fill.symbol, fill.venue)
 
-    def mark(self, symbol: str, price: Decimal | float) -> None:
+    def mark(self, symbol: str, price: Decimal | float, venue: str = "") -> None:
         """Set the price ``symbol`` is valued at (a mid, last trade or mark price).
 
         A float is taken at its shortest decimal form (0.1 means 0.1); NaN and inf are ignored.
+        ``venue``: the price of that venue only (its positions there are valued at it);
+        positions on a venue without a mark of its own are valued at the symbol's.
         """
         self._roll_day()
         if isinstance(price, float):
             if not math.isfinite(price):
                 return
-            exact = Fraction(repr(price))
+            exact = _q(Decimal(repr(price)))
         else:
             if not price.is_finite():
                 return
-            exact = Fraction(price)
+            exact = _q(price)
+        self._totals.clear()
+        if venue:
+            self._venue_marks[(venue, symbol)] = exact
+            return
         self._marks[symbol] = exact
         self._market_marked.add(symbol)
 
@@ -193,24 +231,28 @@ class Portfolio:
             self.duplicate_fills += 1
             return
         self._seen.add(key)
-        price = Fraction(fill.price)
-        size = Fraction(fill.size)
-        book = self._books.get((fill.bot_id, fill.symbol))
+        price = _q(fill.price)
+        size = _q(fill.size)
+        symbol = fill.symbol
+        key = (fill.bot_id, symbol, fill.venue)
+        book = self._books.get(key)
         if book is None:
-            book = self._books[(fill.bot_id, fill.symbol)] = _Book()
-        book.trade(size if fill.side is Side.BUY else -size, price)
-        book.fees += self._fee_in_quote(fill, price)
+            book = self._books[key] = _Book()
+        book.trade(size if fill.side is Side.BUY else (-size[0], size[1]), price)
+        fee = _q(fill.fee)
+        book.q_fees = _add(book.q_fees, self._fee_in_quote(fill, fee, price))
         if fill.fee_ccy:
-            ccy_fees = self._fees_by_ccy.get(fill.fee_ccy, ZERO)
-            self._fees_by_ccy[fill.fee_ccy] = ccy_fees + Fraction(fill.fee)
-        if fill.symbol not in self._market_marked:
-            self._marks[fill.symbol] = price
+            self._fees_by_ccy[fill.fee_ccy] = _add(self._fees_by_ccy.get(fill.fee_ccy, Q0), fee)
+        if symbol not in self._market_marked:
+            self._marks[symbol] = price
+        self._positions.pop((fill.bot_id, symbol), None)
+        self._symbol_positions.pop(symbol, None)
+        self._totals.clear()
 
-    def _fee_in_quote(self, fill: Fill, price: Fraction) -> Fraction:
-        fee = Fraction(fill.fee)
+    def _fee_in_quote(self, fill: Fill, fee: Q, price: Q) -> Q:
         base, quote = self._currencies(fill.symbol)
         if fill.fee_ccy == base:
-            return fee * price
+            return _mul(fee, price)
         if fill.fee_ccy not in ("", quote) and fill.fee_ccy not in self._odd_fee_ccys:
             self._odd_fee_ccys.add(fill.fee_ccy)
             log.warning("fee in %s on %s counted as %s", fill.fee_ccy, fill.symbol, quote)
@@ -222,74 +264,99 @@ class Portfolio:
             self._snapshot_day(today)
 
     def _snapshot_day(self, day_start_ns: int) -> None:
-        base: dict[str, Fraction] = {}
-        for (bot_id, symbol), book in self._books.items():
-            base[bot_id] = base.get(bot_id, ZERO) + book.net(self._marks.get(symbol))
+        base: dict[str, Q] = {}
+        for (bot_id, symbol, venue), book in self._books.items():
+            base[bot_id] = _add(base.get(bot_id, Q0), self._book_net(book, symbol, venue))
         self._day_base = base
         self._day_start_ns = day_start_ns
+        self._totals.clear()
 
     # ---- what risk reads ----
 
-    def position(self, bot_id: str, symbol: str) -> Decimal:
-        """One account's signed size (> 0 long)."""
-        book = self._books.get((bot_id, symbol))
-        return to_decimal(book.size) if book else Decimal(0)
+    def position(self, bot_id: str, symbol: str, venue: str | None = None) -> Decimal:
+        """One account's signed size (> 0 long) on ``venue``, or on all venues together."""
+        if venue is None:
+            cached = self._positions.get((bot_id, symbol))
+            if cached is not None:
+                return cached
+        total = Q0
+        for (bot, s, v), book in self._books.items():
+            if bot == bot_id and s == symbol and (venue is None or v == venue):
+                total = _add(total, book.q_size)
+        value = _dec(total)
+        if venue is None:
+            self._positions[(bot_id, symbol)] = value
+        return value
 
     def symbol_position(self, symbol: str) -> Decimal:
-        """The desk's signed size in ``symbol``, all accounts together."""
-        total = sum((b.size for (_, s), b in self._books.items() if s == symbol), ZERO)
-        return to_decimal(total)
+        """The desk's signed size in ``symbol``, all accounts and venues together."""
+        cached = self._symbol_positions.get(symbol)
+        if cached is not None:
+            return cached
+        total = Q0
+        for (_, s, _v), book in self._books.items():
+            if s == symbol:
+                total = _add(total, book.q_size)
+        value = self._symbol_positions[symbol] = _dec(total)
+        return value
 
     def gross_exposure(self, bot_id: str | None = None) -> Decimal:
         """Sum of |size| x mark over all positions (of one account if ``bot_id``)."""
-        return to_decimal(self._gross(bot_id))
+        if bot_id is not None:
+            return _dec(self._gross(bot_id))
+        return self._cached("gross", lambda: _dec(self._gross(None)))
 
     def equity(self) -> Decimal:
         """Starting cash + realised - fees + unrealised, all accounts."""
-        return to_decimal(self._starting_cash + self._net(None))
+        return self._cached("equity", lambda: _dec(_add(self._starting_cash, self._net(None))))
 
     def daily_pnl(self, bot_id: str | None = None) -> Decimal:
         """PnL since the UTC day started (realised - fees + change in unrealised)."""
         self._roll_day()
-        return to_decimal(self._daily(bot_id))
+        if bot_id is not None:
+            return _dec(self._daily(bot_id))
+        return self._cached("daily", lambda: _dec(self._daily(None)))
 
     # ---- views ----
 
     def positions(self, bot_id: str | None = None) -> list[Position]:
-        """Every (bot_id, symbol) ever traded, flat ones included (they carry realised PnL)."""
+        """Every (bot_id, symbol, venue) ever traded, flat ones included (they carry realised
+        PnL)."""
         return [
-            self._position(b, s) for (b, s) in sorted(self._books) if bot_id is None or b == bot_id
+            self._position(b, s, v)
+            for (b, s, v) in sorted(self._books)
+            if bot_id is None or b == bot_id
         ]
 
     def accounts(self) -> list[tuple[str, str]]:
-        """The (bot_id, symbol) pairs that hold or held a position."""
-        return sorted(self._books)
+        """The (bot_id, symbol) pairs that hold or held a position (on any venue)."""
+        return sorted({(b, s) for (b, s, _v) in self._books})
 
     def totals(self, bot_id: str | None = None) -> PnlTotals:
         """Money totals of one account, or of all when ``bot_id`` is None."""
         self._roll_day()
-        realized = fees = unrealized = ZERO
-        for (b, symbol), book in self._books.items():
+        realized = fees = unrealized = Q0
+        for (b, symbol, venue), book in self._books.items():
             if bot_id is None or b == bot_id:
-                realized += book.realized
-                fees += book.fees
-                unrealized += book.unrealized(self._marks.get(symbol))
+                realized = _add(realized, book.q_realized)
+                fees = _add(fees, book.q_fees)
+                unrealized = _add(unrealized, book.q_unrealized(self._mark(symbol, venue)))
         return PnlTotals(
-            realized_pnl=to_decimal(realized),
-            fees=to_decimal(fees),
-            unrealized_pnl=to_decimal(unrealized),
-            net=to_decimal(realized - fees + unrealized),
-            gross_exposure=to_decimal(self._gross(bot_id)),
-            daily_pnl=to_decimal(self._daily(bot_id)),
+            realized_pnl=_dec(realized),
+            fees=_dec(fees),
+            unrealized_pnl=_dec(unrealized),
+            net=_dec(_add(_sub(realized, fees), unrealized)),
+            gross_exposure=_dec(self._gross(bot_id)),
+            daily_pnl=_dec(self._daily(bot_id)),
         )
 
-    def mark_price(self, symbol: str) -> Decimal | None:
-        mark = self._marks.get(symbol)
-        return None if mark is None else to_decimal(mark)
+    def mark_price(self, symbol: str, venue: str = "") -> Decimal | None:
+        mark = self._mark(symbol, venue)
+        return None if mark is None else _dec(mark)
 
     def fees_in(self, currency: str) -> Decimal:
         """Fees charged in ``currency`` itself (rebates negative), before any conversion."""
-        return to_decimal(self._fees_by_ccy.get(currency, ZERO))
+        return _dec(self._fees_by_ccy.get(currency, Q0))
 
     def currencies(self, symbol: str) -> tuple[str, str]:
         return self._currencies(symbol)
@@ -297,43 +364,66 @@ class Portfolio:
     def knows_fill(self, fill: Fill) -> bool:
         return fill_key(fill) in self._seen
 
+    def forget_fills(self, keys: Iterable[FillKey]) -> None:
+        """Stop remembering these fills' keys (the OMS pruned their order and now refuses
+        any further report for it): the positions they made stay."""
+        self._seen.difference_update(keys)
+
     # ---- internals ----
 
-    def _position(self, bot_id: str, symbol: str) -> Position:
-        book = self._books.get((bot_id, symbol)) or _Book()
-        mark = self._marks.get(symbol)
+    def _cached(self, name: str, compute: Callable[[], Decimal]) -> Decimal:
+        value = self._totals.get(name)
+        if value is None:
+            value = self._totals[name] = compute()
+        return value
+
+    def _mark(self, symbol: str, venue: str) -> Q | None:
+        """``venue``'s own mark of ``symbol``, else the symbol's."""
+        mark = self._venue_marks.get((venue, symbol)) if self._venue_marks else None
+        return mark if mark is not None else self._marks.get(symbol)
+
+    def _book_net(self, book: _Book, symbol: str, venue: str) -> Q:
+        """Realised - fees + unrealised of one book."""
+        net = _sub(book.q_realized, book.q_fees)
+        return _add(net, book.q_unrealized(self._mark(symbol, venue)))
+
+    def _position(self, bot_id: str, symbol: str, venue: str) -> Position:
+        book = self._books.get((bot_id, symbol, venue)) or _Book()
+        mark = self._mark(symbol, venue)
         return Position(
             bot_id=bot_id,
             symbol=symbol,
-            size=to_decimal(book.size),
-            avg_price=to_decimal(book.avg),
-            realized_pnl=to_decimal(book.realized),
-            fees=to_decimal(book.fees),
-            mark_price=to_decimal(mark) if mark is not None else Decimal(0),
-            unrealized_pnl=to_decimal(book.unrealized(mark)),
+            venue=venue,
+            size=_dec(book.q_size),
+            avg_price=_dec(book.q_avg),
+            realized_pnl=_dec(book.q_realized),
+            fees=_dec(book.q_fees),
+            mark_price=_dec(mark) if mark is not None else Decimal(0),
+            unrealized_pnl=_dec(book.q_unrealized(mark)),
         )
 
-    def _gross(self, bot_id: str | None) -> Fraction:
-        total = ZERO
-        for (b, symbol), book in self._books.items():
-            if book.size and (bot_id is None or b == bot_id):
-                mark = self._marks.get(symbol)
-                total += abs(book.size) * (mark if mark is not None else book.avg)
+    def _gross(self, bot_id: str | None) -> Q:
+        total = Q0
+        for (b, symbol, venue), book in self._books.items():
+            size = book.q_size
+            if size[0] and (bot_id is None or b == bot_id):
+                mark = self._mark(symbol, venue)
+                price = mark if mark is not None else book.q_avg
+                total = _add(total, _mul((abs(size[0]), size[1]), price))
         return total
 
-    def _net(self, bot_id: str | None) -> Fraction:
-        return sum(
-            (
-                book.net(self._marks.get(symbol))
-                for (b, symbol), book in self._books.items()
-                if bot_id is None or b == bot_id
-            ),
-            ZERO,
-        )
+    def _net(self, bot_id: str | None) -> Q:
+        total = Q0
+        for (b, symbol, venue), book in self._books.items():
+            if bot_id is None or b == bot_id:
+                total = _add(total, self._book_net(book, symbol, venue))
+        return total
 
-    def _daily(self, bot_id: str | None) -> Fraction:
+    def _daily(self, bot_id: str | None) -> Q:
         if bot_id is None:
-            base = sum(self._day_base.values(), ZERO)
+            base = Q0
+            for value in self._day_base.values():
+                base = _add(base, value)
         else:
-            base = self._day_base.get(bot_id, ZERO)
-        return self._net(bot_id) - base
+            base = self._day_base.get(bot_id, Q0)
+        return _sub(self._net(bot_id), base)

@@ -50,8 +50,18 @@ class ReportHandler(OrderStateMachine):
 
     def on_report(self, report: VenueReport) -> None:
         """Apply one report from the venue (the handler installed on the venue client)."""
-        tracked = self._find(report.client_order_id, getattr(report, "venue_order_id", ""))
+        venue_order_id = getattr(report, "venue_order_id", "")
+        tracked = self._find(report.client_order_id, venue_order_id)
         if tracked is None:
+            if self._done.was_pruned(report.client_order_id, venue_order_id):
+                # Done long ago and dropped from memory (SQLite has it): late or duplicate.
+                self._done.late_reports += 1
+                log.warning(
+                    "late %s for done order %s (pruned from memory) ignored",
+                    type(report).__name__,
+                    report.client_order_id or venue_order_id,
+                )
+                return
             self.unknown_reports += 1
             if isinstance(report, FillReport):
                 # Money moved on an order desk does not know: positions are now unexplained.
@@ -133,6 +143,10 @@ class ReportHandler(OrderStateMachine):
             log.debug("duplicate fill %s ignored", key)
             return
         self._seen_fills.add(key)
+        if tracked.fill_keys is None:
+            tracked.fill_keys = [key]
+        else:
+            tracked.fill_keys.append(key)
         tracked.outcome_unknown = False
         filled = EXACT.add(order.filled, report.size)
         tracked.notional = EXACT.add(tracked.notional, EXACT.multiply(report.price, report.size))

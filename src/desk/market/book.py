@@ -23,9 +23,9 @@ How a side is kept
   cells. Most messages find the top for free, and a feed reads it as a plain attribute.
 * The same price spelt two ways ("8477" and "8477.0") is one level: a new spelling is matched to
   the listed cell by its float key and takes it over.
-* A size is zero when it is "0" or a padded zero such as Binance's "0.00000000".
-
-Sizes are parsed to float only when read.
+* A size is zero when it is "0" or a padded zero such as Binance's "0.00000000". Sizes are
+  parsed to float only when read.
+* ``ck``: once a feed verifies checksums, the top 25 levels' raw strings, edited by updates.
 
 What the book refuses (ValueError; the book is then half-applied and must be cleared or
 resynced), at the cost of about one string comparison per level:
@@ -38,9 +38,8 @@ resynced), at the cost of about one string comparison per level:
   price, and in snapshots. At a price already in the book such a size compares as zero, so it
   deletes the level exactly like "0" and never reaches a reader.
 
-What it cannot see cheaply (a size that starts with a digit but is not a number, "1.2.3", or an
-absurd one, "1e400") a feed rules out before handing levels over when it matters: venue
-snapshots and unusual frames get every price and size parsed (``desk.feeds.validation``).
+What it cannot see cheaply ("1.2.3", "1e400") a feed rules out when it matters: snapshots and
+unusual frames get every price and size parsed (``desk.feeds.validation``).
 """
 
 from __future__ import annotations
@@ -48,11 +47,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from itertools import zip_longest
 from operator import itemgetter
 
 from desk.core.excerpt import excerpt
-from desk.market.checksum import signed_crc32
+from desk.market.checksum import TopStrings, interleaved_checksum, signed_crc32
 
 Level = Sequence[str]
 """A raw level as the venue sends it: ``(price, size, ...)``, all strings."""
@@ -79,6 +77,8 @@ class _Side:
     __slots__ = (
         "by_key",
         "cells",
+        "ck",
+        "ck_changed",
         "hi",
         "keys",
         "lo",
@@ -98,6 +98,8 @@ class _Side:
         self.new_prices = 0  # new price strings since the last compaction
         self.top_cell: Cell | None = None
         self.top_key = -math.inf  # -inf when empty, so any price beats it
+        self.ck: TopStrings | None = None  # None: walk afresh at the next checksum
+        self.ck_changed = True  # the kept strings changed since the last checksum
 
 
 def _parse(px: str, side: _Side) -> float:
@@ -135,23 +137,35 @@ def _apply_levels(side: _Side, levels: Iterable[Level]) -> float:
     zero_ceiling = ZERO_CEILING
     top_cell = side.top_cell
     top_key = side.top_key
-    for level in levels:
-        px = level[0]
-        sz = level[1]
-        if sz >= ":":  # one comparison: no NaN, inf or other word (see the module doc)
-            raise _bad_size(px, sz)
-        try:
-            cell = cells[px]
-        except KeyError:
-            cell = _unknown_price(side, px, sz)
-            if cell is None:  # deleting a price we never had: harmless
-                continue
-        # The size as received; a zero size makes the cell stale, and that is the whole delete.
-        cell[0] = sz
-        # Only a price coming (back) to life can rise above the best.
-        if cell[1] > top_key and sz > zero_ceiling:
-            top_cell = cell
-            top_key = cell[1]
+    ck = side.ck  # with checksums verified, levels at or above its floor are noted for it
+    floor = top_key if ck is None or ck.floor > top_key else ck.floor
+    touched = None if ck is None else ck.touched
+    try:
+        for level in levels:
+            px = level[0]
+            sz = level[1]
+            if sz >= ":":  # one comparison: no NaN, inf or other word (see the module doc)
+                raise _bad_size(px, sz)
+            try:
+                cell = cells[px]
+            except KeyError:
+                cell = _unknown_price(side, px, sz)
+                if cell is None:  # deleting a price we never had: harmless
+                    continue
+            # The size as received; a zero size makes the cell stale: that is the whole delete.
+            cell[0] = sz
+            # Only a price coming (back) to life can rise above the best (floor <= best).
+            if cell[1] >= floor:
+                if touched is not None:
+                    touched.append(cell)
+                if cell[1] > top_key and sz > zero_ceiling:
+                    top_cell = cell
+                    top_key = cell[1]
+    except BaseException:
+        side.ck = None  # half applied: the checksum strings are walked afresh
+        raise
+    if touched and ck.update():  # type: ignore[union-attr]
+        side.ck_changed = True
     if top_cell is not None and top_cell[0] <= zero_ceiling:
         # The best was deleted. Nothing above it is live, so the new best is below: walk down.
         while top_cell is not None and top_cell[0] <= zero_ceiling:
@@ -241,6 +255,7 @@ def _load(side: _Side, levels: Iterable[Level]) -> float:
             by_key.pop(key, None)
     fresh = sorted(by_key.values(), key=_cell_key)  # venues send sides sorted: O(n)
     _link(side, fresh)
+    side.ck = None
     side.top_cell = fresh[-1] if fresh else None
     side.top_key = fresh[-1][1] if fresh else -math.inf
     return side.top_key if fresh else math.nan
@@ -261,20 +276,6 @@ def _top(side: _Side, n: int | None) -> list[tuple[float, str, str]]:
     return out
 
 
-def _top_pairs(side: _Side, n: int) -> list[str]:
-    """``"px:sz"`` raw strings of the best ``n`` live levels, best first."""
-    out: list[str] = []
-    append = out.append
-    cell = side.top_cell
-    while cell is not None:
-        if cell[0] > ZERO_CEILING:
-            append(cell[2] + ":" + cell[0])
-            if len(out) == n:
-                break
-        cell = cell[3]
-    return out
-
-
 def _depth(side: _Side) -> int:
     """Live levels on a side (a scan: the hot path does not keep a count)."""
     return sum(1 for cell in side.cells.values() if cell[0] > ZERO_CEILING)
@@ -286,6 +287,8 @@ class OrderBook:
     __slots__ = (
         "_asks",
         "_bids",
+        "_crc",
+        "_parts",
         "best_ask_px",
         "best_bid_px",
         "keep_raw",
@@ -305,6 +308,8 @@ class OrderBook:
         self.ts_exchange = 0
         self._bids = _Side(1.0)
         self._asks = _Side(-1.0)
+        self._parts: list[str] | None = None  # the checksum text's pieces, bids and asks
+        self._crc = 0  # interleaved, and their CRC
         # Plain attributes, refreshed by every write: the feed reads them after each message,
         # and an attribute read costs a fraction of a property call.
         self.best_bid_px = math.nan
@@ -425,18 +430,38 @@ class OrderBook:
     def checksum(self) -> int:
         """OKX CRC32 over the top 25 raw levels of each side (PROTOCOLS.md A.6).
 
-        Called after every update when the venue sends a checksum, so it walks each side once
-        and joins the raw strings directly (the same text ``okx_checksum`` builds).
+        Called after every update when the venue sends a checksum. From the first call on,
+        each side keeps its top levels' strings (``TopStrings``, edited by the updates that
+        reach them) and the book the pieces of the interleaved text: a changed side's pieces
+        are replaced by two slice assignments before the join; unchanged, the CRC is reused.
         """
-        bids = _top_pairs(self._bids, CHECKSUM_DEPTH)
-        asks = _top_pairs(self._asks, CHECKSUM_DEPTH)
-        if len(bids) == len(asks):
-            parts = [""] * (2 * len(bids))
-            parts[0::2] = bids
-            parts[1::2] = asks
-        else:
-            parts = [p for pair in zip_longest(bids, asks) for p in pair if p is not None]
-        return signed_crc32(":".join(parts))
+        bids, asks = self._bids, self._asks
+        b, a = bids.ck, asks.ck
+        if b is None:
+            b = bids.ck = TopStrings(bids.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
+            bids.ck_changed = True
+        if a is None:
+            a = asks.ck = TopStrings(asks.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
+            asks.ck_changed = True
+        parts = self._parts
+        if len(b.px) != CHECKSUM_DEPTH or len(a.px) != CHECKSUM_DEPTH:  # a shallow book
+            self._parts = None
+            return interleaved_checksum(b, a)
+        if parts is None:
+            parts = self._parts = [""] * (4 * CHECKSUM_DEPTH)
+            bids.ck_changed = asks.ck_changed = True
+        elif not (bids.ck_changed or asks.ck_changed):
+            return self._crc
+        if bids.ck_changed:
+            parts[0::4] = b.px
+            parts[1::4] = b.sz
+            bids.ck_changed = False
+        if asks.ck_changed:
+            parts[2::4] = a.px
+            parts[3::4] = a.sz
+            asks.ck_changed = False
+        self._crc = signed_crc32(":".join(parts))
+        return self._crc
 
     @property
     def depth_bids(self) -> int:

@@ -12,8 +12,9 @@ compiling again. Call :func:`precompile` to pay that first-call cost up front.
 Definitions and warm-up (index of the first defined value, for input index 0, 1, 2, ...)
 ----------------------------------------------------------------------------------------
 SMA, EMA, RSI, Bollinger and ATR agree with TA-Lib 0.8.2 (``SMA``, ``EMA``, ``RSI``,
-``BBANDS``, ``ATR``) to rounding, warm-up included, in a one-off cross-check (TA-Lib is not a
-dependency); RSI, Bollinger and true range are also tested against StockCharts' worked examples.
+``BBANDS``, ``ATR``) to rounding, warm-up included (TA-Lib is only a bench dependency:
+``bench/indicators.py`` prints both, with their largest difference and time ratio); RSI,
+Bollinger and true range are also tested against StockCharts' worked examples.
 
 * **SMA(n)**: mean of the last n values; first value at n-1.
 * **EMA(n)**: alpha = 2/(n+1), e_i = e_{i-1} + alpha * (x_i - e_{i-1}), seeded at index n-1
@@ -301,25 +302,39 @@ def _series(**named: Any) -> list[FloatArray]:
     return arrays
 
 
+def _out(like: FloatArray) -> FloatArray:
+    """An output array for a kernel: numpy's allocation (huge pages), not numba's."""
+    return np.empty(like.shape[0])
+
+
 @_reusable
 def sma(x: Any, n: int) -> FloatArray:
     """Simple moving average of the last n values; NaN for the first n-1."""
     (arr,) = _series(x=x)
-    return _kernels().rolling_moments(arr, check_period("n", n), False)[0]
+    n = check_period("n", n)
+    out = _out(arr)
+    _kernels().rolling_moments(arr, n, False, out, np.empty(0))
+    return out
 
 
 @_reusable
 def ema(x: Any, n: int) -> FloatArray:
     """EMA with alpha = 2/(n+1), seeded with the SMA of the first n values (at index n-1)."""
     (arr,) = _series(x=x)
-    return _kernels().ema(arr, check_period("n", n))
+    n = check_period("n", n)
+    out = _out(arr)
+    _kernels().ema_from(arr, 0, n, out)
+    return out
 
 
 @_reusable
 def rsi(close: Any, n: int = 14) -> FloatArray:
     """Wilder's RSI in [0, 100]; first value at index n (needs n close-to-close changes)."""
     (arr,) = _series(close=close)
-    return _kernels().rsi(arr, check_period("n", n))
+    n = check_period("n", n)
+    out = _out(arr)
+    _kernels().rsi_into(arr, n, out)
+    return out
 
 
 @_reusable
@@ -334,44 +349,61 @@ def macd(
     f, s = check_period("fast", fast), check_period("slow", slow)
     if f >= s:
         raise ValueError(f"fast must be shorter than slow, got fast={f}, slow={s}")
-    return _kernels().macd(arr, f, s, check_period("signal", signal))
+    g = check_period("signal", signal)
+    line, sig, hist = _out(arr), _out(arr), _out(arr)
+    _kernels().macd_into(arr, f, s, g, line, sig, hist)
+    return line, sig, hist
 
 
 @_reusable
 def bollinger(close: Any, n: int = 20, k: float = 2.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(upper, middle, lower): SMA(n) +/- k population standard deviations of the window."""
     (arr,) = _series(close=close)
-    return _kernels().bollinger(arr, check_period("n", n), check_real("k", k, positive=False))
+    n, width = check_period("n", n), check_real("k", k, positive=False)
+    upper, middle, lower = _out(arr), _out(arr), _out(arr)
+    _kernels().bollinger_into(arr, n, width, upper, middle, lower)
+    return upper, middle, lower
 
 
 @_reusable
 def true_range(high: Any, low: Any, close: Any) -> FloatArray:
     """Wilder's true range; index 0 has no previous close and is high - low."""
     h, lo, c = _series(high=high, low=low, close=close)
-    return _kernels().true_range(h, lo, c)
+    out = _out(c)
+    _kernels().true_range_into(h, lo, c, out)
+    return out
 
 
 @_reusable
 def atr(high: Any, low: Any, close: Any, n: int = 14) -> FloatArray:
     """Wilder's average true range; first value at index n = mean of TR_1..TR_n (TA-Lib)."""
     h, lo, c = _series(high=high, low=low, close=close)
-    return _kernels().atr(h, lo, c, check_period("n", n))
+    n = check_period("n", n)
+    out = _out(c)
+    _kernels().atr_into(h, lo, c, n, out)
+    return out
 
 
 @_reusable
 def vwap(price: Any, volume: Any, n: int | None = None) -> FloatArray:
     """Volume-weighted average price: cumulative when n is None, else over the last n bars."""
     p, v = _series(price=price, volume=volume)
+    out = _out(p)
     if n is None:
-        return _kernels().vwap_cumulative(p, v)
-    return _kernels().vwap_rolling(p, v, check_period("n", n))
+        _kernels().vwap_cumulative_into(p, v, out)
+    else:
+        _kernels().vwap_rolling_into(p, v, check_period("n", n), out, _out(p), _out(p))
+    return out
 
 
 @_reusable
 def zscore(x: Any, n: int) -> FloatArray:
     """(x - SMA(n)) / population std(n); 0 where the window is flat."""
     (arr,) = _series(x=x)
-    return _kernels().zscore(arr, check_period("n", n))
+    n = check_period("n", n)
+    out = _out(arr)
+    _kernels().zscore_into(arr, n, out, _out(arr))
+    return out
 
 
 @_reusable
@@ -379,7 +411,10 @@ def realized_vol(close: Any, n: int, annualize: float = 1.0) -> FloatArray:
     """Sample std of the last n log returns, times sqrt(annualize) (bars per year)."""
     (arr,) = _series(close=close)
     scale = math.sqrt(check_real("annualize", annualize, positive=True))
-    return _kernels().realized_vol(arr, check_period("n", n, minimum=2), scale)
+    n = check_period("n", n, minimum=2)
+    out = _out(arr)
+    _kernels().realized_vol_into(arr, n, scale, out, _out(arr), _out(arr))
+    return out
 
 
 def book_imbalance(bid_vol: Any, ask_vol: Any) -> FloatArray:
@@ -393,7 +428,9 @@ def book_imbalance(bid_vol: Any, ask_vol: Any) -> FloatArray:
         raise ValueError(f"bid_vol and ask_vol differ in shape: {bid.shape} != {ask.shape}")
     if bid.ndim == 1:
         bid, ask = bid.reshape(-1, 1), ask.reshape(-1, 1)
-    return _kernels().book_imbalance(bid, ask)
+    out = _out(bid)
+    _kernels().book_imbalance_into(bid, ask, out)
+    return out
 
 
 def precompile() -> None:

@@ -6,13 +6,19 @@ kernels trust their input: the public wrappers in ``indicators`` have already ch
 converted to C-contiguous float64, so each kernel compiles exactly one specialisation, which
 ``cache=True`` keeps on disk between runs.
 
-``error_model="numpy"`` gives IEEE division (x/0 is inf or NaN instead of an exception) and
-drops the zero checks from the loops; the divisions that can meet a zero are guarded anyway.
-``nogil=True`` releases the GIL inside the kernels, so :mod:`desk.signals.batch` can run many
-series on several cores with plain threads.
+Outputs are passed in (``*_into``), allocated by the wrappers with ``np.empty``: numpy backs
+large arrays with transparent huge pages, numba's own allocator does not, and on 10M bars the
+4 KiB page faults of an array allocated inside a kernel cost more than the loop itself. Each
+kernel writes every element of its outputs (NaN in the warm-up) in one pass.
+
+``error_model="numpy"`` gives IEEE division (x/0 is inf or NaN, no exception) and drops the zero
+checks from the loops. ``fastmath`` stays off: contracting and reassociating change the numbers.
+``nogil=True`` lets :mod:`desk.signals.batch` run many series on several cores with threads.
+Loops meant to vectorise index views from 0 (a computed index costs a negative-index wrap).
 
 :mod:`desk.signals.streaming` mirrors every loop here operation for operation, in the same
-order, so the live updaters reproduce these arrays; a change here needs the same change there.
+order, so the live updaters reproduce these arrays; a change of arithmetic here needs the same
+change there (reordering *independent* work, as the loop splits below do, does not).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import numpy as np
 from numba import njit
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+CHUNK = 4096
+"""About how many values :func:`rolling_moments` prepares at a time (a whole number of blocks)."""
 
 
 @njit(**_JIT)
@@ -44,68 +52,159 @@ def welford(x, lo, hi, with_m2):
 
 
 @njit(**_JIT)
-def rolling_moments(x, n, with_m2):
-    """Rolling mean and sum of squared deviations over the last n values (NaN until full).
+def block_moments(x, n, first, count, with_m2, bm, bm2, lanes):
+    """:func:`welford` of the ``count`` blocks x[b*n:(b+1)*n], b = first, first+1, ..., into
+    bm[0:count] (and bm2): the same operations, but the blocks side by side (copied into
+    ``lanes`` value k of every block after another), so the chains of dependent divisions
+    of different blocks overlap and vectorise."""
+    base = first * n
+    for b in range(count):
+        src = x[base + b * n : base + (b + 1) * n]
+        for k in range(n):
+            lanes[k * count + b] = src[k]
+    m = bm[:count]
+    m2 = bm2[:count]
+    m[:] = 0.0
+    m2[:] = 0.0
+    for k in range(n):
+        row = lanes[k * count : (k + 1) * count]
+        welford_step(row, m, m2, k + 1, with_m2)
+
+
+@njit(**_JIT)
+def welford_step(v, m, m2, k, with_m2):
+    """One Welford step (the k-th value v[j]) of every lane j."""
+    if with_m2:
+        for j in range(v.shape[0]):
+            d = v[j] - m[j]
+            m[j] += d / k
+            m2[j] += d * (v[j] - m[j])
+    else:
+        for j in range(v.shape[0]):
+            m[j] += (v[j] - m[j]) / k
+
+
+@njit(**_JIT)
+def count_non_finite(x):
+    """How many values of x are NaN or infinite (an integer sum: no branch, vectorisable)."""
+    bad = 0
+    for j in range(x.shape[0]):
+        v = x[j]
+        bad += v - v != 0.0
+    return bad
+
+
+@njit(**_JIT)
+def steps_into(out, new, old, n):
+    """out[j] = (new[j] - old[j]) / n over equal views (indices from 0: vectorised)."""
+    for j in range(out.shape[0]):
+        out[j] = (new[j] - old[j]) / n
+
+
+@njit(**_JIT)
+def slide(x, n, with_m2, lo, hi, step, s0, mean, m2, mean_out, m2_out):
+    """Slide a clean window over x[lo:hi]: mean += step; m2 from the values that swap."""
+    for i in range(lo, hi):
+        old = mean
+        mean = old + step[i - s0]
+        mean_out[i] = mean
+        if with_m2:
+            v = x[i]
+            y = x[i - n]
+            m2 += (v - y) * ((v - mean) + (y - old))
+            m2_out[i] = m2
+    return mean, m2
+
+
+@njit(**_JIT)
+def rolling_moments(x, n, with_m2, mean_out, m2_out):
+    """Rolling mean and sum of squared deviations of the last n values into mean_out and
+    m2_out (NaN until full; m2_out is not touched unless with_m2).
 
     O(1) per step: the window is slid by replacing the leaving value y with the new one v
     (mean += (v - y)/n; m2 += (v - y)((v - new_mean) + (y - old_mean))). Sliding accumulates
-    rounding error, so a second, fresh Welford accumulator runs over each block of n values,
-    and when a block completes (i + 1 a multiple of n) it *is* the window and replaces the slid
-    state: error never builds up for more than n steps, and a series that goes flat reads as
-    exactly flat within n steps. A window holding a non-finite value gives NaN; when it is
-    clean again mid-block the window is recomputed once from scratch.
+    rounding error, so a fresh Welford accumulator runs over each block of n values, and when
+    a block completes (i + 1 a multiple of n) it *is* the window and replaces the slid state:
+    error never builds up for more than n steps, and a series that goes flat reads as exactly
+    flat within n steps. A window holding a non-finite value gives NaN; when it is clean again
+    mid-block the window is recomputed once from scratch.
+
+    By chunks of whole blocks: the block accumulators (:func:`block_moments`) and the steps
+    (v - y)/n, independent of the running state, come first, in loops without dependent
+    divisions. A chunk of finite windows (nearly all) then slides block by block with no test
+    per value; one with a non-finite value, or the warm-up, takes the general loop.
     """
     size = x.shape[0]
-    mean_out = np.full(size, np.nan)
-    m2_out = np.full(size if with_m2 else 0, np.nan)
+    per_chunk = max(1, CHUNK // n)
+    chunk = per_chunk * n
+    bm = np.empty(per_chunk)
+    bm2 = np.empty(per_chunk)
+    step = np.empty(chunk)
     bad = 0
     dirty = True
     mean = 0.0
     m2 = 0.0
-    s_mean = 0.0
-    s_m2 = 0.0
-    s_k = 0
-    b_mean = 0.0
-    b_m2 = 0.0
-    for i in range(size):
-        v = x[i]
-        if not math.isfinite(v):
-            bad += 1
-        if i >= n and not math.isfinite(x[i - n]):
-            bad -= 1
-        s_k += 1
-        d = v - s_mean
-        s_mean += d / s_k
-        if with_m2:
-            s_m2 += d * (v - s_mean)
-        boundary = s_k == n
-        if boundary:
-            b_mean = s_mean
-            b_m2 = s_m2
-            s_k = 0
-            s_mean = 0.0
-            s_m2 = 0.0
-        if i < n - 1:
+    for c0 in range(0, size, chunk):
+        c1 = min(size, c0 + chunk)
+        blocks = (c1 - c0) // n
+        block_moments(x, n, c0 // n, blocks, with_m2, bm, bm2, step)
+        lo = max(c0, n)
+        if lo < c1:
+            steps_into(step[lo - c0 : c1 - c0], x[lo:c1], x[lo - n : c1 - n], n)
+        if c0 >= n and bad == 0 and count_non_finite(x[c0 - n : c1]) == 0:
+            i = c0
+            if dirty and n > 1:
+                mean, m2 = welford(x, i - n + 1, i + 1, with_m2)
+                mean_out[i] = mean
+                if with_m2:
+                    m2_out[i] = m2
+                i += 1
+            for b in range(blocks):
+                end = c0 + (b + 1) * n - 1
+                mean, m2 = slide(x, n, with_m2, i, end, step, c0, mean, m2, mean_out, m2_out)
+                mean = bm[b]
+                m2 = bm2[b]
+                mean_out[end] = mean
+                if with_m2:
+                    m2_out[end] = m2
+                i = end + 1
+            mean, m2 = slide(x, n, with_m2, i, c1, step, c0, mean, m2, mean_out, m2_out)
+            dirty = False
             continue
-        if bad > 0:
-            dirty = True
-            continue
-        if boundary:
-            mean = b_mean
-            m2 = b_m2
-        elif dirty:
-            mean, m2 = welford(x, i - n + 1, i + 1, with_m2)
-        else:
-            y = x[i - n]
-            old = mean
-            mean = old + (v - y) / n
+        pos = 0
+        block = 0
+        for i in range(c0, c1):
+            v = x[i]
+            if not math.isfinite(v):
+                bad += 1
+            if i >= n and not math.isfinite(x[i - n]):
+                bad -= 1
+            pos += 1
+            boundary = pos == n
+            if boundary:
+                pos = 0
+                block += 1
+            if i < n - 1 or bad > 0:
+                dirty = dirty or bad > 0
+                mean_out[i] = np.nan
+                if with_m2:
+                    m2_out[i] = np.nan
+                continue
+            if boundary:
+                mean = bm[block - 1]
+                m2 = bm2[block - 1]
+            elif dirty:
+                mean, m2 = welford(x, i - n + 1, i + 1, with_m2)
+            else:
+                y = x[i - n]
+                old = mean
+                mean = old + step[i - c0]
+                if with_m2:
+                    m2 += (v - y) * ((v - mean) + (y - old))
+            dirty = False
+            mean_out[i] = mean
             if with_m2:
-                m2 += (v - y) * ((v - mean) + (y - old))
-        dirty = False
-        mean_out[i] = mean
-        if with_m2:
-            m2_out[i] = m2
-    return mean_out, m2_out
+                m2_out[i] = m2
 
 
 @njit(**_JIT)
@@ -117,50 +216,88 @@ def pop_std(m2, n):
 
 
 @njit(**_JIT)
-def ema_into(x, start, n, out):
-    """EMA of x[start:] into out[start:]: seeded at start+n-1 with the mean of n values."""
-    alpha = 2.0 / (n + 1)
+def ema_from(x, start, n, out):
+    """EMA of x[start:] into out[start:]: NaN, then at start+n-1 the mean of n values (the
+    seed), then e = (v - e) * alpha + e."""
+    size = x.shape[0]
+    seed_end = min(size, start + n)
     mean = 0.0
-    e = np.nan
-    for j in range(start, x.shape[0]):
-        k = j - start + 1
-        v = x[j]
-        if k <= n:
-            d = v - mean
-            mean += d / k
-            if k == n:
-                e = mean
-                out[j] = e
+    for j in range(start, seed_end):
+        d = x[j] - mean
+        mean += d / (j - start + 1)
+        out[j] = np.nan
+    if seed_end - start < n:
+        return
+    e = mean
+    out[seed_end - 1] = e
+    alpha = 2.0 / (n + 1)
+    for j in range(seed_end, size):
+        e = (x[j] - e) * alpha + e
+        out[j] = e
+
+
+@njit(**_JIT)
+def macd_into(x, fast, slow, signal, line, sig, hist):
+    """line = EMA(fast) - EMA(slow); sig = EMA(signal) of the line from slow-1; hist = line -
+    sig: the three EMAs of :func:`ema_from` in one pass (three independent chains overlap)."""
+    size = x.shape[0]
+    af = 2.0 / (fast + 1)
+    a_s = 2.0 / (slow + 1)
+    ag = 2.0 / (signal + 1)
+    mf = 0.0
+    ms = 0.0
+    mg = 0.0
+    ef = np.nan
+    es = np.nan
+    eg = np.nan
+    warm = min(size, slow + signal - 1)  # every seed is complete from here on
+    for i in range(warm):
+        v = x[i]
+        if i < fast:
+            d = v - mf
+            mf += d / (i + 1)
+            if i == fast - 1:
+                ef = mf
         else:
-            e = (v - e) * alpha + e
-            out[j] = e
-
-
-@njit(**_JIT)
-def ema(x, n):
-    out = np.full(x.shape[0], np.nan)
-    ema_into(x, 0, n, out)
-    return out
-
-
-@njit(**_JIT)
-def macd(x, fast, slow, signal):
-    line = ema(x, fast) - ema(x, slow)
-    sig = np.full(x.shape[0], np.nan)
-    ema_into(line, slow - 1, signal, sig)
-    return line, sig, line - sig
+            ef = (v - ef) * af + ef
+        if i < slow:
+            d = v - ms
+            ms += d / (i + 1)
+            if i == slow - 1:
+                es = ms
+        else:
+            es = (v - es) * a_s + es
+        ln = ef - es
+        line[i] = ln
+        s = np.nan
+        k = i - slow + 2
+        if k >= 1:
+            d = ln - mg
+            mg += d / k
+            if k == signal:
+                eg = mg
+                s = eg
+        sig[i] = s
+        hist[i] = ln - s
+    for i in range(warm, size):
+        v = x[i]
+        ef = (v - ef) * af + ef
+        es = (v - es) * a_s + es
+        ln = ef - es
+        eg = (ln - eg) * ag + eg
+        line[i] = ln
+        sig[i] = eg
+        hist[i] = ln - eg
 
 
 @njit(**_JIT)
 def gain_loss(d):
-    """Split a close-to-close change into (gain, loss), both >= 0; NaN stays NaN."""
-    if d > 0.0:
-        return d, 0.0
-    if d < 0.0:
-        return 0.0, -d
-    if d == 0.0:
-        return 0.0, 0.0
-    return np.nan, np.nan
+    """Split a close-to-close change into (gain, loss), both >= 0; NaN stays NaN. Selects, not
+    branches: the sign of a change is a coin toss the branch predictor loses half the time."""
+    nan = d != d
+    g = d if (d > 0.0 or nan) else 0.0
+    loss = -d if (d < 0.0 or nan) else 0.0
+    return g, loss
 
 
 @njit(**_JIT)
@@ -172,23 +309,25 @@ def rsi_value(avg_gain, avg_loss):
 
 
 @njit(**_JIT)
-def rsi(c, n):
+def rsi_into(c, n, out):
+    """Wilder's averages: two chains of dependent divisions, which set the pace (the RSI's own
+    two divisions per value overlap with them)."""
     size = c.shape[0]
-    out = np.full(size, np.nan)
+    if size > 0:
+        out[0] = np.nan
     ag = 0.0
     al = 0.0
-    for i in range(1, size):
+    seed_end = min(size, n + 1)
+    for i in range(1, seed_end):
         g, l_ = gain_loss(c[i] - c[i - 1])
-        if i <= n:
-            ag += (g - ag) / i
-            al += (l_ - al) / i
-            if i < n:
-                continue
-        else:
-            ag = (ag * (n - 1) + g) / n
-            al = (al * (n - 1) + l_) / n
+        ag += (g - ag) / i
+        al += (l_ - al) / i
+        out[i] = np.nan if i < n else rsi_value(ag, al)
+    for i in range(seed_end, size):
+        g, l_ = gain_loss(c[i] - c[i - 1])
+        ag = (ag * (n - 1) + g) / n
+        al = (al * (n - 1) + l_) / n
         out[i] = rsi_value(ag, al)
-    return out
 
 
 @njit(**_JIT)
@@ -197,65 +336,53 @@ def true_range_value(h, l_, cp):
     a = h - l_
     b = abs(h - cp)
     c = abs(l_ - cp)
-    if math.isnan(a) or math.isnan(b) or math.isnan(c):
-        return np.nan
-    m = a
-    if b > m:
-        m = b
-    if c > m:
-        m = c
-    return m
+    m = b if b > a else a
+    m = c if c > m else m
+    return np.nan if (math.isnan(a) or math.isnan(b) or math.isnan(c)) else m
 
 
 @njit(**_JIT)
-def true_range(h, l_, c):
+def true_range_into(h, l_, c, out):
     size = c.shape[0]
-    out = np.empty(size)
     if size > 0:
         out[0] = h[0] - l_[0]
     for i in range(1, size):
         out[i] = true_range_value(h[i], l_[i], c[i - 1])
-    return out
 
 
 @njit(**_JIT)
-def atr(h, l_, c, n):
+def atr_into(h, l_, c, n, out):
     size = c.shape[0]
-    out = np.full(size, np.nan)
+    if size > 0:
+        out[0] = np.nan
     a = 0.0
-    for i in range(1, size):
-        tr = true_range_value(h[i], l_[i], c[i - 1])
-        if i <= n:
-            a += (tr - a) / i
-            if i < n:
-                continue
-        else:
-            a = (a * (n - 1) + tr) / n
+    seed_end = min(size, n + 1)
+    for i in range(1, seed_end):
+        a += (true_range_value(h[i], l_[i], c[i - 1]) - a) / i
+        out[i] = np.nan if i < n else a
+    for i in range(seed_end, size):
+        a = (a * (n - 1) + true_range_value(h[i], l_[i], c[i - 1])) / n
         out[i] = a
-    return out
 
 
 @njit(**_JIT)
-def bollinger(x, n, k):
-    mean, m2 = rolling_moments(x, n, True)
-    upper = np.empty_like(mean)
-    lower = np.empty_like(mean)
+def bollinger_into(x, n, k, upper, middle, lower):
+    rolling_moments(x, n, True, middle, lower)  # lower holds m2 until overwritten below
     for i in range(x.shape[0]):
-        width = k * pop_std(m2[i], n)
-        upper[i] = mean[i] + width
-        lower[i] = mean[i] - width
-    return upper, mean, lower
+        width = k * pop_std(lower[i], n)
+        upper[i] = middle[i] + width
+        lower[i] = middle[i] - width
 
 
 @njit(**_JIT)
-def zscore(x, n):
-    mean, m2 = rolling_moments(x, n, True)
-    out = np.full(x.shape[0], np.nan)
+def zscore_into(x, n, out, mean):
+    rolling_moments(x, n, True, mean, out)  # out holds m2 until overwritten below
     for i in range(x.shape[0]):
-        if not math.isnan(mean[i]):
-            std = pop_std(m2[i], n)
+        if math.isnan(mean[i]):
+            out[i] = np.nan
+        else:
+            std = pop_std(out[i], n)
             out[i] = 0.0 if std == 0.0 else (x[i] - mean[i]) / std
-    return out
 
 
 @njit(**_JIT)
@@ -269,57 +396,49 @@ def log_return(c, cp):
 
 
 @njit(**_JIT)
-def realized_vol(c, n, scale):
+def realized_vol_into(c, n, scale, out, r, mean):
     size = c.shape[0]
-    r = np.full(size, np.nan)
+    if size > 0:
+        r[0] = np.nan
     for i in range(1, size):
         r[i] = log_return(c[i], c[i - 1])
-    mean, m2 = rolling_moments(r, n, True)
-    out = np.full(size, np.nan)
+    rolling_moments(r, n, True, mean, out)  # out holds m2 until overwritten below
     for i in range(size):
-        if not math.isnan(mean[i]):
-            m = m2[i]
+        if math.isnan(mean[i]):
+            out[i] = np.nan
+        else:
+            m = out[i]
             if m < 0.0:
                 m = 0.0
             out[i] = math.sqrt(m / (n - 1)) * scale
-    return out
 
 
 @njit(**_JIT)
-def ratio_or_nan(num, den):
-    """num/den elementwise, NaN where den is 0 (no volume: the average is undefined)."""
-    out = np.empty_like(num)
-    for i in range(num.shape[0]):
-        out[i] = np.nan if den[i] == 0.0 else num[i] / den[i]
-    return out
-
-
-@njit(**_JIT)
-def vwap_cumulative(p, v):
-    size = p.shape[0]
-    out = np.empty(size)
+def vwap_cumulative_into(p, v, out):
     pv = 0.0
     vol = 0.0
-    for i in range(size):
+    for i in range(p.shape[0]):
         pv += p[i] * v[i]
         vol += v[i]
         out[i] = np.nan if vol == 0.0 else pv / vol
-    return out
 
 
 @njit(**_JIT)
-def vwap_rolling(p, v, n):
-    mean_pv, _ = rolling_moments(p * v, n, False)
-    mean_v, _ = rolling_moments(v, n, False)
-    return ratio_or_nan(mean_pv, mean_v)
+def vwap_rolling_into(p, v, n, out, pv, mean_v):
+    """Rolling VWAP = mean(p*v)/mean(v) over n bars, NaN where no volume; pv, mean_v scratch."""
+    for i in range(p.shape[0]):
+        pv[i] = p[i] * v[i]
+    none = np.empty(0)
+    rolling_moments(pv, n, False, out, none)  # out holds mean(p*v) until divided below
+    rolling_moments(v, n, False, mean_v, none)
+    for i in range(p.shape[0]):
+        out[i] = np.nan if mean_v[i] == 0.0 else out[i] / mean_v[i]
 
 
 @njit(**_JIT)
-def book_imbalance(bid, ask):
+def book_imbalance_into(bid, ask, out):
     """(B - A)/(B + A) per row of (rows, levels) volume arrays; NaN for an empty book."""
-    rows = bid.shape[0]
-    out = np.empty(rows)
-    for i in range(rows):
+    for i in range(bid.shape[0]):
         b = 0.0
         for j in range(bid.shape[1]):
             b += bid[i, j]
@@ -328,7 +447,6 @@ def book_imbalance(bid, ask):
             a += ask[i, j]
         total = b + a
         out[i] = np.nan if total == 0.0 else (b - a) / total
-    return out
 
 
 @njit(**_JIT)

@@ -13,6 +13,9 @@ class StorageConfig(FrozenConfig, frozen=True):
     how long one write waits for another connection's lock before it counts as failed (and is
     retried); less than ``close_timeout``. ``event_interval``: at most one system event per kind
     of bad row (and per write outage) in this many seconds; the rest are counted into the next.
+    ``order_journal``: the OMS writes each new order to an append-only journal beside the file
+    (journal.py) before sending it, instead of waiting for its batch to commit; ``journal_fsync``
+    adds a disk flush per order (survives a power loss, not only a crash of the process).
     """
 
     sqlite_path: str = "data/desk.sqlite"
@@ -22,6 +25,8 @@ class StorageConfig(FrozenConfig, frozen=True):
     close_timeout: PositiveFloat = 5.0
     busy_timeout: PositiveFloat = 1.0
     event_interval: PositiveFloat = 60.0
+    order_journal: bool = True
+    journal_fsync: bool = False
 
     def __post_init__(self) -> None:
         if self.busy_timeout >= self.close_timeout:

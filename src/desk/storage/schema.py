@@ -220,6 +220,15 @@ ON CONFLICT (client_order_id) DO UPDATE SET
     reason = excluded.reason, updated_ns = excluded.updated_ns
 """
 
+INSERT_ORDER_IF_ABSENT = """
+INSERT OR IGNORE INTO orders
+    (client_order_id, venue_order_id, venue, bot_id, symbol, side, order_type, price, size,
+     filled, avg_price, notional, fee, fee_ccy, status, reason, reduce_only, created_ns,
+     updated_ns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+"""An order row from the journal (journal.py): SQLite's own row, if any, is newer."""
+
 ORDER_COLUMNS = """
     client_order_id, venue_order_id, venue, bot_id, symbol, side, order_type, price, size,
     filled, avg_price, notional, fee, fee_ccy, status, reason, reduce_only, created_ns,

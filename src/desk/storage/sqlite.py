@@ -4,10 +4,12 @@ Callers enqueue records without waiting (``record_*``); the write-behind machine
 (write_behind.py) batches them into the file, puts bad rows aside in ``dead_letters``, retries
 transient failures and gives up writing at ``close()``'s deadline, saving what is left to a file.
 
-Orders and fills follow the same style. The one exception to "never wait" is
-:meth:`SqliteStore.wait_committed`, which the OMS awaits (off the hot path, in the task that
-sends an order) so that an order is on disk before the venue can know it: after a crash the
-restarted OMS then knows every order it ever sent, and a resubmission stays idempotent.
+Orders and fills follow the same style. An order must be durable before the venue can know
+it (after a crash the restarted OMS then knows every order it ever sent, and a resubmission
+stays idempotent): :meth:`SqliteStore.journal_order` writes a new order to the order journal
+(journal.py, microseconds) and queues it as usual; :meth:`SqliteStore.open` replays what a
+crash left there. With the journal off, the OMS awaits :meth:`SqliteStore.wait_committed`
+instead (in the task that sends the order).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from desk.core.orders import Fill, Order, OrderStatus
 from desk.storage import schema, statements
 from desk.storage.rows import StoredOrder, fill_from_row, order_from_row
 from desk.storage.write_behind import StorageUnavailable, WriteBehind
+
+ZERO = Decimal(0)
 
 __all__ = ["OPEN_STATUSES", "SqliteStore", "StorageUnavailable"]
 
@@ -198,62 +202,57 @@ class SqliteStore(WriteBehind):
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> None:
         """Insert or update an order's latest state (keyed by ``client_order_id``)."""
-        o = order
-        self._enqueue(
-            statements.ORDER,
-            (
-                o.client_order_id,
-                o.venue_order_id,
-                o.venue,
-                o.bot_id,
-                o.symbol,
-                str(o.side),
-                str(o.order_type),
-                None if o.price is None else str(o.price),
-                str(o.size),
-                str(o.filled),
-                str(o.avg_price),
-                str(notional),
-                str(o.fee),
-                o.fee_ccy,
-                str(o.status),
-                o.reason,
-                int(reduce_only),
-                o.created_ns,
-                updated_ns,
-            ),
-        )
+        self._enqueue(statements.ORDER, _order_row(order, reduce_only, notional, updated_ns))
+
+    def journal_order(
+        self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> bool:
+        """:meth:`record_order`, and first the row to the order journal, so that it survives a
+        crash of this process from now on. False (only queued) when the journal is off: the
+        caller must then :meth:`wait_committed`. Raises
+        :class:`~desk.storage.journal.JournalError` (nothing queued) if the write failed."""
+        row = _order_row(order, reduce_only, notional, updated_ns)
+        journal = self.journal
+        if journal is None or not journal.is_open:
+            self._enqueue(statements.ORDER, row)
+            return False
+        if self._closing and self._db is None:
+            raise RuntimeError("SqliteStore is closed")
+        journal.append(row, self.rows_enqueued + 1)
+        self._enqueue(statements.ORDER, row)
+        return True
 
     def record_order_event(
         self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
     ) -> None:
         """Append one state change of an order to its history."""
-        self._enqueue(
-            statements.ORDER_EVENT, (ts_ns, client_order_id, str(status), str(filled), reason)
-        )
+        row = (ts_ns, client_order_id, str(status), str(filled), reason)
+        if _at_least(filled, ZERO) and type(ts_ns) is int and type(reason) is str:
+            row = statements.Checked(row)
+        self._enqueue(statements.ORDER_EVENT, row)
 
     def record_fill(self, fill: Fill) -> None:
         """Store a fill; another with the same (venue, client_order_id, trade_id) is ignored."""
         f = fill
-        self._enqueue(
-            statements.FILL,
-            (
-                f.ts_exchange,
-                f.ts_recv,
-                f.venue,
-                f.client_order_id,
-                f.trade_id,
-                f.venue_order_id,
-                f.bot_id,
-                f.symbol,
-                str(f.side),
-                str(f.price),
-                str(f.size),
-                str(f.fee),
-                f.fee_ccy,
-                str(f.liquidity),
-            ),
+        row = (
+            f.ts_exchange,
+            f.ts_recv,
+            f.venue,
+            f.client_order_id,
+            f.trade_id,
+            f.venue_order_id,
+            f.bot_id,
+            f.symbol,
+            str(f.side),
+            str(f.price),
+            str(f.size),
+            str(f.fee),
+            f.fee_ccy,
+            str(f.liquidity),
         )
+        if _above(f.price, ZERO) and _above(f.size, ZERO) and _finite(f.fee):
+            row = statements.Checked(row)
+        self._enqueue(statements.FILL, row)
 
     async def load_open_orders(self) -> list[StoredOrder]:
         """Every order not in a terminal state, oldest first (what a restart must know)."""
@@ -310,6 +309,58 @@ class SqliteStore(WriteBehind):
         await self.flush()
         async with self._db.execute(sql, params) as cur:
             return list(await cur.fetchall())
+
+
+def _finite(value: Any) -> bool:
+    return type(value) is Decimal and value.is_finite()
+
+
+def _at_least(value: Any, floor: Decimal) -> bool:
+    return type(value) is Decimal and value.is_finite() and value >= floor
+
+
+def _above(value: Any, floor: Decimal) -> bool:
+    return type(value) is Decimal and value.is_finite() and value > floor
+
+
+def _order_row(o: Order, reduce_only: bool, notional: Decimal, updated_ns: int) -> tuple[Any, ...]:
+    """The parameters of :data:`statements.ORDER` for one order's state: held to the writer's
+    checks here, on the typed values (:class:`~desk.storage.statements.Checked`), when they
+    pass them; otherwise a plain tuple, which the writer checks and says what is wrong."""
+    row = (
+        o.client_order_id,
+        o.venue_order_id,
+        o.venue,
+        o.bot_id,
+        o.symbol,
+        str(o.side),
+        str(o.order_type),
+        None if o.price is None else str(o.price),
+        str(o.size),
+        str(o.filled),
+        str(o.avg_price),
+        str(notional),
+        str(o.fee),
+        o.fee_ccy,
+        str(o.status),
+        o.reason,
+        int(reduce_only),
+        o.created_ns,
+        updated_ns,
+    )
+    sound = (
+        _at_least(o.filled, ZERO)
+        and _at_least(o.avg_price, ZERO)
+        and _at_least(notional, ZERO)
+        and _finite(o.fee)
+        and (
+            o.status is OrderStatus.REJECTED
+            or (_above(o.size, ZERO) and (o.price is None or _above(o.price, ZERO)))
+        )
+        and type(o.created_ns) is int
+        and type(updated_ns) is int
+    )
+    return statements.Checked(row) if sound else row
 
 
 def _json(value: Any) -> str:

@@ -30,6 +30,16 @@ INF = math.inf
 # only then works out the reason: the writer checks every row on the event loop.
 
 
+class Checked(tuple[Any, ...]):
+    """Row parameters whose builder already held them to their statement's checks, while the
+    values were still typed (a Decimal is checked as a Decimal, before it became text): the
+    writer does not check them again. The builders of the order path use it
+    (``storage/sqlite.py``); a builder that finds a doubtful value hands over a plain tuple
+    instead, and the writer's checks say what is wrong with it."""
+
+    __slots__ = ()
+
+
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
@@ -142,13 +152,16 @@ class Statement:
 
     ``row_check`` looks at the whole row once every column passed (e.g. a candle's low <= high);
     it reads values by column name through :meth:`value`. Compared by identity: the writer
-    groups consecutive rows of one statement.
+    groups the rows of one statement. ``latest_by``: the statement stores a row's latest state
+    (an upsert whose every change is the new row, keyed by this column), so within one batch
+    only the last row per key needs writing.
     """
 
     table: str
     sql: str
     columns: tuple[tuple[str, Check], ...]
     row_check: Callable[[Statement, tuple[Any, ...]], str] | None = None
+    latest_by: int | None = None
     _plan: tuple[tuple[str, Check, bool], ...] = field(init=False, repr=False)
     _index: dict[str, int] = field(init=False, repr=False)
 
@@ -324,6 +337,7 @@ ORDER = Statement(
         ("updated_ns", integer),
     ),
     _order_values,
+    latest_by=0,  # client_order_id: the upsert sets every column that changes; the rest never do
 )
 
 ORDER_EVENT = Statement(

@@ -37,6 +37,7 @@ from desk.core.events import SystemEvent
 from desk.core.excerpt import excerpt
 from desk.storage import schema, statements
 from desk.storage.config import StorageConfig
+from desk.storage.journal import JournalBusy, OrderJournal
 from desk.storage.statements import Statement
 from desk.storage.writer import (
     BatchResult,
@@ -105,6 +106,11 @@ class WriteBehind:
         # only the waiters it satisfies, so thousands of waiting orders cost one pop each.
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._waiter_ids = itertools.count()
+        self.journal: OrderJournal | None = (
+            OrderJournal(self.path, fsync=config.journal_fsync) if config.order_journal else None
+        )
+        self.journal_replayed = 0
+        """Orders the last open() found only in the journal (a crash before their commit)."""
 
     @property
     def backlog(self) -> int:
@@ -118,7 +124,10 @@ class WriteBehind:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._prepare_schema(self._db)
+            await self._replay_journal(self._db)
         except BaseException:
+            if self.journal is not None:
+                self.journal.close()
             await self._db.close()
             self._db = None
             raise
@@ -153,6 +162,39 @@ class WriteBehind:
             )
             log.info("%s: schema migrated from version %d to %d", self.path, target - 1, target)
         await db.executescript(schema.SCHEMA)
+
+    async def _replay_journal(self, db: aiosqlite.Connection) -> None:
+        """Insert the orders a previous run journalled but did not commit, then empty the
+        journal. An order SQLite already has keeps SQLite's (newer) row."""
+        if self.journal is None:
+            return
+        try:
+            rows = self.journal.open()
+        except JournalBusy as exc:
+            log.warning("order journal off, orders wait for their commit instead: %s", exc)
+            self.journal = None
+            return
+        inserted = 0
+        for row in rows:
+            problem = statements.ORDER.problem(row)
+            if problem:
+                log.error("%s: journal row refused (%s): %r", self.path, problem, row)
+                continue
+            cursor = await db.execute(schema.INSERT_ORDER_IF_ABSENT, row)
+            if cursor.rowcount == 1:
+                inserted += 1
+                # (ts_ns, client_order_id, status, filled, reason) from the orders row
+                event = (row[18], row[0], row[14], row[9], "recovered from the order journal")
+                await db.execute(statements.ORDER_EVENT.sql, event)
+        await db.commit()
+        self.journal.clear()
+        self.journal_replayed = inserted
+        if inserted:
+            log.warning(
+                "%s: %d orders recovered from the order journal (not committed before a crash)",
+                self.path,
+                inserted,
+            )
 
     def _enqueue(self, statement: Statement, params: tuple[Any, ...]) -> None:
         if self._closing and self._db is None:
@@ -284,6 +326,8 @@ class WriteBehind:
                 )
             for letter in result.unsaved:
                 self._dead_letter(letter, saved=False, path=path)
+        if self.journal is not None:
+            self.journal.settled(self.rows_settled)
         self._release_waiters()
 
     def _failed(self, exc: BaseException, count: int) -> None:
@@ -383,6 +427,10 @@ class WriteBehind:
         for key, count in self._throttle.held().items():
             log.warning("SQLite: %d more %s not reported as events", count, key)
         self._save_unwritten()
+        if self.journal is not None:
+            if not self._pending and not self.unwritten:
+                self.journal.clear()  # everything is in SQLite; else the next open replays it
+            self.journal.close()
         if self._db is not None:
             db, self._db = self._db, None
             try:

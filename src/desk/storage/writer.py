@@ -27,7 +27,7 @@ import aiosqlite
 import msgspec
 
 from desk.core.excerpt import EXCERPT_CHARS, excerpt
-from desk.storage.statements import DEAD_LETTER, Statement
+from desk.storage.statements import DEAD_LETTER, Checked, Statement
 
 Row = tuple[Statement, tuple[Any, ...]]
 
@@ -123,6 +123,9 @@ def split_valid(batch: Iterable[Row]) -> tuple[list[Row], list[DeadLetter]]:
     good: list[Row] = []
     dead: list[DeadLetter] = []
     for statement, params in batch:
+        if type(params) is Checked:  # held to the checks when it was built
+            good.append((statement, params))
+            continue
         problem = statement.problem(params)
         if problem:
             dead.append(DeadLetter(statement, params, problem))
@@ -134,7 +137,7 @@ def split_valid(batch: Iterable[Row]) -> tuple[list[Row], list[DeadLetter]]:
 async def write_batch(db: aiosqlite.Connection, batch: list[Row], now_ns: int) -> BatchResult:
     """Write ``batch`` in one transaction (see the module docstring); raises transient errors
     with nothing written."""
-    good, dead = split_valid(batch)
+    good, dead = split_valid(latest_only(batch))
     try:
         await _execute_runs(db, good)
     except Exception as exc:
@@ -189,15 +192,51 @@ async def _rollback(db: aiosqlite.Connection) -> None:
         pass  # nothing to roll back, or the connection is gone: the next write will say
 
 
+def latest_only(batch: list[Row]) -> list[Row]:
+    """``batch`` with the rows of a ``latest_by`` statement folded per key: the last row of a
+    key (each is the whole latest state; the earlier ones would be overwritten in the same
+    transaction) in the place of the first (so a new row is inserted in its turn: rowids keep
+    the order rows came in). Checked and written are only the rows that count."""
+    latest: dict[tuple[Statement, Any], Row] = {}
+    folded = False
+    for row in batch:
+        statement, params = row
+        key = statement.latest_by
+        if key is not None and len(params) > key:
+            folded |= (statement, params[key]) in latest
+            latest[statement, params[key]] = row
+    if not folded:
+        return batch
+    out: list[Row] = []
+    for row in batch:
+        statement, params = row
+        key = statement.latest_by
+        if key is None or len(params) <= key:
+            out.append(row)
+            continue
+        last = latest.pop((statement, params[key]), None)
+        if last is not None:  # the first row of its key: the last one goes here
+            out.append(last)
+    return out
+
+
 def _runs(rows: list[Row]) -> list[tuple[Statement, list[tuple[Any, ...]]]]:
-    """Runs of rows sharing one statement, in order, so each run is one executemany."""
-    groups: list[tuple[Statement, list[tuple[Any, ...]]]] = []
+    """The rows of each statement, in their order, so each statement is one executemany.
+
+    The OMS interleaves statements (an order row, its history row, a fill ...): one call per
+    run of one statement would be one call to SQLite's thread per row. Regrouping is safe
+    inside the one transaction: each statement writes its own table, no table's rows depend on
+    another's (no triggers, no foreign keys), and the rows of one statement keep their order
+    (autoincrement ids follow the order they came in).
+    """
+    groups: dict[Statement, list[tuple[Any, ...]]] = {}
     for statement, params in rows:
-        if groups and groups[-1][0] is statement:
-            groups[-1][1].append(params)
+        group = groups.get(statement)
+        if group is None:
+            groups[statement] = [params]
         else:
-            groups.append((statement, [params]))
-    return groups
+            group.append(params)
+    return list(groups.items())
 
 
 def spill(database: Path, rows: Iterable[tuple[Statement, tuple[Any, ...], str]]) -> Path:
