@@ -18,6 +18,12 @@ seedable ``random.Random``) and connects again; the delay starts over once a con
 up for ``healthy_after`` seconds. ``request_reconnect`` drops and reconnects on request (OKX's
 64008 upgrade notice). State changes go to ``on_state(state, reason)``; the reason names the
 close code when the server closed the connection.
+
+``tap`` (None by default) is an optional frame tap, ``tap(name, raw, recv_ns)``, called with
+every received frame before ``on_message``: the recorder sets it to append the frame to its
+bounded queue (it must never block, parse or raise). Off, it costs one attribute load a frame.
+A connection made while the module's ``DEFAULT_TAP`` is set starts with that tap (the recorder
+sets it so connections a feed opens later, such as Binance's handover, are recorded too).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ log = logging.getLogger(__name__)
 OnMessage = Callable[[bytes | str, int], None]
 OnOpen = Callable[["WsConnection"], Awaitable[None]]
 OnState = Callable[[ConnectionState, str], None]
+FrameTap = Callable[[str, bytes | str, int], None]
+DEFAULT_TAP: FrameTap | None = None  # the tap new connections start with (module docstring)
 
 PING = "ping"
 
@@ -121,6 +129,10 @@ class WsConnection:
         self.callback_errors = 0
         self.last_close_code: int | None = None
         self.last_delay = 0.0
+        self.tap: FrameTap | None = DEFAULT_TAP  # the recorder's frame tap (module docstring)
+        # Replay lockstep: while ``hold()`` is true the next frame waits (the event loop runs);
+        # a replay holds the feed until the orders a frame caused have reached the venue.
+        self.hold: Callable[[], bool] | None = None
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -314,14 +326,22 @@ class WsConnection:
         while True:
             raw = await recv(decode=False)
             self._last_rx = monotonic()
+            recv_ns = time_ns()
+            tap = self.tap
+            if tap is not None:
+                tap(self.name, raw, recv_ns)
             try:
-                on_message(raw, time_ns())
+                on_message(raw, recv_ns)
             except Exception:
                 self.callback_errors += 1
                 if self.callback_errors <= 10 or self.callback_errors % 10_000 == 0:
                     log.exception(
                         "%s: on_message failed (%d so far)", self.name, self.callback_errors
                     )
+            hold = self.hold
+            if hold is not None and hold():
+                while hold():
+                    await asyncio.sleep(0)
 
     async def _supervise(self, ws: ClientConnection) -> None:
         """Keepalive ping and watchdog, driven by the time of the last received frame."""

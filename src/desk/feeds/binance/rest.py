@@ -8,6 +8,9 @@
 Errors come as an HTTP error status with ``{"code":-1121,"msg":"Invalid symbol."}``; they raise
 ``BinanceApiError(code, msg, status)``. 429 (rate limit) and 418 (IP banned) carry
 ``Retry-After`` seconds, kept in ``retry_after``.
+
+``REST_TAP`` (None by default): the recorder sets it to ``tap(path, params, body)`` to keep every
+reply body as raw data (the depth snapshots the books bootstrap from, the instruments).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ T = TypeVar("T")
 DEPTH_PATH = "/api/v3/depth"
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
 TIME_PATH = "/api/v3/time"
+
+RestTap = Callable[[str, dict[str, str], bytes], None]
+REST_TAP: RestTap | None = None  # the recorder's reply tap (module docstring)
 
 
 class BinanceApiError(Exception):
@@ -117,6 +123,8 @@ class BinanceRestClient:
             session = self._session = aiohttp.ClientSession(timeout=self._timeout)
         async with session.get(self.rest_url + path, params=params) as response:
             body = await response.read()
+            if REST_TAP is not None:
+                REST_TAP(path, params, body)
             if response.status >= 400:
                 raise _api_error(body, response.status, response.headers.get("Retry-After"))
         return body

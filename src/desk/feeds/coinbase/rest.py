@@ -18,10 +18,14 @@ read, every one optional where it can be):
 
 An HTTP error raises ``CoinbaseApiError(status, message)`` with the venue's ``message`` (or
 ``error``) when the body has one.
+
+``REST_TAP`` (None by default): the recorder sets it to ``tap(path, params, body)`` to keep every
+reply body as raw data (the products, any book snapshot).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -36,6 +40,9 @@ T = TypeVar("T")
 PRODUCTS_PATH = "/api/v3/brokerage/market/products"
 BOOK_PATH = "/api/v3/brokerage/market/product_book"
 TIME_PATH = "/api/v3/brokerage/time"
+
+RestTap = Callable[[str, dict[str, str], bytes], None]
+REST_TAP: RestTap | None = None  # the recorder's reply tap (module docstring)
 
 
 class CoinbaseApiError(Exception):
@@ -206,6 +213,8 @@ class CoinbaseRestClient:
         async with session.get(self.rest_url + path, params=params) as response:
             body = await response.read()
             status = response.status
+        if REST_TAP is not None:
+            REST_TAP(path, dict(params), body)
         return self._decode(body, status, reply_type)
 
     def _decode(self, body: bytes, status: int, reply_type: type[T]) -> T:

@@ -3,10 +3,14 @@
 Every OKX reply is ``{"code":"0","msg":"","data":[...]}``; a non-zero ``code`` raises
 ``OkxApiError(code, msg)`` (also on an HTTP error status whose body says why). Replies are
 decoded into typed msgspec Structs; prices and sizes stay the exchange's strings.
+
+``REST_TAP`` (None by default): the recorder sets it to ``tap(path, params, body)`` to keep
+every reply body as raw data (the book snapshots the feed bootstraps from, the instruments).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -20,6 +24,11 @@ T = TypeVar("T")
 BOOKS_PATH = "/api/v5/market/books"
 INSTRUMENTS_PATH = "/api/v5/public/instruments"
 TIME_PATH = "/api/v5/public/time"
+CANDLES_PATH = "/api/v5/market/candles"
+HISTORY_CANDLES_PATH = "/api/v5/market/history-candles"
+
+RestTap = Callable[[str, dict[str, str], bytes], None]
+REST_TAP: RestTap | None = None  # the recorder's reply tap (module docstring)
 
 
 class OkxApiError(Exception):
@@ -83,6 +92,27 @@ class _InstrumentReply(msgspec.Struct):
     data: list[_InstrumentData]
 
 
+class RestCandle(msgspec.Struct, frozen=True):
+    """One OKX candle row: ``start_ms`` is the bar's **start** (OKX stamps bars by their start;
+    desk's candles by their end), prices and volumes as the exchange's strings."""
+
+    start_ms: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    quote_volume: str
+    confirmed: bool
+
+
+class _CandleReply(msgspec.Struct):
+    """``{"data":[["1597026383085","8533.02","8553.74","8527.17","8548.26","45247",
+    "529.5858061","529.5858061","0"]]}`` newest first; ``confirm`` "1" once closed."""
+
+    data: list[list[str]]
+
+
 class _TimeData(msgspec.Struct):
     ts: str
 
@@ -128,6 +158,32 @@ class OkxRestClient:
         book = reply.data[0]
         return RestBook(bids=book.bids, asks=book.asks, seq_id=book.seqId, ts_ms=int(book.ts))
 
+    async def get_candles(
+        self,
+        inst_id: str,
+        bar: str,
+        *,
+        after: int | None = None,
+        limit: int = 300,
+        history: bool = False,
+    ) -> list[RestCandle]:
+        """Candles of ``bar`` (OKX's name: ``1m``, ``1H``, ``1Dutc`` ...), newest first:
+        ``market/candles`` (the recent ones, ``limit`` up to 300) or ``history-candles`` (older,
+        up to 100), those starting before ``after`` (ms) when given."""
+        params = {"instId": inst_id, "bar": bar, "limit": str(limit)}
+        if after is not None:
+            params["after"] = str(after)
+        path = HISTORY_CANDLES_PATH if history else CANDLES_PATH
+        reply = await self._get(path, params, _CandleReply)
+        out = []
+        for row in reply.data:
+            if len(row) < 6:
+                raise OkxApiError("decode", f"candle row too short: {row!r}")
+            quote = row[6] if len(row) > 6 else "0"
+            confirmed = row[8] == "1" if len(row) > 8 else True
+            out.append(RestCandle(int(row[0]), *row[1:6], quote, confirmed))
+        return out
+
     async def get_time(self) -> int:
         """The server time in ms since the epoch."""
         reply = await self._get(TIME_PATH, {}, _TimeReply)
@@ -148,6 +204,8 @@ class OkxRestClient:
         async with session.get(url, params=params, headers=self._headers) as response:
             body = await response.read()
             status = response.status
+        if REST_TAP is not None:
+            REST_TAP(path, params, body)
         return self._decode(body, status, reply_type)
 
     def _decode(self, body: bytes, status: int, reply_type: type[T]) -> T:

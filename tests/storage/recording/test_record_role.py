@@ -1,0 +1,60 @@
+"""A split desk records: the feed role keeps the raw frames and L2 books (only it sees the
+frames), ``desk record`` the trades, tickers and candles it reads from Redis; nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from desk.config import parse_config
+from desk.engine.roles import RoleEngine
+from tests.bridge.redis_fixtures import RedisServer
+from tests.storage.recording.support import read_kind
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.asyncio
+
+
+def _config(tmp_path: Path, role: str, redis_url: str, simulator: bool) -> object:
+    return parse_config(
+        {
+            "system": {"mode": "sim", "status_interval": 60},
+            "trading": {
+                "symbols": ["BTC-USDT"],
+                "timeframes": ["1s"],
+                "channels": ["trades", "books", "tickers"],
+            },
+            "storage": {"sqlite_path": str(tmp_path / f"{role}.sqlite")},
+            "simulator": {"enabled": simulator, "port": 0, "seed": 5, "steps_per_second": 400},
+            "redis": {"enabled": True, "url": redis_url, "key_prefix": "rec"},
+            "recorder": {"enabled": True, "path": str(tmp_path / "rec"), "flush_interval": 0.2},
+        }
+    )
+
+
+async def test_the_feed_role_records_frames_and_the_record_role_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_COMMAND_SECRET", "record-role-secret-0123456789")
+    server = RedisServer(tmp_path)
+    server.start()
+    feed = RoleEngine(_config(tmp_path, "feed", server.url, True), "feed")  # type: ignore[arg-type]
+    record = RoleEngine(_config(tmp_path, "record", server.url, False), "record")  # type: ignore[arg-type]
+    try:
+        await record.start()
+        await feed.start()
+        await wait_until(lambda: record.market_in.received >= 30, 60, "trades over Redis")
+        await wait_until(lambda: record.recorder.rows_written > 0, 30, "the record role writing")
+    finally:
+        await feed.stop()
+        await record.stop()
+        server.kill()
+    assert feed.recorder.kinds == {"raw", "books"}
+    assert record.recorder.kinds == {"trades", "tickers", "candles", "funding"}
+    root = tmp_path / "rec"
+    raw = read_kind(root, "raw")
+    assert len(raw[raw["stream"] == "ws"]) == feed.feeds.feed("BTC-USDT").counters.messages
+    assert len(read_kind(root, "books")) > 0
+    trades = read_kind(root, "trades")
+    assert len(trades) > 0 and trades["trade_id"].is_unique  # one writer: nothing twice
