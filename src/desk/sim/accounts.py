@@ -3,13 +3,14 @@
 One account per API key. Balances are exact ``Decimal`` amounts per currency, split into
 *available* and *frozen* (held by open orders), as OKX's ``/account/balance`` reports them.
 
-Holds: a buy order freezes ``px * sz * (1 + max fee rate)`` of the quote currency (a market buy
-freezes its estimated cost plus the taker fee), a sell order freezes ``sz`` of the base currency.
-Each fill consumes part of the order's hold; what is left when the order ends is released.
+Holds: a buy order freezes ``px * sz`` of the quote currency (a market buy freezes its
+estimated cost), a sell order freezes ``sz`` of the base currency. Each fill consumes part of
+the order's hold; what is left when the order ends is released.
 
-Fees are charged in the **quote currency** on both sides (a simplification: real OKX charges a
-spot buyer in the base currency). Rates are positive fractions of the notional; the wire reports
-them as negative amounts (``fillFee`` "-0.06" = 0.06 charged).
+Fees are charged as on OKX spot, in the currency the order receives: a buyer pays
+``size * rate`` in the **base** currency (it receives ``size - fee``), a seller pays
+``notional * rate`` in the **quote** currency. Rates are positive fractions; the wire reports
+fees as negative amounts (``fillFee`` "-0.06" = 0.06 charged) with ``fillFeeCcy``/``feeCcy``.
 """
 
 from __future__ import annotations

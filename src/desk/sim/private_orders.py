@@ -159,6 +159,8 @@ class FillInfo:
     fee: Decimal  # positive = charged
     maker: bool
     ts_ms: int
+    fee_ccy: str = ""  # spot: the base currency for a buy, the quote for a sell
+    fee_rate: Decimal = ZERO
 
 
 @dataclass(slots=True, eq=False)
@@ -204,6 +206,12 @@ class PrivateOrder:
     def remaining_lots(self) -> int:
         return self.size_lots - self.filled_lots
 
+    @property
+    def fee_ccy(self) -> str:
+        """Spot fees are paid in what the order receives: base for a buy, quote for a sell."""
+        spec = self.params.spec
+        return spec.base_ccy if self.params.side is Side.BUY else spec.quote_ccy
+
 
 def decimal_str(value: Decimal) -> str:
     """An exact Decimal as a plain string without exponent or trailing zeros."""
@@ -217,7 +225,6 @@ def order_data(order: PrivateOrder, fill: FillInfo | None = None) -> dict[str, s
     spec, params = order.spec, order.params
     filled = Decimal(spec.size_str(order.filled_lots))
     avg = (order.notional / filled).quantize(AVG_PX_DIGITS) if filled else ZERO
-    quote = spec.quote_ccy
     return {
         "instType": "SPOT",
         "instId": spec.inst_id,
@@ -236,12 +243,12 @@ def order_data(order: PrivateOrder, fill: FillInfo | None = None) -> dict[str, s
         "tradeId": fill.trade_id if fill else "",
         "fillTime": str(fill.ts_ms) if fill else "",
         "fillFee": decimal_str(-fill.fee) if fill else "0",
-        "fillFeeCcy": quote if fill else "",
+        "fillFeeCcy": fill.fee_ccy if fill else "",
         "execType": ("M" if fill.maker else "T") if fill else "",
         "accFillSz": decimal_str(filled),
         "avgPx": decimal_str(avg) if filled else "",
         "fee": decimal_str(-order.fee),
-        "feeCcy": quote,
+        "feeCcy": order.fee_ccy,
         "state": order.state,
         "cancelSource": order.cancel_source,
         "cancelSourceReason": order.cancel_reason,

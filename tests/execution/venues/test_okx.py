@@ -146,8 +146,9 @@ async def test_taker_market_and_ioc(paused: OkxSimulator, client: OkxExecutionCl
     assert sum(f.size for f in fills) == Decimal("0.01")
     assert all(f.liquidity is Liquidity.TAKER for f in fills)
     after = await client.balances()
-    assert after["BTC"] == before["BTC"] + Decimal("0.01")
-    cost = sum(f.price * f.size + f.fee for f in fills)
+    assert all(f.fee_ccy == "BTC" for f in fills)  # OKX spot: a buyer pays in the base
+    assert after["BTC"] == before["BTC"] + Decimal("0.01") - sum(f.fee for f in fills)
+    cost = sum(f.price * f.size for f in fills)
     assert after["USDT"] == before["USDT"] - cost
     px, lots = touch(paused, Side.SELL)
     size = decimal_str(Decimal(paused.market.spec(BTC).size_str(lots)) + Decimal("0.01"))

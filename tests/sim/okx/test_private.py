@@ -208,8 +208,10 @@ async def test_crossing_order_takes_and_settles_balances(
     push = (await recv_until(trader, order_push(lambda d: d["state"] == "filled")))["data"][0]
     assert push["execType"] == "T" and push["accFillSz"] == "0.01"
     cost = Decimal(px) * Decimal("0.01")
-    assert account.available["BTC"] == btc + Decimal("0.01")
-    assert account.available["USDT"] == usdt - cost * Decimal("1.001")
+    fee = Decimal("0.01") * Decimal("0.001")  # OKX spot: a buyer pays in the base it receives
+    assert push["fillFeeCcy"] == push["feeCcy"] == "BTC" and Decimal(push["fee"]) == -fee
+    assert account.available["BTC"] == btc + Decimal("0.01") - fee
+    assert account.available["USDT"] == usdt - cost
     assert account.frozen["USDT"] == 0
 
 
@@ -351,7 +353,7 @@ async def test_rest_order_query_and_balance(paused: OkxSimulator) -> None:
         path = "/api/v5/account/balance"
         async with http.get(url + path, headers=rest_headers("GET", path)) as r:
             details = {d["ccy"]: d for d in (await r.json())["data"][0]["details"]}
-        frozen = Decimal(px) * Decimal("0.01") * Decimal("1.001")
+        frozen = Decimal(px) * Decimal("0.01")  # the buyer's fee comes out of the base
         assert Decimal(details["USDT"]["frozenBal"]) == frozen
         assert Decimal(details["USDT"]["availBal"]) == Decimal(100000) - frozen
 

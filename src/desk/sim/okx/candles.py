@@ -1,66 +1,25 @@
-"""``/ws/v5/business`` channels: minimal ``candle*`` and ``trades-all``, from simulated trades.
+"""``/ws/v5/business`` channels: ``candle*`` and ``trades-all``, from simulated trades.
 
-A candle stream starts on its first subscription (open = the last trade price) and from then on
-folds every trade in. It pushes at most once per second while the candle changes, and once more
-with ``confirm`` "1" when the bar closes. Bars 6H and longer are anchored at UTC+8 unless the
-name ends in ``utc``, as on OKX.
+Every instrument keeps a ``BarHistory`` (the hours before start, then every live trade), which
+``market/candles`` and ``history-candles`` read too. A candle stream starts on its first
+subscription with the whole current bar since its start (open, high, low, volume of every trade
+already in it, from the history) and from then on folds every trade in. It pushes at most once
+per second while the candle changes, and once more with ``confirm`` "1" when the bar closes.
+Bars 6H and longer are anchored at UTC+8 unless the name ends in ``utc``, as on OKX.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
-import time
 from dataclasses import dataclass
 
 import msgspec
 
 from desk.sim.instruments import InstrumentSpec
 from desk.sim.market import SyntheticMarket, TradeAggregate
+from desk.sim.okx.bars import CANDLE_MIN_GAP, bar_start, parse_bar
+from desk.sim.okx.history import BarHistory
 from desk.sim.okx.streams import Hub
 from desk.sim.okx.wire import encode, push, push_prefix
-
-_UNITS_MS = {"s": 1000, "m": 60_000, "H": 3_600_000, "D": 86_400_000, "W": 604_800_000}
-_BAR_RE = re.compile(r"^candle(1s|1m|3m|5m|15m|30m|1H|2H|4H|6H|12H|1D|2D|3D|5D|1W|1M|3M)(utc)?$")
-_HK_OFFSET_MS = 8 * 3_600_000
-_MONDAY_OFFSET_MS = 4 * 86_400_000  # 1970-01-01 was a Thursday
-CANDLE_MIN_GAP = 1.0
-
-
-def parse_bar(channel: str) -> tuple[str, bool] | None:
-    """``candle1H`` -> ("1H", False), ``candle6Hutc`` -> ("6H", True); None if not a candle."""
-    match = _BAR_RE.match(channel)
-    if match is None or (match.group(2) and match.group(1)[-1] not in "HDWM"):
-        return None
-    if match.group(2) and match.group(1) in ("1H", "2H", "4H"):
-        return None
-    return match.group(1), bool(match.group(2))
-
-
-def bar_start(ts_ms: int, bar: str, utc: bool) -> tuple[int, int]:
-    """(start, end) in ms of the bar that holds ``ts_ms``."""
-    n, unit = int(bar[:-1]), bar[-1]
-    offset = 0 if utc or unit in "sm" else _HK_OFFSET_MS
-    if unit == "M":
-        return _month_bar(ts_ms, n, offset)
-    length = n * _UNITS_MS[unit]
-    anchor = offset - (_MONDAY_OFFSET_MS if unit == "W" else 0)
-    start = (ts_ms + anchor) // length * length - anchor
-    return start, start + length
-
-
-def _month_bar(ts_ms: int, months: int, offset: int) -> tuple[int, int]:
-    year, month = _year_month(ts_ms + offset)
-    index = (year * 12 + month - 1) // months * months
-    start = calendar.timegm((index // 12, index % 12 + 1, 1, 0, 0, 0)) * 1000 - offset
-    index += months
-    end = calendar.timegm((index // 12, index % 12 + 1, 1, 0, 0, 0)) * 1000 - offset
-    return start, end
-
-
-def _year_month(ts_ms: int) -> tuple[int, int]:
-    tm = time.gmtime(ts_ms // 1000)
-    return tm.tm_year, tm.tm_mon
 
 
 @dataclass(slots=True)
@@ -85,13 +44,15 @@ class Candle:
 class CandleStream:
     """One (instrument, bar) stream."""
 
-    def __init__(self, spec: InstrumentSpec, channel: str, last_price: int, now_ms: int) -> None:
+    def __init__(
+        self, spec: InstrumentSpec, channel: str, history: BarHistory, now_ms: int
+    ) -> None:
         parsed = parse_bar(channel)
         assert parsed is not None
         self.spec, self.channel = spec, channel
         self.bar, self.utc = parsed
-        start, end = bar_start(now_ms, self.bar, self.utc)
-        self.candle = Candle(start, end, last_price, last_price, last_price, last_price)
+        start, end, (o, h, lo, c, vol, quote) = history.current(self.bar, self.utc, now_ms)
+        self.candle = Candle(start, end, o, h, lo, c, vol, quote)
         self.prefix = push_prefix(channel, spec.inst_id)
         self.dirty = True
         self.last_push = -1.0
@@ -146,6 +107,28 @@ class BusinessStreams:
         self.market = market
         self.hub = hub
         self.candles: dict[tuple[str, str], CandleStream] = {}
+        self.histories: dict[str, BarHistory] = {}
+
+    def start_history(self, start_ms: int, hours: float, steps_per_second: float) -> None:
+        """One ``BarHistory`` per instrument from ``start_ms``; its past (``hours``) is
+        generated on first read."""
+        market = self.market
+        for inst_id, inst in market.markets.items():
+            self.histories[inst_id] = BarHistory(
+                inst.spec,
+                market.seed,
+                market.params,
+                steps_per_second,
+                start_ms,
+                hours,
+                inst.stats.last,
+            )
+
+    def history(self, inst_id: str, now_ms: int) -> BarHistory:
+        """The instrument's bar history (started at ``now_ms`` with no past if not started)."""
+        if not self.histories:
+            self.start_history(now_ms, 0.0, 1.0)
+        return self.histories[inst_id]
 
     def subscribed(self, channel: str, inst_id: str, now_ms: int) -> bytes | None:
         """Start the stream if new; returns the current candle row for the new subscriber."""
@@ -154,12 +137,15 @@ class BusinessStreams:
         key = (channel, inst_id)
         stream = self.candles.get(key)
         if stream is None:
-            last = self.market.stats(inst_id).last
             spec = self.market.spec(inst_id)
-            stream = self.candles[key] = CandleStream(spec, channel, last, now_ms)
+            history = self.history(inst_id, now_ms)
+            stream = self.candles[key] = CandleStream(spec, channel, history, now_ms)
         return stream.row()
 
     def on_trades(self, inst_id: str, trades: list[TradeAggregate]) -> None:
+        history = self.histories.get(inst_id)
+        if history is not None:
+            history.add_trades(trades)
         key = ("trades-all", inst_id)
         if self.hub.has(key):
             self._push_trades_all(key, trades)

@@ -9,9 +9,15 @@ Request -> replies (PROTOCOLS.md A.2, A.8):
   leaves the connection open.
 * Anything but ``ping``/``login`` before login: ``60011`` (an error event for subscribe, an
   op-shaped reply for order ops).
-* ``subscribe`` ``{"channel":"orders","instType":"SPOT"}`` (``instType`` SPOT or ANY; optional
-  ``instId`` filter) -> ack; then one push per order state change and per fill, no initial push:
-  ``{"arg":{"channel":"orders","instType":"SPOT"},"data":[{...}]}`` (fields: ``order_data``).
+* ``subscribe`` ``{"channel":"orders","instType":"SPOT"}`` (``instType`` any of ``SPOT MARGIN
+  SWAP FUTURES OPTION ANY``; optional ``instId`` filter) -> ack; then one push per order state
+  change and per fill, no initial push: ``{"arg":{"channel":"orders","instType":"SPOT"},
+  "data":[{...}]}`` (fields: ``order_data``). Spot orders go to ``SPOT``, ``MARGIN`` and ``ANY``
+  subscriptions; ``SWAP``/``FUTURES``/``OPTION`` ones get nothing (there are none).
+* ``subscribe`` ``{"channel":"account"[,"ccy":"BTC"]}`` -> ack, a first push of every balance,
+  then a push after every order update of that account: ``{"arg":{"channel":"account"},
+  "data":[{"uTime":..,"totalEq":"","details":[{"ccy":"USDT","eq":..,"cashBal":..,
+  "availBal":..,"availEq":..,"frozenBal":..,"ordFrozen":..,"uTime":..}]}]}``.
 * ``order``, ``batch-orders`` (at most 20), ``cancel-order``, ``batch-cancel-orders``,
   ``amend-order`` with a required ``id`` -> ``{"id":"1512","op":"order","data":[{"clOrdId":..,
   "ordId":..,"tag":"","ts":..,"sCode":"0","sMsg":"","subCode":""}],"code":"0","msg":"",
@@ -32,6 +38,7 @@ from desk.sim.accounts import Account
 from desk.sim.faults import OrderFaults
 from desk.sim.okx.auth import MAX_SKEW_S, login_sign, signature_ok
 from desk.sim.okx.conn import Connection
+from desk.sim.okx.private_queries import balance_details
 from desk.sim.okx.trading import BATCH_MAX, Ack, PrivateTrading
 from desk.sim.okx.wire import ack, encode, error
 from desk.sim.okx.ws import _ID_RE
@@ -42,7 +49,9 @@ log = logging.getLogger(__name__)
 ORDER_OPS = frozenset(
     {"order", "batch-orders", "cancel-order", "batch-cancel-orders", "amend-order"}
 )
-INST_TYPES = frozenset({"SPOT", "ANY"})
+INST_TYPES = frozenset({"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION", "ANY"})
+SPOT_COVERED = frozenset({"SPOT", "MARGIN", "ANY"})
+CHANNELS = ("orders", "account")
 SERVICE_DOWN = ("50001", "Service temporarily unavailable. Please try again later.")
 _decoder = msgspec.json.Decoder()
 
@@ -59,6 +68,7 @@ class Session:
 
     account: Account | None = None
     orders_args: list[dict[str, str]] = field(default_factory=list)
+    account_args: list[dict[str, str]] = field(default_factory=list)
 
 
 def _micros() -> str:
@@ -89,13 +99,19 @@ class PrivateWs:
             for arg in session.orders_args:
                 if arg.get("instId", order.inst_id) != order.inst_id:
                     continue
+                if arg["instType"] not in SPOT_COVERED:
+                    continue
                 if entry is None:
                     entry = encode(order_data(order, fill))
-                frame = b'{"arg":' + encode(arg) + b',"data":[' + entry + b"]}"
-                if self._held is not None:
-                    self._held.append((conn, frame))
-                else:
-                    conn.send(frame)
+                self._send(conn, b'{"arg":' + encode(arg) + b',"data":[' + entry + b"]}")
+            for arg in session.account_args:
+                self._send(conn, account_push(order.account, arg))
+
+    def _send(self, conn: Connection, frame: bytes) -> None:
+        if self._held is not None:
+            self._held.append((conn, frame))
+        else:
+            conn.send(frame)
 
     # ---- requests ------------------------------------------------------------------------
 
@@ -178,24 +194,27 @@ class PrivateWs:
             if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str):
                 raise _Refused("60013", "Invalid args")
             channel = arg["channel"]
-            if channel != "orders":
+            if channel not in CHANNELS:
                 raise _Refused(
                     "60018",
                     f"Wrong URL or channel:{channel},instId:{arg.get('instId', '')} "
                     "doesn't exist. Please use the correct URL, channel and parameters referring "
                     "to API document.",
                 )
-            if arg.get("instType") not in INST_TYPES:
+            if channel == "orders" and arg.get("instType") not in INST_TYPES:
                 raise _Refused("60013", "Invalid args")
-            keys = ("channel", "instType", "instId")
+            keys = ("channel", "instType", "instId", "ccy")
             echoes.append({k: str(arg[k]) for k in keys if k in arg})
         for echo in echoes:
+            subs = session.orders_args if echo["channel"] == "orders" else session.account_args
             if op == "subscribe":
-                if echo not in session.orders_args:
-                    session.orders_args.append(echo)
-            elif echo in session.orders_args:
-                session.orders_args.remove(echo)
+                if echo not in subs:
+                    subs.append(echo)
+            elif echo in subs:
+                subs.remove(echo)
             conn.send(ack(op, echo, conn.conn_id, req_id), is_push=False)
+            if op == "subscribe" and echo["channel"] == "account":
+                conn.send(account_push(session.account, echo))
 
     def _order_op(
         self, conn: Connection, session: Session, op: str, args: Any, req_id: str
@@ -268,3 +287,11 @@ class PrivateWs:
             "outTime": _micros(),
         }
         conn.send(encode(reply), is_push=False)
+
+
+def account_push(account: Account, arg: dict[str, str]) -> bytes:
+    """One ``account`` push: every balance (or the ``ccy`` the subscription names)."""
+    now = int(time.time() * 1000)
+    wanted = [arg["ccy"]] if arg.get("ccy") else []
+    data = {"uTime": str(now), "totalEq": "", "details": balance_details(account, wanted, now)}
+    return b'{"arg":' + encode(arg) + b',"data":[' + encode(data) + b"]}"

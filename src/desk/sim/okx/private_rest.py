@@ -14,8 +14,8 @@ more than 30 s off, ``50105`` wrong passphrase, ``50113`` "Invalid Sign".
   "1" when every order failed, "2" when some did.
 * ``GET /api/v5/trade/orders-pending[?instType=SPOT&instId=BTC-USDT]`` -> open orders, newest
   first, as ``orders`` push entries.
-* ``GET /api/v5/trade/orders-history?instType=SPOT[&instId=..&limit=100]`` -> finished orders,
-  newest first.
+* ``orders-history`` (with ``state``, ``ordType``, ``after``/``before``, ``begin``/``end``,
+  ``limit``), ``fills``, ``fills-history`` and ``asset/currencies``: see ``okx_private_queries``.
 * ``GET /api/v5/trade/order?instId=BTC-USDT&ordId=..`` (or ``clOrdId``) -> one order, or
   ``51603`` "Order does not exist".
 * ``GET /api/v5/account/balance[?ccy=BTC,USDT]`` -> ``{"data":[{"totalEq":"","uTime":..,
@@ -36,13 +36,14 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from desk.sim.accounts import ZERO, Account
+from desk.sim.accounts import Account
 from desk.sim.faults import OrderFaults
 from desk.sim.okx.auth import MAX_SKEW_S, parse_iso_ms, sign, signature_ok
 from desk.sim.okx.private import SERVICE_DOWN
+from desk.sim.okx.private_queries import PrivateQueries, balance_details
 from desk.sim.okx.trading import BATCH_MAX, Ack, PrivateTrading
 from desk.sim.okx.wire import encode, rest_error, rest_ok
-from desk.sim.private_orders import decimal_str, order_data
+from desk.sim.private_orders import order_data
 
 HANG_S = 300.0
 Handler = Callable[[web.Request, Account, bytes], Awaitable[web.Response]]
@@ -58,7 +59,7 @@ class _AuthError(Exception):
         self.code, self.msg = code, msg
 
 
-class PrivateRest:
+class PrivateRest(PrivateQueries):
     def __init__(
         self, trading: PrivateTrading, accounts: dict[str, Account], faults: OrderFaults
     ) -> None:
@@ -73,9 +74,9 @@ class PrivateRest:
             web.post("/api/v5/trade/cancel-order", self._signed(self.cancel_order)),
             web.post("/api/v5/trade/amend-order", self._signed(self.amend_order)),
             web.get("/api/v5/trade/orders-pending", self._signed(self.orders_pending)),
-            web.get("/api/v5/trade/orders-history", self._signed(self.orders_history)),
             web.get("/api/v5/trade/order", self._signed(self.get_order)),
             web.get("/api/v5/account/balance", self._signed(self.balance)),
+            *self.query_routes(self._signed),
         ]
 
     # ---- authentication ------------------------------------------------------------------
@@ -186,19 +187,6 @@ class PrivateRest:
         orders = self.trading.pending(account, request.query.get("instId", ""))
         return _json(rest_ok([order_data(o) for o in orders]))
 
-    async def orders_history(
-        self, request: web.Request, account: Account, body: bytes
-    ) -> web.Response:
-        """Finished orders (filled / canceled), newest first, up to ``limit`` (default 100)."""
-        if request.query.get("instType", "") != "SPOT":
-            return _json(rest_error("50014", "Parameter instType can not be empty"), 400)
-        try:
-            limit = int(request.query.get("limit", "100"))
-        except ValueError:
-            return _json(rest_error("50014", "Parameter limit must be an integer"), 400)
-        orders = self.trading.finished(account, request.query.get("instId", ""))[:limit]
-        return _json(rest_ok([order_data(o) for o in orders]))
-
     async def get_order(self, request: web.Request, account: Account, body: bytes) -> web.Response:
         query = request.query
         inst_id = query.get("instId", "")
@@ -214,22 +202,6 @@ class PrivateRest:
 
     async def balance(self, request: web.Request, account: Account, body: bytes) -> web.Response:
         wanted = [c for c in request.query.get("ccy", "").split(",") if c]
-        now = str(int(time.time() * 1000))
-        details = []
-        for ccy in account.currencies():
-            if wanted and ccy not in wanted:
-                continue
-            avail, frozen = account.available.get(ccy, ZERO), account.frozen.get(ccy, ZERO)
-            total = decimal_str(avail + frozen)
-            details.append(
-                {
-                    "ccy": ccy,
-                    "eq": total,
-                    "cashBal": total,
-                    "availBal": decimal_str(avail),
-                    "availEq": decimal_str(avail),
-                    "frozenBal": decimal_str(frozen),
-                    "uTime": now,
-                }
-            )
-        return _json(rest_ok([{"totalEq": "", "uTime": now, "details": details}]))
+        now = int(time.time() * 1000)
+        details = balance_details(account, wanted, now)
+        return _json(rest_ok([{"totalEq": "", "uTime": str(now), "details": details}]))

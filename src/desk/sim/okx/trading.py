@@ -28,6 +28,7 @@ from desk.sim.accounts import ZERO, Account, InsufficientBalance
 from desk.sim.instruments import InstrumentSpec
 from desk.sim.market import InstrumentMarket, SyntheticMarket
 from desk.sim.matching import MatchingEngine
+from desk.sim.okx.fills import FillLog
 from desk.sim.orders import ExecReport, Fill, TimeInForce
 from desk.sim.orders import OrderStatus as EngineStatus
 from desk.sim.private_orders import (
@@ -125,6 +126,7 @@ class PrivateTrading:
         self.by_id = {m.spec.inst_id: m.spec for m in market.markets.values()}
         self.by_code = {m.spec.inst_id_code: m.spec for m in market.markets.values()}
         self._ord_ids = count(FIRST_ORD_ID)
+        self.fills = FillLog()
         self._open: dict[tuple[str, int], PrivateOrder] = {}  # (instId, engine id) -> order
         self._pending_cl: dict[tuple[str, str], PrivateOrder] = {}  # (api key, clOrdId)
         self._history: dict[str, OrderedDict[str, PrivateOrder]] = {
@@ -276,10 +278,10 @@ class PrivateTrading:
                 _, cost = _quote_walk(engine, spec, params.side, lots, ZERO)
             if lots <= 0:
                 raise OrderError("51020", "Order amount is too small or the book is empty")
-            hold = cost * (1 + account.taker_fee)
+            hold = cost  # a buyer's fee is taken from the base it receives
         else:
             lots = spec.lot.units(params.sz)
-            hold = Decimal(params.px) * Decimal(params.sz) * (1 + account.max_fee)
+            hold = Decimal(params.px) * Decimal(params.sz)
         hold_ccy = spec.quote_ccy
         if params.side is Side.SELL:
             hold_ccy = spec.base_ccy
@@ -349,10 +351,7 @@ class PrivateTrading:
         if lots <= order.filled_lots or ticks <= 0:
             raise param_error("newSz")
         remaining = Decimal(spec.size_str(lots - order.filled_lots))
-        if order.params.side is Side.BUY:
-            new_hold = Decimal(new_px) * remaining * (1 + account.max_fee)
-        else:
-            new_hold = remaining
+        new_hold = Decimal(new_px) * remaining if order.params.side is Side.BUY else remaining
         delta = new_hold - order.held
         try:
             if delta > 0:
@@ -395,13 +394,14 @@ class PrivateTrading:
         px = Decimal(spec.price_str(fill.price))
         sz = Decimal(spec.size_str(fill.size))
         notional = px * sz
-        fee = notional * (account.maker_fee if maker else account.taker_fee)
-        if order.params.side is Side.BUY:
-            spent = notional + fee
-            account.consume(spec.quote_ccy, spent)
-            order.held -= spent
-            account.credit(spec.base_ccy, sz)
-        else:
+        rate = account.maker_fee if maker else account.taker_fee
+        if order.params.side is Side.BUY:  # OKX spot: the buyer pays in the base it receives
+            fee, fee_ccy = sz * rate, spec.base_ccy
+            account.consume(spec.quote_ccy, notional)
+            order.held -= notional
+            account.credit(spec.base_ccy, sz - fee)
+        else:  # the seller pays in the quote it receives
+            fee, fee_ccy = notional * rate, spec.quote_ccy
             account.consume(spec.base_ccy, sz)
             order.held -= sz
             account.credit(spec.quote_ccy, notional - fee)
@@ -410,8 +410,9 @@ class PrivateTrading:
         order.notional += notional
         order.fee += fee
         order.u_time = ts
-        info = FillInfo(str(fill.trade_id), px, sz, fee, maker, ts)
+        info = FillInfo(str(fill.trade_id), px, sz, fee, maker, ts, fee_ccy, rate)
         order.last_fill = info
+        self.fills.record(order, info)
         if order.filled_lots >= order.size_lots:
             order.state = "filled"
             self._close(order)

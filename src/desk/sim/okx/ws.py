@@ -22,7 +22,8 @@ from typing import Any
 
 import msgspec
 
-from desk.sim.okx.candles import BusinessStreams, parse_bar
+from desk.sim.okx.bars import parse_bar
+from desk.sim.okx.candles import BusinessStreams
 from desk.sim.okx.conn import Connection
 from desk.sim.okx.streams import Hub, InstrumentStreams
 from desk.sim.okx.wire import ack, error
