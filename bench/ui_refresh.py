@@ -10,6 +10,12 @@ Prints figures, asserts nothing (DESIGN.md section 7). For each run:
 * loop lag: how late a 10 ms asyncio timer fires while all of this (and the engine) runs.
 
     .venv/bin/python bench/ui_refresh.py [--seconds 15] [--sizes 120x45,80x24] [--skip-engine]
+        [--three-venues]
+
+``--three-venues`` adds runs with OKX, Binance and Coinbase live (issue 15): one venue's ladder,
+and the consolidated ladder of all three (``v v v``), which samples three books per tick. Each
+prints its whole-refresh CPU p50/p99 as a ratio of the OKX-only engine run of the same
+invocation (the machine's load moves both alike).
 
 120x45 is the smallest size that shows the whole 2 x 20 ladder. The goal for a whole refresh
 at p99 is under 10 ms. Both apps run with ``freeze_gc=True``, as ``desk`` does.
@@ -51,8 +57,8 @@ class ChurningClient(FakeEngineClient):
     the figures are the UI's cost, not the fake's.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, venues: tuple[str, ...] = ("okx",)) -> None:
+        super().__init__(venues=venues)
         self._views: dict[tuple[object, ...], Any] = {}
 
     def _memo(self, key: tuple[object, ...], build: Callable[[], Any]) -> Any:
@@ -60,17 +66,18 @@ class ChurningClient(FakeEngineClient):
             self._views[key] = build()
         return self._views[key]
 
-    def book(self, symbol: str, depth: int = 20) -> BookView:
+    def book(self, symbol: str, depth: int = 20, venue: str = "okx") -> BookView:
         self.bump_book(symbol)
         version = self.book_versions[symbol]
         return self._memo(
-            ("book", symbol, depth, version % 50),
-            lambda: super(ChurningClient, self).book(symbol, depth),
+            ("book", symbol, depth, version % 50, venue),
+            lambda: super(ChurningClient, self).book(symbol, depth, venue),
         )
 
-    def tape(self, symbol: str, limit: int = 50) -> TapeView:
+    def tape(self, symbol: str, limit: int = 50, venue: str = "all") -> TapeView:
         view = self._memo(
-            ("tape", symbol, limit), lambda: super(ChurningClient, self).tape(symbol, limit)
+            ("tape", symbol, limit, venue),
+            lambda: super(ChurningClient, self).tape(symbol, limit, venue),
         )
         shift = self.book_versions[symbol] % len(view.trades)
         trades = view.trades[shift:] + view.trades[:shift]
@@ -146,7 +153,11 @@ async def measure_lag(samples: list[float], stop: asyncio.Event) -> None:
 
 
 async def run(
-    app: DeskApp, size: tuple[int, int], seconds: float, ready: Callable[[], bool]
+    app: DeskApp,
+    size: tuple[int, int],
+    seconds: float,
+    ready: Callable[[], bool],
+    keys: tuple[str, ...] = (),
 ) -> dict:
     timings = Timings()
     lag: list[float] = []
@@ -157,6 +168,7 @@ async def run(
             if time.monotonic() > deadline:
                 raise SystemExit("the market never showed up")
             await pilot.pause(0.05)
+        await pilot.press(*keys)  # e.g. v v v: the ladder of every venue merged
         await asyncio.sleep(1.0)  # warm caches and let the first full layout pass
         timings.install(app)
         lag_task = asyncio.create_task(measure_lag(lag, stop))
@@ -183,7 +195,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def report(name: str, result: dict) -> None:
+def whole_cpu(result: dict) -> list[float]:
+    """CPU time of each whole refresh (its sample plus the frame that followed)."""
+    pairs = zip(result["samples"], result["paints"], strict=False)
+    return [s[1] + p[1] for s, p in pairs]
+
+
+def report(name: str, result: dict, reference: dict | None = None) -> None:
+    """The figures of one run; with ``reference`` (the OKX-only engine run of this invocation)
+    also the whole refresh's CPU p50 and p99 as a ratio of the reference's."""
     samples, paints, lag = result["samples"], result["paints"], result["lag"]
     whole = [(s[0] + p[0], s[1] + p[1]) for s, p in zip(samples, paints, strict=False)]
     print(f"\n{name}  (ladder 2x{result['depth']}, {len(samples)} refreshes, {len(paints)} frames)")
@@ -202,21 +222,25 @@ def report(name: str, result: dict) -> None:
     print(f"  {'event-loop lag':<24}{'':>18}{pct(lag, 0.5):>10.2f}{pct(lag, 0.99):>10.2f}")
     if samples:
         print(f"  mean sample cpu {statistics.fmean(c for _, c in samples) * 1000:.2f} ms")
+    if reference is not None and samples and reference["samples"]:
+        mine, theirs = whole_cpu(result), whole_cpu(reference)
+        p50, p99 = (pct(mine, q) / pct(theirs, q) for q in (0.5, 0.99))
+        print(f"  whole refresh cpu vs the OKX-only engine run: p50 {p50:.2f}x  p99 {p99:.2f}x")
 
 
-def fake_app() -> tuple[DeskApp, Callable[[], bool]]:
-    app = DeskApp(ChurningClient(), DeskConfig(), freeze_gc=True)
+def fake_app(venues: tuple[str, ...] = ("okx",)) -> tuple[DeskApp, Callable[[], bool]]:
+    app = DeskApp(ChurningClient(venues), DeskConfig(), freeze_gc=True)
     return app, lambda: app.refreshes >= 3
 
 
-def engine_app(tmp: Path) -> tuple[DeskApp, Callable[[], bool]] | None:
+def engine_app(tmp: Path, all_venues: bool = False) -> tuple[DeskApp, Callable[[], bool]] | None:
     try:
         from desk.clients.inprocess import InProcessClient
         from desk.engine.engine import Engine
     except ImportError as error:
         print(f"\nreal engine: skipped ({error})")
         return None
-    config = with_simulator(DeskConfig())
+    config = with_simulator(DeskConfig(), all_venues=all_venues)
     storage = msgspec.structs.replace(config.storage, sqlite_path=str(tmp / "bench.sqlite"))
     config = msgspec.structs.replace(config, storage=storage)
     app = DeskApp(InProcessClient(Engine(config)), config, freeze_gc=True)
@@ -224,7 +248,10 @@ def engine_app(tmp: Path) -> tuple[DeskApp, Callable[[], bool]] | None:
     def ready() -> bool:
         screen = app.screen
         ladders = screen.query(Ladder) if screen.is_mounted else []
-        return any(ladder.book is not None and ladder.book.bids for ladder in ladders)
+        live = any(ladder.book is not None and ladder.book.bids for ladder in ladders)
+        client = app.client
+        venues = ("okx", "binance", "coinbase") if all_venues else ("okx",)
+        return live and all(client.book(app.symbol, 5, v).bids for v in venues)
 
     return app, ready
 
@@ -236,25 +263,48 @@ def main() -> None:
         "--sizes", default="120x45,80x24", help="terminal sizes, WIDTHxHEIGHT[,WIDTHxHEIGHT…]"
     )
     parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument(
+        "--three-venues",
+        action="store_true",
+        help="also OKX, Binance and Coinbase live, one venue's ladder and all three merged",
+    )
     args = parser.parse_args()
     for size in args.sizes.split(","):
         width, height = (int(part) for part in size.split("x"))
         print(f"\n== market mode at {width}x{height}, {args.seconds:.0f} s per run ==")
-        bench_size((width, height), args.seconds, args.skip_engine)
+        bench_size((width, height), args.seconds, args.skip_engine, args.three_venues)
 
 
-def bench_size(size: tuple[int, int], seconds: float, skip_engine: bool) -> None:
+def bench_size(
+    size: tuple[int, int], seconds: float, skip_engine: bool, three_venues: bool = False
+) -> None:
     app, ready = fake_app()
     report(
         "fake client, every view changing every tick", asyncio.run(run(app, size, seconds, ready))
     )
     if skip_engine:
         return
+    okx_only = None
     with tempfile.TemporaryDirectory() as tmp:
         built = engine_app(Path(tmp))
         if built is not None:
             app, ready = built
-            report("real engine on the simulator", asyncio.run(run(app, size, seconds, ready)))
+            okx_only = asyncio.run(run(app, size, seconds, ready))
+            report("real engine on the simulator", okx_only)
+    if not three_venues:
+        return
+    app, ready = fake_app(("okx", "binance", "coinbase"))
+    merged = asyncio.run(run(app, size, seconds, ready, ("v", "v", "v")))
+    report("fake client, three venues merged, every view changing every tick", merged)
+    if skip_engine:
+        return
+    for name, keys in (("OKX's ladder", ()), ("all three merged", ("v", "v", "v"))):
+        with tempfile.TemporaryDirectory() as tmp:
+            built = engine_app(Path(tmp), all_venues=True)
+            if built is not None:
+                app, ready = built
+                result = asyncio.run(run(app, size, seconds, ready, keys))
+                report(f"real engine, three venues live, {name}", result, okx_only)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ def test_shipped_configs_load() -> None:
     assert default.simulator.enabled is False
     assert sim.simulator.enabled is True
     assert sim.system.mode is Mode.SIM
+    assert sim.exchanges.venues == ("okx", "binance", "coinbase")  # as `desk --sim` runs
     assert sim.trading.symbols == ("BTC-USDT", "ETH-USDT", "SOL-USDT")
     assert "1s" in sim.trading.timeframes and "1d" in sim.trading.timeframes
 

@@ -162,7 +162,8 @@ class DeskApp(App[int]):
         self.set_keymap(dict(config.ui.keys))
         self.client, self.config, self.clock = client, config, clock
         self.symbol = client.symbols[0]
-        self.timeframe = client.timeframes[0]  # the config's first: 1s by default, alive at once
+        wanted = config.ui.timeframe  # 1m: history from the venue's candles at once
+        self.timeframe = wanted if wanted in client.timeframes else client.timeframes[0]
         self.events = EventLog()
         self.engine_state = EngineState.STARTING
         self.refreshes = 0

@@ -2,9 +2,13 @@
 
 desk [--config PATH] [--sim]                  open the terminal desk
 desk engine [--config PATH] [--sim] [--duration S]   run the engine headless
-desk sim-server [--host H] [--port N] [--seed S]      run the exchange simulator
+desk sim-server [--host H] [--port N] [--seed S] [--venues V]  run the exchange simulator
+desk replay PATH [--from T] [--to T] [--speed 1|10|max] [--symbols S]   serve a recording as OKX
+desk --replay PATH [--replay-speed max]       the desk on a recording (paper venue)
 desk ui --attach redis://HOST:6379/0 [--prefix P]     a UI attached to a running engine
 desk feed|bots|executor [--config PATH]       one role of a split desk (needs redis.enabled)
+desk record [--config PATH]                   record market data from Redis to parquet (a role)
+desk [-c FILE] data coverage [PATH] [--json]  what a recording holds, per venue/symbol/kind/day
 desk check-config PATH                        validate a config file and exit
 desk backtest --strategy S [--params ...] [--sim H | --data F.csv] [--json]   one backtest
 desk backtest --list | --show ID              saved backtest runs
@@ -24,7 +28,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from desk.config import ConfigError, DeskConfig, load_config, with_simulator
+from desk.config import ConfigError, DeskConfig, load_config, with_replay, with_simulator
+from desk.sim.replay.command import (
+    RecordingError,
+    add_replay_options,
+    add_replay_parser,
+    replay_setup,
+)
 
 log = logging.getLogger("desk")
 
@@ -32,10 +42,12 @@ log = logging.getLogger("desk")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="desk", description="A trading desk in your terminal.")
     _add_config_args(parser)
+    add_replay_options(parser)
     sub = parser.add_subparsers(dest="command")
 
     engine = sub.add_parser("engine", help="run the engine headless (no terminal UI)")
     _add_config_args(engine)
+    add_replay_options(engine)
     engine.add_argument(
         "--duration", type=float, default=None, help="stop cleanly after this many seconds"
     )
@@ -50,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("feed", "feeds, books and candles, publishing market data to Redis"),
         ("bots", "the bots, fed candles from Redis, sending orders to the executor"),
         ("executor", "risk, OMS and venue, applying orders from Redis"),
+        ("record", "the recorder, writing the market data on Redis to parquet"),
     ):
         part = sub.add_parser(role, help=f"split role: {what}")
         _add_config_args(part)
@@ -57,10 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--duration", type=float, default=None, help="stop cleanly after this many seconds"
         )
 
-    sim = sub.add_parser("sim-server", help="run the OKX-protocol exchange simulator")
+    sim = sub.add_parser(
+        "sim-server",
+        help="run the exchange simulator: OKX on --port, Binance on port+1, Coinbase on port+2",
+    )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument(
+        "--venues",
+        default="okx,binance,coinbase",
+        help="comma-separated venues to serve (okx always runs; default: all three)",
+    )
     sim.add_argument("--no-checksum", action="store_true", help="send checksum 0, as OKX now does")
     sim.add_argument(
         "--firehose", action="store_true", help="push after every market step, as fast as it can"
@@ -74,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_backtest_arguments(sub.add_parser("backtest", help="backtest a strategy on candles"))
     add_sweep_arguments(sub.add_parser("sweep", help="sweep a strategy's parameters"))
     _add_train_parser(sub)
+    add_replay_parser(sub)
+    from desk.storage.recording.command import add_data_parser
+
+    add_data_parser(sub)
 
     schema = sub.add_parser(
         "gateway-schema", help="print the JSON Schema of the gateway's WebSocket messages"
@@ -137,7 +162,7 @@ def _run_train(args: argparse.Namespace) -> int:
     the candles come from that config's SQLite file."""
     from desk.signals.model.command import run_train
 
-    if args.config and not (args.csv or args.db or args.sim_hours is not None):
+    if args.config and not (args.csv or args.db or args.data or args.sim_hours is not None):
         args.db = load_config(args.config).storage.sqlite_path
     return run_train(args)
 
@@ -154,7 +179,12 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> DeskConfig:
     config = load_config(args.config)
     if args.sim:
-        config = with_simulator(config)
+        config = with_simulator(config, all_venues=True)
+    if getattr(args, "replay", None):  # desk --replay PATH: the recording instead of venues
+        replay, symbols, warnings = replay_setup(args.replay, speed=args.replay_speed)
+        for line in warnings:
+            print(f"desk: {line}", file=sys.stderr)
+        config = with_replay(config, replay, symbols)
     return config
 
 
@@ -175,12 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from desk.backtest.command import run_backtest, run_sweep
 
             return run_backtest(args) if args.command == "backtest" else run_sweep(args)
+        if args.command == "data":
+            from desk.storage.recording.command import run_data
+
+            return run_data(args, load_config(args.config).recorder.path)
         if args.command == "check-config":
             load_config(args.path)
             print(f"{args.path}: ok")
             return 0
         if args.command == "sim-server":
             return _run_sim_server(args)
+        if args.command == "replay":
+            from desk.sim.replay.command import run_replay
+
+            return run_replay(args)
         if args.command == "redis-acl":
             return _print_redis_acl(args)
         if args.command == "gateway-schema":
@@ -202,7 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"desk: bad config: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("engine", "feed", "bots", "executor"):
+    except RecordingError as exc:
+        print(f"desk: bad recording: {exc}", file=sys.stderr)
+        return 2
+    if args.command in ("engine", "feed", "bots", "executor", "record"):
         if args.command != "engine" and not config.redis.enabled:
             print(
                 f"desk: {args.command} meets the other roles on Redis: set redis.enabled",
@@ -280,8 +321,13 @@ def _run_engine(config: DeskConfig, duration: float | None, role: str = "engine"
 
 def _run_sim_server(args: argparse.Namespace) -> int:
     from desk.sim.config import SimulatorConfig
-    from desk.sim.okx.simulator import OkxSimulator
+    from desk.sim.server import VENUES, SimServer, describe_urls
 
+    venues = [v.strip() for v in args.venues.split(",") if v.strip()]
+    unknown = [v for v in venues if v not in VENUES]
+    if unknown:
+        print(f"desk: unknown venue {unknown[0]!r} (one of {', '.join(VENUES)})", file=sys.stderr)
+        return 2
     _setup_logging("INFO")
     config = SimulatorConfig(
         enabled=True,
@@ -295,15 +341,14 @@ def _run_sim_server(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         stop = _stop_on_signals()
-        simulator = OkxSimulator(config, firehose=config.firehose)
-        await simulator.start()
-        print(f"OKX public WebSocket: {simulator.ws_public_url}", flush=True)
-        print(f"OKX business WebSocket: {simulator.ws_business_url}", flush=True)
-        print(f"OKX REST: {simulator.rest_url}", flush=True)
+        server = SimServer(config, venues=venues, firehose=config.firehose)
+        await server.start()
+        for line in describe_urls(server):
+            print(line, flush=True)
         try:
             await stop.wait()
         finally:
-            await simulator.stop()
+            await server.stop()
 
     asyncio.run(run())
     return 0

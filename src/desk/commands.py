@@ -25,6 +25,7 @@ from desk.messages import (
     SignalsRequested,
 )
 from desk.screens.bots import VERBS, bot_command
+from desk.screens.market import ALL_VENUES, open_cross_venue, show_venue
 from desk.screens.signals import FATES
 from desk.screens.trading import ask_cancel_all, ask_flatten, ask_halt, ask_resume, new_order
 
@@ -60,6 +61,7 @@ class DeskCommands(Provider):
         for theme in desk.desk_theme_names:
             text = f"Switch colours{_now(theme == app.theme)}"
             yield PaletteCommand(f"Theme: {theme}", text, _call(desk.select_theme, theme))
+        yield from _market_commands(app)
         yield from _bot_commands(app)
         yield from _signal_commands(app)
         yield from _trading_commands(app)
@@ -111,6 +113,34 @@ def _bot_commands(app: App[Any]) -> Iterator[PaletteCommand]:
     yield PaletteCommand(
         "Bot: new bot", "Add a bot: strategy, market, size, params", _post(app, NewBotFormRequested)
     )
+
+
+def _market_commands(app: App[Any]) -> Iterator[PaletteCommand]:
+    """The ladder's venue (one, or all merged) and the cross-venue view."""
+    venues = tuple(cast("DeskAppLike", app).client.venues)
+    for venue in (*venues, ALL_VENUES) if len(venues) > 1 else venues:
+        what = "every venue's book merged by price" if venue == ALL_VENUES else f"{venue}'s book"
+        yield PaletteCommand(
+            f"Market: venue {venue}",
+            f"Show {what} in the ladder",
+            _call_app(show_venue, app, venue),
+        )
+    yield PaletteCommand(
+        "Market: cross-venue view",
+        "Each venue's best bid/ask and the spread matrix after fees",
+        _call(open_cross_venue, app),
+    )
+
+
+def _call_app(
+    function: Callable[..., object], app: App[Any], argument: Any
+) -> Callable[[], object]:
+    """A zero-argument callback of ``function(app, argument)``, bound now."""
+
+    def run() -> object:
+        return function(app, argument)
+
+    return run
 
 
 def _signal_commands(app: App[Any]) -> Iterator[PaletteCommand]:

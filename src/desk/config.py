@@ -24,13 +24,20 @@ import yaml
 from desk.core.config import FrozenConfig, Port, PositiveFloat, PositiveInt
 from desk.core.enums import Mode
 from desk.execution.config import ExecutionConfig
+from desk.feeds.binance.config import BinanceConfig
+from desk.feeds.binance.symbols import is_normalised
+from desk.feeds.coinbase.config import CoinbaseConfig
 from desk.feeds.okx.config import OkxConfig
 from desk.market.config import CandlesConfig
 from desk.market.timeframes import parse_timeframe
 from desk.signals.bots import BotConfig, BotMode
 from desk.signals.model.live_config import ModelsConfig, demo_model_bot
+from desk.signals.spread_watcher import WatchersConfig, spread_problem
 from desk.sim.config import SimulatorConfig
+from desk.sim.replay.config import ReplayConfig
+from desk.sim.replay.venues import replay_exchanges
 from desk.storage.config import StorageConfig
+from desk.storage.recording.config import RecorderConfig
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}(-[A-Z0-9]{1,12})?$")
 TIMEFRAME_RE = re.compile(r"^[1-9][0-9]*[smhdw]$")
@@ -104,8 +111,24 @@ class TradingConfig(FrozenConfig, frozen=True):
                 raise ValueError(f"@{name}s: a {name} is listed twice")
 
 
+VENUES = ("okx", "binance", "coinbase")
+"""Every venue desk speaks, OKX first (the primary: live execution, the default venue)."""
+PRIMARY_VENUE = VENUES[0]
+
+
 class ExchangesConfig(FrozenConfig, frozen=True):
+    """One section per venue. OKX always runs and trades ``trading.symbols``; Binance and
+    Coinbase run when ``enabled``, on their own ``symbols`` or, when that is empty, on
+    ``trading.symbols`` (see :meth:`DeskConfig.venue_symbols`)."""
+
     okx: OkxConfig = msgspec.field(default_factory=OkxConfig)
+    binance: BinanceConfig = msgspec.field(default_factory=BinanceConfig)
+    coinbase: CoinbaseConfig = msgspec.field(default_factory=CoinbaseConfig)
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        """The enabled venues, OKX first."""
+        return tuple(v for v in VENUES if v == PRIMARY_VENUE or getattr(self, v).enabled)
 
 
 class RedisConfig(FrozenConfig, frozen=True):
@@ -195,6 +218,8 @@ class UiConfig(FrozenConfig, frozen=True):
     ladder_depth: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
     stale_after: PositiveFloat = 5.0
     keys: dict[str, str] = msgspec.field(default_factory=dict)
+    # the chart's timeframe at start (backfilled history shows at once); else the first configured
+    timeframe: str = "1m"
 
 
 class GatewayConfig(FrozenConfig, frozen=True):
@@ -236,36 +261,97 @@ class DeskConfig(FrozenConfig, frozen=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     redis: RedisConfig = msgspec.field(default_factory=RedisConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    replay: ReplayConfig = msgspec.field(default_factory=ReplayConfig)
     ui: UiConfig = msgspec.field(default_factory=UiConfig)
     execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
     candles: CandlesConfig = msgspec.field(default_factory=CandlesConfig)
     models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
+    recorder: RecorderConfig = msgspec.field(default_factory=RecorderConfig)
+    watchers: WatchersConfig = msgspec.field(default_factory=WatchersConfig)
     bots: tuple[BotConfig, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_bots(self.bots, self.trading)
+        _check_venues(self)
+        _check_bots(self.bots, self)
+        _check_cross_venue(self)
         if self.system.mode is Mode.LIVE and not self.execution.allow_live:
             raise ValueError(
                 "@execution.allow_live: system.mode is live but live trading is not allowed; "
                 "set execution.allow_live: true to trade real money"
             )
 
+    def venue_symbols(self, venue: str) -> tuple[str, ...]:
+        """The symbols ``venue`` trades: its own list, else ``trading.symbols`` (OKX always)."""
+        if venue == PRIMARY_VENUE:
+            return self.trading.symbols
+        if venue not in VENUES:
+            raise ValueError(f"unknown venue {venue!r} (one of {', '.join(VENUES)})")
+        return getattr(self.exchanges, venue).symbols or self.trading.symbols
 
-def _check_bots(bots: tuple[BotConfig, ...], trading: TradingConfig) -> None:
-    """Each bot must trade a configured symbol and timeframe with a known, valid strategy."""
+    @property
+    def all_symbols(self) -> tuple[str, ...]:
+        """Every symbol some enabled venue trades (``trading.symbols`` first)."""
+        found = dict.fromkeys(self.trading.symbols)
+        for venue in self.exchanges.venues:
+            found.update(dict.fromkeys(self.venue_symbols(venue)))
+        return tuple(found)
+
+
+def _check_venues(config: DeskConfig) -> None:
+    """An enabled venue trading ``trading.symbols`` must be able to name each of them.
+
+    Whether the venue lists a symbol is known only once its instruments are fetched; the
+    engine refuses those at start (``desk.engine.venues``).
+    """
+    for venue in config.exchanges.venues[1:]:
+        if getattr(config.exchanges, venue).symbols:
+            continue  # its own list, checked by its section
+        for i, symbol in enumerate(config.trading.symbols):
+            if not is_normalised(symbol):
+                raise ValueError(
+                    f"@exchanges.{venue}.symbols: {venue} trades trading.symbols, but "
+                    f"trading.symbols[{i}] {symbol!r} is not a spot pair BASE-QUOTE; "
+                    f"list {venue}'s own symbols"
+                )
+
+
+def _check_cross_venue(config: DeskConfig) -> None:
+    """The spread watcher and arbitrage bots name only traded symbols and enabled venues."""
+    venues = config.exchanges.venues
+    problem = spread_problem(config.watchers.spread, config.all_symbols, venues)
+    if problem:
+        raise ValueError(f"@watchers.spread.{problem}")
+    for i, bot in enumerate(config.bots):
+        named = bot.params.get("venues") or () if bot.strategy == "arbitrage" else ()
+        for venue in [v for v in named if v not in venues]:
+            raise ValueError(
+                f"@bots[{i}].params.venues: {venue!r} is not an enabled venue ({', '.join(venues)})"
+            )
+
+
+def _check_bots(bots: tuple[BotConfig, ...], config: DeskConfig) -> None:
+    """Each bot must trade a configured symbol and timeframe of an enabled venue with a known,
+    valid strategy."""
     from desk.signals.strategies import create_strategy  # cheap: no numba, no pandas
 
+    trading = config.trading
     seen: set[str] = set()
     for i, bot in enumerate(bots):
         where = f"@bots[{i}]"
         if bot.bot_id in seen:
             raise ValueError(f"{where}.bot_id: bot {bot.bot_id!r} is defined twice")
         seen.add(bot.bot_id)
-        if bot.symbol not in trading.symbols:
+        if bot.venue not in config.exchanges.venues:
             raise ValueError(
-                f"{where}.symbol: {bot.symbol!r} is not in trading.symbols "
-                f"({', '.join(trading.symbols)})"
+                f"{where}.venue: {bot.venue!r} is not an enabled venue "
+                f"({', '.join(config.exchanges.venues)})"
+            )
+        symbols = config.venue_symbols(bot.venue)
+        if bot.symbol not in symbols:
+            source = "trading.symbols" if bot.venue == PRIMARY_VENUE else f"{bot.venue}'s symbols"
+            raise ValueError(
+                f"{where}.symbol: {bot.symbol!r} is not in {source} ({', '.join(symbols)})"
             )
         if bot.timeframe not in trading.timeframes:
             raise ValueError(
@@ -329,10 +415,23 @@ def load_config(path: str | Path | None = None) -> DeskConfig:
     return parse_config(data, str(path))
 
 
-def with_simulator(config: DeskConfig, enabled: bool = True) -> DeskConfig:
-    """A copy of ``config`` that runs on the in-process simulator (``desk --sim``)."""
+def with_simulator(
+    config: DeskConfig, enabled: bool = True, *, all_venues: bool = False
+) -> DeskConfig:
+    """A copy of ``config`` that runs on the in-process simulator (``desk --sim``).
+
+    ``all_venues`` also enables Binance and Coinbase (``desk --sim`` runs every venue; the
+    simulator serves all three).
+    """
     simulator = msgspec.structs.replace(config.simulator, enabled=enabled)
     system = msgspec.structs.replace(config.system, mode=Mode.SIM)
+    if all_venues:
+        exchanges = msgspec.structs.replace(
+            config.exchanges,
+            binance=msgspec.structs.replace(config.exchanges.binance, enabled=True),
+            coinbase=msgspec.structs.replace(config.exchanges.coinbase, enabled=True),
+        )
+        config = msgspec.structs.replace(config, exchanges=exchanges)
     bots = config.bots or demo_bots(config.trading)
     model_bot = demo_model_bot(config.models, config.trading.symbols, config.trading.timeframes)
     if model_bot is not None and all(b.bot_id != model_bot.bot_id for b in bots):
@@ -362,4 +461,34 @@ def demo_bots(trading: TradingConfig) -> tuple[BotConfig, ...]:
             mode=BotMode.AUTO,
         )
         for i, (bot_id, strategy, params, size) in enumerate(specs)
+    )
+
+
+def with_replay(
+    config: DeskConfig,
+    replay: ReplayConfig,
+    symbols: tuple[str, ...],
+    venues: dict[str, tuple[str, ...]] | None = None,
+) -> DeskConfig:
+    """A copy of ``config`` that runs on a recording (``desk --replay PATH``): replay servers
+    instead of venues (every recorded venue, ``venues`` or read from the recording), the paper
+    venue, candles on the data's own time, old exchange times accepted, ``symbols`` traded
+    (the recording's OKX ones), and its own SQLite file unless one is set."""
+    trading = msgspec.structs.replace(config.trading, symbols=symbols)
+    bots = tuple(b for b in config.bots if b.symbol in symbols) or demo_bots(trading)
+    storage = config.storage
+    if storage.sqlite_path == StorageConfig().sqlite_path:
+        storage = msgspec.structs.replace(storage, sqlite_path="data/replay.sqlite")
+    return msgspec.structs.replace(
+        config,
+        replay=replay,
+        simulator=msgspec.structs.replace(config.simulator, enabled=False),
+        recorder=msgspec.structs.replace(config.recorder, enabled=False),  # never re-record
+        system=msgspec.structs.replace(config.system, mode=Mode.PAPER),
+        execution=msgspec.structs.replace(config.execution, venue="paper"),
+        candles=msgspec.structs.replace(config.candles, clock="data"),
+        exchanges=replay_exchanges(config.exchanges, replay, venues),
+        trading=trading,
+        storage=storage,
+        bots=bots,
     )

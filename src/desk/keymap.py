@@ -64,6 +64,14 @@ BINDINGS: tuple[BindingSpec, ...] = (
     BindingSpec(
         "prev_timeframe", "T", "app.prev_timeframe", "Prev timeframe", "market", show=False
     ),
+    # market mode: one venue's book or all merged; the cross-venue view (pushed over it)
+    BindingSpec("market_venue", "v", "cycle_venue", "Venue", scope="market"),
+    BindingSpec("market_cross_venue", "x", "cross_venue", "Cross-venue", scope="market"),
+    BindingSpec("cross_venue_close", "escape", "close", "Back", scope="cross_venue"),
+    BindingSpec("cross_venue_next_symbol", "s", "app.next_symbol", "Symbol", "cross_venue"),
+    BindingSpec(
+        "cross_venue_prev_symbol", "S", "app.prev_symbol", "Prev symbol", "cross_venue", False
+    ),
     # bots mode: commands for the selected bot
     BindingSpec("bot_detail", "d", "open_detail", "Detail", scope="bots"),
     BindingSpec("bot_start", "g", "bot('start')", "Start", scope="bots"),
@@ -192,6 +200,7 @@ SCREEN_SCOPES = (
     "models",
     "backtest",
     "logs",
+    "cross_venue",
 )
 _AREAS: dict[str, tuple[str, ...]] = {
     "app": (*SCREEN_SCOPES, "help"),

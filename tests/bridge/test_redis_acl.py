@@ -103,6 +103,9 @@ def test_a_viewer_cannot_write_and_no_role_touches_another_role_s_keys(acl: AclD
 
         # Each role writes its own views, and nothing of another's.
         feed.set(f"{p}:view:book:BTC-USDT", b"book")
+        feed.set(f"{p}:view:book:BTC-USDT:binance", b"book")  # another venue's book
+        feed.set(f"{p}:view:crossvenue", b"tops")  # one refused key fails the feed's round
+        assert executor.get(f"{p}:view:book:BTC-USDT:binance") == b"book"
         bots.set(f"{p}:view:bots", b"bots")
         executor.set(f"{p}:view:trading", b"trading")
         for write in (

@@ -51,10 +51,10 @@ class _Registry(InstrumentRegistry):
             store,
             lambda src, kind, msg, sev: self.events.append((msg, sev)),
         )
-        self.venue = venue
+        self.answers = venue
 
     async def _fetch(self) -> list[Instrument]:
-        answer: Any = self.venue.pop(0)
+        answer: Any = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -83,3 +83,32 @@ async def test_a_venue_outage_at_start_falls_back_on_the_sqlite_cache() -> None:
     assert registry.by_symbol["BTC-USDT"].tick_size == "0.1"
     ((message, severity),) = registry.events
     assert "venue down" in message and "1 cached" in message and severity is Severity.WARNING
+
+
+async def test_another_venues_changes_name_the_venue_and_feed_the_referential() -> None:
+    from desk.engine.instruments import unlisted
+    from desk.market.instruments import InstrumentReferential
+
+    def binance_btc(**rules: str) -> Instrument:
+        return Instrument(**{**_fields(_btc(**rules)), "venue": "binance", "native": "BTCUSDT"})
+
+    referential = InstrumentReferential()
+    registry = _Registry(
+        _Store(), [[binance_btc(min_notional="5")], [binance_btc(min_notional="10")]]
+    )
+    registry.venue, registry.referential = "binance", referential
+    await registry.load()
+    assert registry.missing == ["ETH-USDT"]
+    assert unlisted([registry]) == [
+        "binance does not list ETH-USDT (native ETHUSDT); remove it from "
+        "exchanges.binance.symbols (or trading.symbols, which it trades when its own list is "
+        "empty) or disable binance"
+    ]
+    assert await registry.refresh() == ["binance BTC-USDT: min_notional 5 -> 10"]
+    assert referential.by_native("binance", "BTCUSDT").min_notional == "10"
+
+
+def _fields(instrument: Instrument) -> dict[str, Any]:
+    import msgspec
+
+    return msgspec.structs.asdict(instrument)

@@ -98,7 +98,7 @@ class Desk:
 
     def start_sim(self) -> None:
         self.sim = subprocess.Popen(
-            [*DESK, "sim-server", "--port", str(self.port), *SIM_ARGS],
+            [*DESK, "sim-server", "--port", str(self.port), "--venues", "okx", *SIM_ARGS],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -51,7 +51,7 @@ def test_every_fault_and_value_corruption_leaves_the_engine_running_and_its_book
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     sim = subprocess.Popen(
-        [DESK, "sim-server", "--port", str(port), "--seed", "3"],
+        [DESK, "sim-server", "--port", str(port), "--venues", "okx", "--seed", "3"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -77,6 +77,7 @@ async def test_manual_orders_fill_and_show_as_positions(tmp_path: Path, mode: st
         order = next(o for o in client.trading().recent_orders if o.client_order_id == cid)
         assert (order.status, order.filled) == ("filled", 0.02)
         assert any(f.client_order_id == cid for f in client.trading().fills)
+        assert {f.venue for f in client.trading().fills} == {"okx"}  # the mode says paper
 
         mid = client.engine.execution.mid("BTC-USDT")
         resting = OrderRequest(

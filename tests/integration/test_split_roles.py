@@ -184,7 +184,17 @@ def test_a_bot_signal_becomes_an_order_filled_through_three_processes(
         sim_port = free_port()
         procs.append(
             _desk(
-                ["sim-server", "--port", str(sim_port), "--seed", "5", "--steps-per-second", "400"],
+                [
+                    "sim-server",
+                    "--port",
+                    str(sim_port),
+                    "--venues",
+                    "okx",
+                    "--seed",
+                    "5",
+                    "--steps-per-second",
+                    "400",
+                ],
                 tmp_path / "sim.log",
             )
         )

@@ -91,6 +91,7 @@ def test_registry_and_unknown_name() -> None:
         "bollinger_breakout",
         "combination",
         "lstm",  # the model: tests/signals/test_lstm_strategy.py
+        "arbitrage",  # cross-venue legs, no candles: tests/signals/test_arbitrage.py
     }
     assert isinstance(create_strategy("macd_trend", {"zero_filter": True}), MacdTrend)
     with pytest.raises(ValueError, match="unknown strategy 'nope'"):

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from desk.bridge.venue_views import CrossVenueView
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -55,6 +56,7 @@ from desk.core.commands import (
 )
 from desk.core.enums import ConnectionState, Mode, Severity, Side
 from desk.core.histogram import LatencyHistogram
+from tests.ui.venue_fakes import frozen_cross_venue, venue_shift
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC, the frozen "now" of the tests
 NS = 1_000_000_000
@@ -79,8 +81,10 @@ class FakeEngineClient:
         symbols: tuple[str, ...] = tuple(MARKETS),
         timeframes: tuple[str, ...] = TIMEFRAMES,
         mode: Mode = Mode.SIM,
+        venues: tuple[str, ...] = ("okx",),
     ) -> None:
         self._symbols, self._timeframes, self._mode = symbols, timeframes, mode
+        self._venues = venues  # more than OKX: see tests/ui/venue_fakes.py
         self.book_versions = dict.fromkeys(symbols, 1)
         self.stale_age_ms: dict[str, float] = {}
         self.events: list[EventView] = []
@@ -88,6 +92,7 @@ class FakeEngineClient:
         self.health_step = 0
         self.rss_bytes = 512 << 20
         self.connection_state = ConnectionState.CONNECTED
+        self.binance_feed = False  # a Binance connection beside OKX's two (health by venue)
         self.fail_on: str | None = None
         self.started = self.stopped = False
         self._seed_events()
@@ -127,20 +132,30 @@ class FakeEngineClient:
     async def stop(self) -> None:
         self.stopped = True
 
-    def book(self, symbol: str, depth: int = 20) -> BookView:
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return self._venues
+
+    def cross_venue(self) -> CrossVenueView:
+        self._count("cross_venue")
+        return frozen_cross_venue(self, self._venues)
+
+    def book(self, symbol: str, depth: int = 20, venue: str = "okx") -> BookView:
         self._count("book")
         version = self.book_versions[symbol]
         mid, tick, _ = MARKETS[symbol]
-        best_bid = round(mid - tick / 2, 6)
+        best_bid = round(mid - tick / 2 + venue_shift(venue, mid, tick, symbol), 6)
+        index = self._venues.index(venue) if venue in self._venues else 0
         stale = symbol in self.stale_age_ms
         return BookView(
             version=version,
             symbol=symbol,
             bids=[
-                LevelView(round(best_bid - i * tick, 6), _size(i, version)) for i in range(depth)
+                LevelView(round(best_bid - i * tick, 6), _size(i + 17 * index, version))
+                for i in range(depth)
             ],
             asks=[
-                LevelView(round(best_bid + (i + 1) * tick, 6), _size(i + 50, version))
+                LevelView(round(best_bid + (i + 1) * tick, 6), _size(i + 50 + 17 * index, version))
                 for i in range(depth)
             ],
             seq_id=version,
@@ -150,13 +165,17 @@ class FakeEngineClient:
             stale=stale,
             last_price=round(best_bid + tick, 6),
             last_side=Side.BUY,
+            venue=venue,
         )
 
-    def tape(self, symbol: str, limit: int = 50) -> TapeView:
+    def tape(self, symbol: str, limit: int = 50, venue: str = "all") -> TapeView:
+        """One venue's trades; "all" on several venues: each trade from the next venue."""
         self._count("tape")
         mid, tick, _ = MARKETS[symbol]
         trades = []
+        venues = self._venues if venue == "all" else (venue,)
         for i in range(limit):
+            where = venues[(i - (i % 7 == 2)) % len(venues)]  # a burst stays on one venue
             burst = i % 7 in (1, 2)  # trade 2 follows trade 1 by 20 ms at one price: a burst
             side = Side.BUY if (i // 3) % 2 == 0 else Side.SELL
             offset = 0 if burst else (i % 5) - 2
@@ -165,32 +184,42 @@ class FakeEngineClient:
                 TradeView(
                     ts_exchange=ts,
                     price=round(
-                        mid + offset * tick - tick / 2 + (tick if side is Side.BUY else 0), 6
+                        mid
+                        + offset * tick
+                        - tick / 2
+                        + (tick if side is Side.BUY else 0)
+                        + venue_shift(where, mid, tick, symbol),
+                        6,
                     ),
                     size=_size(i, 3),
                     side=side,
+                    venue=where,
                 )
             )
         return TapeView(version=self.book_versions[symbol], symbol=symbol, trades=trades)
 
     def tickers(self) -> TickersView:
+        """Every symbol's ticker on every venue (each venue's prices shifted from OKX's)."""
         self._count("tickers")
         views = []
         for symbol in self._symbols:
-            mid, tick, open_24h = MARKETS[symbol]
-            last = round(mid + tick / 2, 6)
-            views.append(
-                TickerView(
-                    symbol=symbol,
-                    last=last,
-                    open_24h=open_24h,
-                    change_24h_pct=(last / open_24h - 1) * 100,
-                    bid=round(mid - tick / 2, 6),
-                    ask=round(mid + tick / 2, 6),
-                    volume_24h=12345.6,
-                    ts_recv=T0,
+            for venue in self._venues:
+                mid, tick, open_24h = MARKETS[symbol]
+                mid += venue_shift(venue, mid, tick, symbol)
+                last = round(mid + tick / 2, 6)
+                views.append(
+                    TickerView(
+                        symbol=symbol,
+                        last=last,
+                        open_24h=open_24h,
+                        change_24h_pct=(last / open_24h - 1) * 100,
+                        bid=round(mid - tick / 2, 6),
+                        ask=round(mid + tick / 2, 6),
+                        volume_24h=12345.6,
+                        ts_recv=T0,
+                        venue=venue,
+                    )
                 )
-            )
         return TickersView(version=sum(self.book_versions.values()), tickers=views)
 
     def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView:
@@ -213,6 +242,7 @@ class FakeEngineClient:
             connections=[
                 self._connection("okx-public", step, 2),
                 self._connection("okx-business", step, 1),
+                *([self._connection("binance", step, 1, "binance")] if self.binance_feed else []),
             ],
             loop_lag_ms=0.4 + step % 3 * 0.1,
             loop_lag_p99_ms=1.8 + step % 4 * 0.3,
@@ -430,9 +460,9 @@ class FakeEngineClient:
         if self.fail_on == name:
             raise RuntimeError(f"fake {name} exploded")
 
-    def _connection(self, name: str, step: int, scale: int) -> ConnectionHealth:
+    def _connection(self, name: str, step: int, scale: int, venue: str = "okx") -> ConnectionHealth:
         return ConnectionHealth(
-            venue="okx",
+            venue=venue,
             name=name,
             state=self.connection_state,
             msgs_per_s=float(scale * (800 + (step * 137) % 400)),

@@ -55,12 +55,14 @@ async def test_t_and_shift_t_change_the_chart_timeframe() -> None:
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         await settled(pilot)
         chart = app.screen.query_one(CandleChart)
-        assert chart.candles is not None and chart.candles.timeframe == "1s"  # config's first
+        # ui.timeframe (1m): the timeframe the venue's candles backfill, so history shows at once
+        assert chart.candles is not None and chart.candles.timeframe == "1m"
         await pilot.press("t")
-        await wait_for(pilot, lambda: chart.candles is not None and chart.candles.timeframe == "3s")
-        await pilot.press("T", "T")  # back past the first: wraps to the last
+        await wait_for(pilot, lambda: chart.candles is not None and chart.candles.timeframe == "5m")
+        await pilot.press("T", "T", "T", "T")  # back past the first (1s): wraps to the last
         await wait_for(pilot, lambda: chart.candles is not None and chart.candles.timeframe == "1d")
-        assert [m.timeframe for m in seen if isinstance(m, TimeframeChanged)] == ["3s", "1s", "1d"]
+        changed = [m.timeframe for m in seen if isinstance(m, TimeframeChanged)]
+        assert changed == ["5m", "1m", "3s", "1s", "1d"]
         assert "1d" in str(chart.border_title)
 
 

@@ -96,7 +96,7 @@ async def test_switching_symbol_timeframe_and_help_on_the_live_engine(tmp_path: 
         await wait(
             lambda: (
                 chart.candles is not None
-                and chart.candles.timeframe == "3s"
+                and chart.candles.timeframe == "5m"  # from 1m (ui.timeframe), the next
                 and chart.candles.symbol == "SOL-USDT"
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -76,8 +77,34 @@ async def test_the_stream_is_newest_first_and_f_cycles_the_fate_filter() -> None
         assert "1 of 12" in str(screen.status.render())
         await pilot.press("f")  # late: a model's prediction that came after its bar
         await wait_for(pilot, lambda: screen.filter.fate == "late" and screen.matched == 0)
+        await pilot.press("f")  # watched: a watcher's (recorded, never traded)
+        await wait_for(pilot, lambda: screen.filter.fate == "watched" and screen.matched == 0)
         await pilot.press("f")
         await wait_for(pilot, lambda: screen.filter.fate == "" and screen.stream.row_count == 12)
+
+
+async def test_the_spread_watchers_signals_can_be_shown_alone() -> None:
+    fake = FakeEngineClient()
+    newest = fake.signal_list[-1]
+    fake.signal_list.append(
+        msgspec.structs.replace(
+            newest,
+            seq=newest.seq + 1,
+            bot_id="spread-watch",
+            strategy="spread_watcher",
+            fate="watched",
+            reason="buy binance / sell okx +3.2 bps net for 2.1 s",
+        )
+    )
+    app = make_app(fake)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_signals(pilot)
+        assert screen.stream.row_count == 13
+        for _ in range(5):  # all → sent → filtered → failed → late → watched
+            await pilot.press("f")
+        await wait_for(pilot, lambda: screen.filter.fate == "watched" and screen.matched == 1)
+        await wait_for(pilot, lambda: fates(screen) == ["watched"])
+        assert "1 of 13" in screen.count_text()
 
 
 async def test_slash_filters_by_text_and_b_by_the_selected_bot() -> None:

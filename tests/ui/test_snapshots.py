@@ -22,6 +22,7 @@ def test_market_mode_uses_the_room_at_200x60(snap_compare) -> None:
 
 def test_health_mode_at_80x24(snap_compare) -> None:
     fake = FakeEngineClient()
+    fake.binance_feed = True  # the feeds table groups connections by venue
 
     async def run_before(pilot: Pilot) -> None:
         await pilot.press("5")
@@ -32,6 +33,7 @@ def test_health_mode_at_80x24(snap_compare) -> None:
 
 def test_health_mode_at_200x60(snap_compare) -> None:
     fake = FakeEngineClient()
+    fake.binance_feed = True  # the feeds table groups connections by venue
 
     async def run_before(pilot: Pilot) -> None:
         await pilot.press("5")

@@ -77,6 +77,7 @@ def _order(
         reason="",
         created_ns=T0 - (10 - n) * NS,
         updated_ns=T0 - (10 - n) * NS,
+        venue="okx",
     )
 
 
@@ -104,6 +105,7 @@ class TradingFakeClient(FakeEngineClient):
                 fee_ccy="USDT",
                 liquidity="maker" if i % 2 else "taker",
                 bot_id="manual" if i % 2 else "btc-ma",
+                venue="okx",
             )
             for i in range(6)
         ]
@@ -118,6 +120,7 @@ class TradingFakeClient(FakeEngineClient):
                 realized_pnl=12.5,
                 fees=1.23,
                 notional=9814.82,
+                venue="okx",
             ),
             PositionView(
                 bot_id="btc-ma",
@@ -129,6 +132,7 @@ class TradingFakeClient(FakeEngineClient):
                 realized_pnl=-8.75,
                 fees=0.9,
                 notional=6913.57,
+                venue="okx",
             ),
             PositionView(
                 bot_id="eth-rsi",
@@ -140,6 +144,7 @@ class TradingFakeClient(FakeEngineClient):
                 realized_pnl=0.0,
                 fees=0.15,
                 notional=1452.35,
+                venue="okx",
             ),
         ]
         self.denials: list[DenialView] = [
@@ -272,6 +277,7 @@ class TradingFakeClient(FakeEngineClient):
                 reason="",
                 created_ns=T0 + self._next_id,
                 updated_ns=T0 + self._next_id,
+                venue=request.venue,
             )
         )
         return order_id

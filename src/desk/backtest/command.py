@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desk.backtest.config import BacktestConfig, BacktestError
@@ -43,7 +44,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="", help="strategy parameters: fast=10,slow=30 or JSON")
     data = p.add_argument_group("data (default: the engine's SQLite candles)")
     src = data.add_mutually_exclusive_group()
-    src.add_argument("--data", metavar="FILE", help="a CSV of OHLCV candles")
+    src.add_argument(
+        "--data", metavar="PATH", help="a CSV of OHLCV candles, or a recording directory"
+    )
     src.add_argument("--sim", type=float, metavar="HOURS", help="HOURS of simulated market")
     data.add_argument("--db", default=DEFAULT_DB, help=f"desk's SQLite (default {DEFAULT_DB})")
     data.add_argument("--venue", default=None, help="venue of the SQLite candles")
@@ -178,6 +181,12 @@ def load_candles(args: argparse.Namespace) -> Candles:
     end = parse_time(args.to) if args.to else None
     if start is not None and end is not None and end <= start:
         raise BacktestError(f"--to ({args.to}) must be after --from ({args.from_})")
+    if args.data and Path(args.data).is_dir():  # a recording (desk.backtest.recording_data)
+        from desk.backtest.recording_data import load_recording
+
+        return load_recording(
+            args.data, args.symbol, args.timeframe, venue=args.venue, start_ns=start, end_ns=end
+        )
     if args.data:
         return load_csv(
             args.data, args.symbol, args.timeframe, stamp=args.csv_stamp, start_ns=start, end_ns=end

@@ -128,6 +128,9 @@ class RedisKeys(msgspec.Struct, frozen=True):
         return f"{self.prefix}:lease:control"
 
 
-def position_field(bot_id: str, symbol: str) -> str:
-    """The field of one position in the positions hash (``|`` appears in neither id)."""
-    return f"{bot_id}|{symbol}"
+def position_field(bot_id: str, symbol: str, venue: str = "") -> str:
+    """The field of one position in the positions hash (``|`` appears in no id); a position
+    off the primary venue (OKX, or its paper/sim stand-ins) is one more field apart."""
+    if venue in ("", "okx", "paper", "sim"):
+        return f"{bot_id}|{symbol}"
+    return f"{bot_id}|{symbol}|{venue}"

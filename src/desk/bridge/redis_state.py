@@ -90,7 +90,7 @@ class RedisStateWriter:
         self._register = register_components
 
     async def put_position(self, position: Position) -> None:
-        field = position_field(position.bot_id, position.symbol)
+        field = position_field(position.bot_id, position.symbol, position.venue)
         await self._redis.hset(self._keys.positions, field, encode(position))
 
     async def remove_position(self, bot_id: str, symbol: str) -> None:
@@ -149,7 +149,7 @@ class RedisStateWriter:
         _hset_all(
             pipe,
             keys.positions,
-            {position_field(p.bot_id, p.symbol): p for p in snapshot.positions},
+            {position_field(p.bot_id, p.symbol, p.venue): p for p in snapshot.positions},
         )
         _hset_all(
             pipe,

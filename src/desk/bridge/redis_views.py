@@ -6,8 +6,11 @@ string key ``{prefix}:view:{name}``. The writer and the reader agree on the name
 
     view:meta                        DeskMeta: mode, symbols, timeframes, who writes, since when
                                      (the market's writer: the engine, or a split desk's feed)
-    view:book:{symbol}               BookView, top BOOK_DEPTH levels per side
-    view:tape:{symbol}               TapeView, the last TAPE_LIMIT trades
+    view:book:{symbol}               BookView, top BOOK_DEPTH levels per side (OKX's book)
+    view:book:{symbol}:{venue}       the same, of another venue (binance, coinbase)
+    view:crossvenue                  CrossVenueView: each venue's top and the spreads
+    view:tape:{symbol}               TapeView, the last TAPE_LIMIT trades (every venue's)
+    view:tape:{symbol}:{venue}       the same, of one venue (written when there are several)
     view:tickers                     TickersView
     view:candles:{symbol}:{tf}       CandlesView, the last CANDLE_LIMIT closed candles + forming
     view:health                      HealthView (with a "redis" connection row)
@@ -31,6 +34,7 @@ from __future__ import annotations
 import msgspec
 
 from desk.bridge.keys import RedisKeys
+from desk.bridge.venue_views import ALL_VENUES
 from desk.bridge.views import EventView, InstrumentView, StrategyInfo, View
 from desk.core.enums import Mode
 
@@ -54,6 +58,8 @@ class DeskMeta(View, frozen=True, kw_only=True):
     started_ns: int
     views: tuple[str, ...] = ()
     """The view groups the writer of this meta provides (see ``VIEW_GROUPS``)."""
+    venues: tuple[str, ...] = ("okx",)
+    """The venues whose books are written (``view:book:{symbol}:{venue}``)."""
 
 
 class EventsView(View, frozen=True, kw_only=True):
@@ -93,16 +99,21 @@ class ViewKeys:
         self.strategies = keys.view("strategies")
         self.events = keys.view("events")
         self.models = keys.view("models")
+        self.cross_venue = keys.view("crossvenue")
 
     def component_events(self, component: str) -> str:
         """System events of one split role that does not write the shared events view."""
         return self.keys.view("events", component)
 
-    def book(self, symbol: str) -> str:
-        return self.keys.view("book", symbol)
+    def book(self, symbol: str, venue: str = "okx") -> str:
+        if venue == "okx":  # OKX's stays where it was before other venues
+            return self.keys.view("book", symbol)
+        return self.keys.view("book", symbol, venue)
 
-    def tape(self, symbol: str) -> str:
-        return self.keys.view("tape", symbol)
+    def tape(self, symbol: str, venue: str = ALL_VENUES) -> str:
+        if venue == ALL_VENUES:  # every venue's trades stay where OKX's alone were
+            return self.keys.view("tape", symbol)
+        return self.keys.view("tape", symbol, venue)
 
     def candles(self, symbol: str, timeframe: str) -> str:
         return self.keys.view("candles", symbol, timeframe)

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from desk.core.enums import ConnectionState, Mode, Severity, Side
+from desk.storage.recording.health import RecorderHealth
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +41,7 @@ class BookView(View, frozen=True, kw_only=True):
     stale: bool
     last_price: float = float("nan")
     last_side: Side | None = None
+    venue: str = "okx"
 
 
 class TradeView(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +50,7 @@ class TradeView(msgspec.Struct, frozen=True, kw_only=True):
     size: float
     side: Side
     count: int = 1
+    venue: str = "okx"
 
 
 class TapeView(View, frozen=True, kw_only=True):
@@ -66,6 +69,7 @@ class TickerView(msgspec.Struct, frozen=True, kw_only=True):
     ask: float
     volume_24h: float
     ts_recv: int
+    venue: str = "okx"
 
 
 class TickersView(View, frozen=True, kw_only=True):
@@ -160,6 +164,7 @@ class HealthView(View, frozen=True, kw_only=True):
     """The live models' warnings (drift, stale inputs, late predictions), "model_id: text"."""
     latencies: list[LatencyView] = msgspec.field(default_factory=list)
     """Exchange-to-receive per venue, then the bots' tick-to-order (:class:`LatencyView`)."""
+    recorder: RecorderHealth | None = None  # the parquet recorder's; None where none runs
 
 
 class EventView(msgspec.Struct, frozen=True, kw_only=True):
@@ -248,6 +253,7 @@ class BotDetailView(View, frozen=True, kw_only=True):
     indicators: dict[str, list[float]]
     signals: list[SignalView]
     events: list[BotEventView]
+    arbitrage: dict[str, Any] | None = None  # an arbitrage bot's legs, positions and PnL
 
 
 class IndicatorRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -305,6 +311,7 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     created_ns: int
     updated_ns: int
+    venue: str = ""
 
 
 class FillView(msgspec.Struct, frozen=True, kw_only=True):
@@ -319,6 +326,7 @@ class FillView(msgspec.Struct, frozen=True, kw_only=True):
     fee_ccy: str
     liquidity: str
     bot_id: str
+    venue: str = ""
 
 
 class PositionView(msgspec.Struct, frozen=True, kw_only=True):
@@ -333,6 +341,7 @@ class PositionView(msgspec.Struct, frozen=True, kw_only=True):
     realized_pnl: float
     fees: float
     notional: float
+    venue: str = ""
 
 
 class DenialView(msgspec.Struct, frozen=True, kw_only=True):
@@ -421,6 +430,7 @@ class InstrumentView(msgspec.Struct, frozen=True, kw_only=True):
     lot_size: str
     min_size: str
     state: str
+    venue: str = "okx"
 
 
 class LiveScoreView(msgspec.Struct, frozen=True, kw_only=True):

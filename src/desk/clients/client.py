@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from desk.bridge.venue_views import CrossVenueView
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -54,11 +55,26 @@ class EngineClient(Protocol):
 
     async def stop(self) -> None: ...
 
-    def book(self, symbol: str, depth: int = 20) -> BookView: ...
+    @property
+    def venues(self) -> tuple[str, ...]:
+        """The venues whose market data the engine shows ("okx" first)."""
+        ...
 
-    def tape(self, symbol: str, limit: int = 50) -> TapeView: ...
+    def book(self, symbol: str, depth: int = 20, venue: str = "okx") -> BookView:
+        """One venue's book of ``symbol``."""
+        ...
 
-    def tickers(self) -> TickersView: ...
+    def cross_venue(self) -> CrossVenueView:
+        """Each venue's top of book per symbol and the net spreads between venues."""
+        ...
+
+    def tape(self, symbol: str, limit: int = 50, venue: str = "all") -> TapeView:
+        """``venue``'s trades of ``symbol``, newest first ("all": every venue's, each tagged)."""
+        ...
+
+    def tickers(self) -> TickersView:
+        """The latest ticker of every symbol on every venue (by symbol, then venue order)."""
+        ...
 
     def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView: ...
 

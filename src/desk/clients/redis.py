@@ -331,7 +331,7 @@ class RedisClient(RedisControl, RedisViewCache):
         if problem:
             return problem
         for instrument in self.instruments():
-            if instrument.symbol == request.symbol:
+            if instrument.symbol == request.symbol and instrument.venue == request.venue:
                 return _instrument_problem(instrument, request)
         return ""
 

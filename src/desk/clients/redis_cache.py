@@ -32,6 +32,12 @@ from desk.bridge.redis_views import (
     ViewKeys,
 )
 from desk.bridge.signing import Liveness, SealedReader
+from desk.bridge.venue_views import (
+    ALL_VENUES,
+    PRIMARY_VENUE,
+    CrossVenueView,
+    empty_cross_venue,
+)
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -97,6 +103,10 @@ class RedisViewCache:
         return self._meta.timeframes if self._meta is not None else ()
 
     @property
+    def venues(self) -> tuple[str, ...]:
+        return self._meta.venues if self._meta is not None else (PRIMARY_VENUE,)
+
+    @property
     def connected(self) -> bool:
         """Redis answers and the engine's (sealed) heartbeat still moves."""
         return self._redis_ok and self._engine_alive
@@ -122,11 +132,14 @@ class RedisViewCache:
             (vk.instruments, InstrumentsView),
             (vk.strategies, StrategiesView),
             (vk.events, EventsView),
+            (vk.cross_venue, CrossVenueView),
             *((vk.component_events(role), EventsView) for role in SPLIT_EVENT_ROLES),
         ]
         for symbol in self.symbols:
-            wanted.append((vk.book(symbol), BookView))
+            wanted.extend((vk.book(symbol, venue), BookView) for venue in self.venues)
             wanted.append((vk.tape(symbol), TapeView))
+            if len(self.venues) > 1:
+                wanted.extend((vk.tape(symbol, venue), TapeView) for venue in self.venues)
             wanted.extend((vk.candles(symbol, tf), CandlesView) for tf in self.timeframes)
         bots = self._views.get(vk.bots)
         if bots is not None:
@@ -202,10 +215,11 @@ class RedisViewCache:
 
     # -- EngineClient: views ---------------------------------------------------------------
 
-    def book(self, symbol: str, depth: int = 20) -> BookView:
-        view = self._views.get(self.view_keys.book(symbol))
+    def book(self, symbol: str, depth: int = 20, venue: str = PRIMARY_VENUE) -> BookView:
+        view = self._views.get(self.view_keys.book(symbol, venue))
         if view is None:
             return BookView(
+                venue=venue,
                 symbol=symbol,
                 bids=[],
                 asks=[],
@@ -217,22 +231,27 @@ class RedisViewCache:
             )
         stale = view.stale or not self.connected
         return self._sliced(
-            ("book", symbol, depth, stale),
+            ("book", symbol, depth, stale, venue),
             view,
             lambda: msgspec.structs.replace(
                 view, bids=view.bids[:depth], asks=view.asks[:depth], stale=stale
             ),
         )
 
-    def tape(self, symbol: str, limit: int = 50) -> TapeView:
-        view = self._views.get(self.view_keys.tape(symbol))
+    def tape(self, symbol: str, limit: int = 50, venue: str = ALL_VENUES) -> TapeView:
+        if len(self.venues) < 2:  # one venue: its tape is the merged one
+            venue = ALL_VENUES
+        view = self._views.get(self.view_keys.tape(symbol, venue))
         if view is None:
             return TapeView(symbol=symbol, trades=[])
         return self._sliced(
-            ("tape", symbol, limit),
+            ("tape", symbol, limit, venue),
             view,
             lambda: msgspec.structs.replace(view, trades=view.trades[:limit]),
         )
+
+    def cross_venue(self) -> CrossVenueView:
+        return self._views.get(self.view_keys.cross_venue) or empty_cross_venue(list(self.venues))
 
     def tickers(self) -> TickersView:
         return self._views.get(self.view_keys.tickers) or TickersView(tickers=[])

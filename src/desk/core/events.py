@@ -69,7 +69,9 @@ class BookChanged(Event, frozen=True, kw_only=True):
 class Candle(Event, frozen=True, kw_only=True):
     """An OHLCV bar. ``end`` is the right-aligned stamp: the bar holds trades in (end - tf, end].
 
-    ``ts_exchange`` equals ``end``; ``closed`` is False for the still-forming bar.
+    ``ts_exchange`` equals ``end``; ``closed`` is False for the still-forming bar. ``backfill``
+    marks history fetched from the venue at start: charts and indicators take it, bots only
+    warm up on it (they never trade on a backfilled bar).
     """
 
     venue: str
@@ -84,6 +86,7 @@ class Candle(Event, frozen=True, kw_only=True):
     quote_volume: float
     trades: int
     closed: bool
+    backfill: bool = False
 
 
 class FeedStatus(Event, frozen=True, kw_only=True):

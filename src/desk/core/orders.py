@@ -152,6 +152,8 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     fees: Decimal
     mark_price: Decimal
     unrealized_pnl: Decimal
+    venue: str = "okx"
+    """Where the position is held (a venue trades a symbol apart from the others)."""
 
     @property
     def notional(self) -> Decimal:

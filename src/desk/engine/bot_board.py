@@ -12,6 +12,7 @@ from typing import Any
 
 from desk.bridge.views import BotEventView, SignalView
 from desk.core.bus import Bus
+from desk.signals.activation import describe_seen
 from desk.signals.bots import BotEvent, BotSignal
 
 SIGNAL_HISTORY = 5000
@@ -113,6 +114,9 @@ def _haystack(sig: SignalView) -> str:
 
 def summarize_change(kind: str, detail: dict[str, Any]) -> str:
     """A bot change in words: 'mode auto -> paused', 'params fast 5 -> 8'."""
+    if detail.get("seen"):  # an activation: what the bot saw (desk.signals.activation)
+        rest = {k: v for k, v in detail.items() if k != "seen"}
+        return f"{summarize_change(kind, rest)}; saw {describe_seen(detail['seen'])}"
     if kind == "mode":
         return f"mode {detail.get('old')} -> {detail.get('new')}"
     if kind == "params":

@@ -15,25 +15,36 @@ from typing import Any
 
 import msgspec
 
-from desk.config import DeskConfig
+from desk.config import ConfigError, DeskConfig
 from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import Clock, LiveClock
 from desk.core.enums import Severity
-from desk.core.events import Candle, SystemEvent, Trade
+from desk.core.events import Candle, SystemEvent
+from desk.engine.backfill import backfill_candles
 from desk.engine.bot_board import BotBoard
 from desk.engine.commands import CommandHandler
+from desk.engine.cross_venue_board import board_for
 from desk.engine.health import LoopLagMonitor, ProcessProbe
 from desk.engine.indicator_board import IndicatorBoard
 from desk.engine.instruments import InstrumentRegistry
 from desk.engine.status import format_status
+from desk.engine.venues import (
+    build_feeds,
+    load_instruments,
+    start_simulators,
+    trade_feeder,
+    wire_candles,
+)
 from desk.execution.service import ExecutionService
 from desk.feeds.manager import FeedManager
 from desk.market.candles import CandleAggregator
-from desk.market.instruments import Instrument
+from desk.market.instruments import Instrument, InstrumentReferential
+from desk.signals.activation import ActivationWatch
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
 from desk.signals.order_sink import OrderSink, PaperSink, UnavailableSink
+from desk.signals.spread_watcher import SpreadWatcher
 from desk.sim.accounts import SIM_CREDENTIALS
 from desk.storage.sqlite import SqliteStore
 
@@ -50,9 +61,14 @@ class Engine:
         self.clock = clock or LiveClock()
         self.bus = Bus()
         self.store = SqliteStore(config.storage, report=self._publish_system_event)
-        self.simulator: Any = None
+        self.simulator: Any = None  # OKX's; every venue's: simulators (sim_server's)
+        self.sim_server: Any = None
+        self.simulators: dict[str, Any] = {}
+        self.replay: Any = None  # a ReplayServer while config.replay.enabled (desk --replay)
+        self.venue_replays: Any = None  # VenueReplays (Binance, Coinbase) in a replay
         self.feeds: FeedManager | None = None
-        self.candles: dict[str, CandleAggregator] = {}
+        self.candles: dict[str, CandleAggregator] = {}  # OKX's by symbol
+        self.venue_candles: dict[tuple[str, str], CandleAggregator] = {}  # all, by (venue, symbol)
         self.loop_lag = LoopLagMonitor()
         self.process = ProcessProbe()
         self.candles_closed = 0
@@ -66,15 +82,26 @@ class Engine:
             self.bus, trading.symbols, trading.timeframes, self._book_imbalance
         )
         self.instruments: dict[str, Instrument] = {}
-        self.instrument_registry: InstrumentRegistry | None = None
+        self.instrument_registry: InstrumentRegistry | None = None  # OKX's
+        self.instrument_registries: dict[str, InstrumentRegistry] = {}  # every venue's
+        self.venue_instruments: dict[str, dict[str, Instrument]] = {}
+        self.referential = InstrumentReferential()  # (venue, native symbol) -> rules
         self.execution: ExecutionService | None = None
         self.execution_error = ""
         self.sink: OrderSink = PaperSink()
         self.bots = BotManager(self.bus, self.store, self.sink, self.clock)
         self.bots.book = self._order_book  # model bots read the book's top levels at each close
+        self.bots.activation = ActivationWatch(self.bus, self._order_book, self.indicators.values)
         self.commands = CommandHandler(self)
+        self.cross_venue = board_for(self)  # tops and spreads across venues, for the UI
+        spread = config.watchers.spread  # the spread watcher: alerts and signals, never trades
+        symbols = config.all_symbols
+        self.spread_watcher = SpreadWatcher(spread, self.bus, self.store, symbols=symbols)
+        if spread.enabled:
+            self.spread_watcher.start()
         self.redis_link: Any = None  # a RedisLink while config.redis.enabled (start_redis_link)
         self.gateway: Any = None  # a Gateway while config.gateway.enabled (start_gateway)
+        self.recorder: Any = None  # a Recorder while config.recorder.enabled (start_recorder)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -84,19 +111,26 @@ class Engine:
         await self.start_gateway()
         await self.store.open()
         self.bus.subscribe(topics.SYSTEM_EVENTS, self.store.record_system_event)
+        await self.start_recorder()
         await self.start_redis_link()
-        if self.config.simulator.enabled:
-            await self._start_simulator()
-        self._wire_candles()
-        await self._load_instruments()
+        if self.config.replay.enabled:
+            await self._start_replay()
+        try:
+            if not self.config.replay.enabled and self.config.simulator.enabled:
+                await self._start_simulator()
+            self._wire_candles()
+            await self._load_instruments()
+        except ConfigError:  # a venue does not list a configured symbol: nothing starts
+            await self.stop()
+            raise
         await self._start_bots()
         await self._start_execution()
-        self.feeds = FeedManager(
-            self.config.exchanges.okx,
-            self.config.trading.symbols,
-            self.config.trading.channels,
-            self.bus,
-        )
+        await backfill_candles(self)  # charts, indicators and bots' warm-up get history
+        self.feeds = build_feeds(self.config, self.bus)
+        if self.replay is not None:
+            self._lockstep_replay()
+        if self.recorder is not None:
+            self.recorder.tap(self.feeds.feeds)
         await self.feeds.start()
         self.bus.start_async_subscribers()
         self.loop_lag.start()
@@ -106,36 +140,69 @@ class Engine:
         self.emit("engine", "started", f"engine started in {self.config.system.mode} mode")
 
     async def _start_simulator(self) -> None:
-        from desk.sim.okx.simulator import (
-            OkxSimulator,  # only a sim run pays for importing the simulator
-        )
-
-        self.simulator = OkxSimulator(
-            self.config.simulator, firehose=self.config.simulator.firehose
-        )
-        await self.simulator.start()
-        okx = msgspec.structs.replace(
-            self.config.exchanges.okx,
-            ws_public_url=self.simulator.ws_public_url,
-            ws_business_url=self.simulator.ws_business_url,
-            ws_private_url=self.simulator.ws_private_url,
-            rest_url=self.simulator.rest_url,
-        )
-        exchanges = msgspec.structs.replace(self.config.exchanges, okx=okx)
-        self.config = msgspec.structs.replace(self.config, exchanges=exchanges)
-        self.emit("simulator", "started", f"simulator listening at {self.simulator.rest_url}")
+        """One simulator per enabled venue; those venues' URLs pointed at them."""
+        self.sim_server, self.config = await start_simulators(self.config)
+        self.simulator = self.sim_server.okx
+        self.simulators = self.sim_server.simulators
+        where = ", ".join(f"{v} {sim.rest_url}" for v, sim in self.simulators.items())
+        self.emit("simulator", "started", f"simulator listening at {where}")
 
     async def _load_instruments(self) -> None:
-        """The instrument rules: from the venue, else the SQLite cache; refreshed daily."""
-        self.instrument_registry = InstrumentRegistry(
-            self.config.trading.symbols,
-            self.config.exchanges.okx.rest_url,
-            self.store,
-            self.emit,
+        """Every venue's rules (``desk.engine.venues.load_instruments``)."""
+        await load_instruments(self)
+
+    async def _start_replay(self) -> None:
+        """``desk --replay PATH``: serve the recording as OKX and point the feeds at it."""
+        from desk.sim.replay.server import ReplayServer
+
+        self.replay = ReplayServer(self.config.replay)
+        await self.replay.start()  # RecordingError (a ValueError) when the path is unusable
+        for path, why in self.replay.timeline.skipped:
+            self.emit("replay", "skipped_file", f"skipped {path}: {why}", Severity.WARNING)
+        self.replay.finished_listeners.append(
+            lambda n: self.emit("replay", "finished", f"replay finished: {n} frames played")
         )
-        self.instruments = self.instrument_registry.by_symbol
-        await self.instrument_registry.load()
-        self.instrument_registry.start()
+        okx = msgspec.structs.replace(
+            self.config.exchanges.okx,
+            ws_public_url=self.replay.ws_public_url,
+            ws_business_url=self.replay.ws_business_url,
+            rest_url=self.replay.rest_url,
+        )
+        exchanges = msgspec.structs.replace(self.config.exchanges, okx=okx)
+        exchanges = await self._start_venue_replays(exchanges)
+        self.config = msgspec.structs.replace(self.config, exchanges=exchanges)
+        self.emit("replay", "started", f"replaying {self.config.replay.path}")
+
+    async def _start_venue_replays(self, exchanges: Any) -> Any:
+        """Binance and Coinbase, when enabled (``with_replay``: recorded), on their own replay
+        servers; ``exchanges`` with their URLs pointed there."""
+        from desk.sim.replay.venues import OTHER_VENUES, VenueReplays
+
+        enabled = tuple(v for v in OTHER_VENUES if getattr(exchanges, v).enabled)
+        self.venue_replays = VenueReplays(self.config.replay, enabled)
+        for venue, urls in (await self.venue_replays.start()).items():
+            section = getattr(exchanges, venue)
+            section = msgspec.structs.replace(section, ws_url=urls["ws"], rest_url=urls["rest"])
+            exchanges = msgspec.structs.replace(exchanges, **{venue: section})
+        self.venue_replays.finished_listeners.append(
+            lambda v, n: self.emit("replay", "finished", f"{v} replay finished: {n} frames played")
+        )
+        return exchanges
+
+    def _lockstep_replay(self) -> None:
+        """Hold each feed's next frame while orders are on their way to the paper venue, so a
+        replay fills at the book of the frame that caused the order, however fast it runs."""
+        execution = self.execution
+
+        def busy() -> bool:
+            if execution is None:
+                return False
+            return bool(execution.oms._tasks) or bool(getattr(execution.client, "_outbox", ()))
+
+        for feed in self.feeds.feeds if self.feeds is not None else ():
+            connection = getattr(feed, "connection", None)
+            if connection is not None:
+                connection.hold = busy
 
     async def _start_bots(self) -> None:
         """Bring stored bots back as they were, then add config bots that are new (running).
@@ -168,6 +235,8 @@ class Engine:
             okx=self.config.exchanges.okx,
             book=lambda symbol: self.feeds.book(symbol) if self.feeds is not None else None,
             instruments=self.instruments,
+            venue_books={v: self._venue_book(v) for v in self.config.exchanges.venues[1:]},
+            venue_instruments=self.venue_instruments,
             atr=lambda symbol, timeframe: self.indicators.value(symbol, timeframe, "atr_14"),
             sim_credentials=SIM_CREDENTIALS,
         )
@@ -185,7 +254,8 @@ class Engine:
         self.execution = execution
         self.sink = execution.sink
         self.bots.sink = execution.sink
-        self.emit("execution", "started", f"execution on {execution.client.name}")
+        self.bots.orders = execution.submit  # strategies placing their own orders (arbitrage)
+        self.emit("execution", "started", f"execution on {execution.label}")
 
     async def start_redis_link(self, **options: Any) -> None:
         """With ``redis.enabled``: link to Redis (views, pub/sub, commands; never fatal).
@@ -198,6 +268,22 @@ class Engine:
 
         self.redis_link = RedisLink(self, **options)
         await self.redis_link.start()
+
+    async def start_recorder(self) -> None:
+        """With ``recorder.enabled``: record market data to parquet (desk.storage.recording);
+        ``recorder.tap(feeds)`` then taps the feeds' frames before they start."""
+        if not self.config.recorder.enabled or self.recorder is not None:
+            return
+        if self.config.replay.enabled:  # never record a replay into what it plays
+            return
+        from desk.storage.recording.recorder import Recorder
+
+        self.recorder = Recorder(
+            self.config.recorder,
+            report=lambda kind, text, severity: self.emit("recorder", kind, text, severity),
+        )
+        self.recorder.attach(self.bus)
+        await self.recorder.start()
 
     async def start_gateway(self) -> None:
         """With ``gateway.enabled``: the WebSocket routes and /metrics (desk.gateway).
@@ -234,6 +320,9 @@ class Engine:
         pnl = getattr(self.sink, "pnl", None)
         return float(pnl(bot_id)) if pnl is not None else 0.0
 
+    def _venue_book(self, venue: str) -> Callable[[str], Any]:
+        return lambda symbol: self.feeds.book(symbol, venue) if self.feeds is not None else None
+
     def _order_book(self, symbol: str) -> Any:
         return self.feeds.book(symbol) if self.feeds is not None else None
 
@@ -244,19 +333,15 @@ class Engine:
         return book.imbalance(10)
 
     def _wire_candles(self) -> None:
-        candles = self.config.candles
-        for symbol in self.config.trading.symbols:
-            aggregator = CandleAggregator(
-                "okx",
-                symbol,
-                self.config.trading.timeframes,
-                self.clock if candles.clock == "wall" else None,  # None: the data's own time
-                self._on_candle,
-                max_fill_bars=candles.max_fill_bars,
-                on_gap=lambda text: self.emit("candles", "candle_gap", text, Severity.WARNING),
-            )
-            self.candles[symbol] = aggregator
-            self.bus.subscribe(topics.market_data(symbol), _trade_feeder(aggregator))
+        """One aggregator per (venue, symbol, timeframe), each fed by its venue's trades."""
+        self.venue_candles = wire_candles(
+            self.config,
+            self.bus,
+            self.clock,
+            self._on_candle,
+            lambda text: self.emit("candles", "candle_gap", text, Severity.WARNING),
+        )
+        self.candles = {s: a for (v, s), a in self.venue_candles.items() if v == "okx"}
 
     def _on_candle(self, candle: Candle) -> None:
         self.candles_closed += 1
@@ -267,8 +352,10 @@ class Engine:
         """Close candles on clock time even when no trade arrives."""
         while True:
             await asyncio.sleep(CANDLE_CLOCK_INTERVAL)
-            for aggregator in self.candles.values():
+            for aggregator in self.venue_candles.values():
                 aggregator.on_clock()
+            if self.config.watchers.spread.enabled:  # alerts also when no quote comes
+                self.spread_watcher.check(self.clock.now_ns())
 
     async def _status_loop(self) -> None:
         while True:
@@ -310,6 +397,8 @@ class Engine:
             await self.gateway.stop()
         if self.feeds is not None:
             await self.feeds.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -319,8 +408,8 @@ class Engine:
                 pass
         self._tasks.clear()
         self.bots.close()
-        if self.instrument_registry is not None:
-            await self.instrument_registry.stop()
+        for registry in self.instrument_registries.values():
+            await registry.stop()
         if self.execution is not None:
             await self.execution.stop()
         await self.loop_lag.stop()
@@ -329,8 +418,14 @@ class Engine:
             await self.redis_link.stop()
         await self.bus.stop()
         await self.store.close()
-        if self.simulator is not None:
+        if self.sim_server is not None:
+            await self.sim_server.stop()
+        elif self.simulator is not None:
             await self.simulator.stop()
+        if self.replay is not None:
+            await self.replay.stop()
+        if self.venue_replays is not None:
+            await self.venue_replays.stop()
 
     async def run(self, duration: float | None = None, stop: asyncio.Event | None = None) -> None:
         """Start, run until ``duration`` passes or ``stop`` is set, then stop cleanly."""
@@ -348,12 +443,4 @@ class Engine:
             await self.stop()
 
 
-def _trade_feeder(aggregator: CandleAggregator) -> Callable[[Any], None]:
-    """A market-data subscriber that passes trades to one symbol's candle aggregator."""
-    on_trade = aggregator.on_trade
-
-    def feed(event: Any) -> None:
-        if type(event) is Trade:
-            on_trade(event.ts_exchange, event.price, event.size)
-
-    return feed
+_trade_feeder = trade_feeder  # its name before venues

@@ -8,6 +8,8 @@ from collections import deque
 
 import psutil
 
+from desk.bridge.views import QueueHealth
+
 
 class LoopLagMonitor:
     """Measures how late the event loop wakes a timer that should fire every ``interval``.
@@ -73,3 +75,17 @@ class ProcessProbe:
 
     def rss_bytes(self) -> int:
         return self._process.memory_info().rss
+
+
+def bounded_histories(execution: object | None) -> list[QueueHealth]:
+    """The OMS's bounded histories as queue rows: kept of cap (a warning when nearly full),
+    ``over`` = done orders pruned so far / late reports for pruned orders."""
+    oms = getattr(execution, "oms", None)
+    if oms is None:
+        return []
+    return [
+        QueueHealth(
+            name=b.name, depth=b.size, maxsize=b.cap, dropped=0, over_bound=b.pruned or b.late
+        )
+        for b in oms.bounded()
+    ]

@@ -71,14 +71,16 @@ class IndicatorBoard:
         symbols: tuple[str, ...],
         timeframes: tuple[str, ...],
         imbalance: Callable[[str], float] | None = None,
+        venue: str = "okx",
     ) -> None:
+        self.venue = venue  # the panels follow one venue's candles (others share the topics)
         self._panels = {(s, tf): _Panel() for s in symbols for tf in timeframes}
         self._imbalance = imbalance or (lambda _symbol: NAN)
         self.version = 0
         bus.subscribe("market_data:*", self.on_market_data)
 
     def on_market_data(self, event: Any) -> None:
-        if type(event) is not Candle or not event.closed:
+        if type(event) is not Candle or not event.closed or event.venue != self.venue:
             return
         panel = self._panels.get((event.symbol, event.timeframe))
         if panel is not None:
@@ -89,6 +91,11 @@ class IndicatorBoard:
         """One live value (e.g. ``atr_14``), NaN while warming up or unknown."""
         panel = self._panels.get((symbol, timeframe))
         return panel.values.get(name, NAN) if panel is not None else NAN
+
+    def values(self, symbol: str, timeframe: str) -> dict[str, float]:
+        """Every live value of one panel (empty before its first candle)."""
+        panel = self._panels.get((symbol, timeframe))
+        return dict(panel.values) if panel is not None else {}
 
     def rows(self) -> list[IndicatorRow]:
         """Every panel that has seen a candle, in config order."""

@@ -32,7 +32,10 @@ BASE_COMMANDS = ("+ping", "+select", "+multi", "+exec", "+discard", "+unwatch")
 PUBSUB = ("+subscribe", "+psubscribe", "+unsubscribe", "+punsubscribe")
 
 _VIEWS = {
-    "feed": ("meta", "book:*", "tape:*", "candles:*", "tickers", "health", "events", "instruments"),
+    "feed": (
+        *("meta", "book:*", "tape:*", "candles:*", "tickers", "crossvenue"),
+        *("health", "events", "instruments"),
+    ),
     "bots": ("bots", "bot:*", "signals", "indicators", "models", "strategies", "events:bots"),
     "executor": ("trading", "events:executor"),
 }

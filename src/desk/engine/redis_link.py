@@ -379,16 +379,21 @@ class RedisLink:
                     component=self.component,
                     started_ns=engine.started_ns,
                     views=groups,
+                    venues=views.venues,
                 ),
             )
             state = views.state
             for symbol in config.trading.symbols:
-                yield keys.book(symbol), views.book(symbol, BOOK_DEPTH)
+                for venue in views.venues:
+                    yield keys.book(symbol, venue), views.book(symbol, BOOK_DEPTH, venue)
                 yield keys.tape(symbol), views.tape(symbol, TAPE_LIMIT)
+                if len(views.venues) > 1:  # one venue: its tape is the merged one
+                    for venue in views.venues:
+                        yield keys.tape(symbol, venue), views.tape(symbol, TAPE_LIMIT, venue)
                 for timeframe in config.trading.timeframes:
                     mark = (
                         state.candle_version.get((symbol, timeframe), 0),
-                        state.trade_version.get(symbol, 0),
+                        state.chart_trade_version(symbol),
                     )
                     key = keys.candles(symbol, timeframe)
                     if self._candle_marks.get((symbol, timeframe)) == mark and key in self._written:
@@ -396,6 +401,7 @@ class RedisLink:
                     self._candle_marks[(symbol, timeframe)] = mark
                     yield key, views.candles(symbol, timeframe, CANDLE_LIMIT)
             yield keys.tickers, views.tickers()
+            yield keys.cross_venue, views.cross_venue()
         if "health" in groups:
             yield keys.health, self.health(views.health())
         if "events" in groups or self.component in SPLIT_EVENT_ROLES:

@@ -18,6 +18,9 @@ components, same start code) plus its :class:`~desk.engine.redis_link.RedisLink`
   UI's with the control lease, which this process grants; a bots process's, whose sender id
   starts with ``bots:``, without), and publishing orders and fills on pub/sub and the durable
   trade-updates stream; it writes the trading view.
+* **record** (``desk record``, needs ``recorder.enabled``): the recorder, fed trades, tickers
+  and closed candles from pub/sub; raw frames and L2 books are recorded by the feed role when
+  ``recorder.enabled`` there (the frames never reach Redis).
 
 Everything a role acts on from another is verified first: candles, trades, book views, the
 trading view and heartbeats are sealed by their writer (:mod:`desk.bridge.signing`), and what
@@ -36,25 +39,28 @@ import contextlib
 import logging
 import time
 
+import msgspec
+
 from desk.bridge.security import RefusalReporter
 from desk.config import ConfigError, DeskConfig
 from desk.core import topics
 from desk.core.clock import Clock
 from desk.core.commands import is_bot_command
 from desk.core.enums import Severity
-from desk.core.events import Candle, Trade
+from desk.core.events import Candle, Ticker, Trade
 from desk.engine.engine import Engine
 from desk.engine.redis_link import load_keyring
 from desk.engine.remote_market import RedisBooks, RedisMarketIn
 from desk.engine.remote_orders import BOTS_SENDER_PREFIX, RemoteOrderSink
+from desk.engine.venues import build_feeds
 from desk.execution.service import ExecutionService
-from desk.feeds.manager import FeedManager
 from desk.signals.order_sink import UnavailableSink
 from desk.sim.accounts import SIM_CREDENTIALS
 
 log = logging.getLogger(__name__)
 
-ROLES = ("feed", "bots", "executor")
+ROLES = ("feed", "bots", "executor", "record")
+FEED_ONLY_KINDS = ("raw", "books")  # recorded where the feed runs: frames never reach Redis
 __all__ = ["BOTS_SENDER_PREFIX", "ROLES", "RoleEngine", "build_role"]
 
 
@@ -85,6 +91,7 @@ class RoleEngine(Engine):
             "feed": self._start_feed,
             "bots": self._start_bots_role,
             "executor": self._start_executor,
+            "record": self._start_record,
         }
         await starts[self.role]()
         self.bus.start_async_subscribers()
@@ -102,15 +109,33 @@ class RoleEngine(Engine):
             commands=False,
             reporter=self.reporter,
         )
-        self.feeds = FeedManager(
-            self.config.exchanges.okx,
-            self.config.trading.symbols,
-            self.config.trading.channels,
-            self.bus,
-        )
+        self.feeds = build_feeds(self.config, self.bus)  # every enabled venue's
+        await self._start_role_recorder(FEED_ONLY_KINDS)  # with recorder.enabled
+        if self.recorder is not None:
+            self.recorder.tap(self.feeds.feeds)
         await self.feeds.start()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._candle_clock(), name="candle-clock"))
+
+    async def _start_record(self) -> None:
+        """``desk record``: trades, tickers and closed candles from Redis, to parquet (raw
+        frames and books are recorded by the feed role, where the frames are)."""
+        if not self.config.recorder.enabled:
+            raise ConfigError("the record role records: set recorder.enabled")
+        kinds = tuple(k for k in self.config.recorder.kinds if k not in FEED_ONLY_KINDS)
+        await self._start_role_recorder(kinds)
+        self.market_in = self._market_in((Trade, Ticker, Candle))
+        await self.market_in.start()
+
+    async def _start_role_recorder(self, kinds: tuple[str, ...]) -> None:
+        """The recorder of this role, recording only ``kinds`` of the configured ones."""
+        recorder = self.config.recorder
+        kinds = tuple(k for k in recorder.kinds if k in kinds)
+        if not recorder.enabled or not kinds:
+            return
+        recorder = msgspec.structs.replace(recorder, kinds=kinds)
+        self.config = msgspec.structs.replace(self.config, recorder=recorder)
+        await self.start_recorder()
 
     async def _start_bots_role(self) -> None:
         self.market_in = self._market_in(Candle)
@@ -169,10 +194,11 @@ class RoleEngine(Engine):
         if getattr(execution.client, "on_trade", None) is not None:  # paper venue: trades too
             self.market_in = self._market_in(Trade)
             await self.market_in.start()
-        self.emit("execution", "started", f"execution on {execution.client.name}")
+        self.emit("execution", "started", f"execution on {execution.label}")
 
-    def _market_in(self, kind: type) -> RedisMarketIn:
-        return RedisMarketIn(self.bus, self.config, (kind,), self.keyring, self.reporter)
+    def _market_in(self, kind: type | tuple[type, ...]) -> RedisMarketIn:
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        return RedisMarketIn(self.bus, self.config, kinds, self.keyring, self.reporter)
 
     async def stop(self) -> None:
         if self.market_in is not None:

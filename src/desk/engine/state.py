@@ -3,6 +3,10 @@
 Subscribed synchronously to every ``market_data:*`` event, so it must stay cheap: it keeps the
 event objects themselves (no conversion per tick) and bumps integer versions; views are built
 only when a UI asks, at its own rate.
+
+Every venue publishes on the same ``market_data:{symbol}`` topic, so trades, tickers and book
+versions are kept per (symbol, venue) as well as per symbol: a UI showing OKX's ladder and tape
+then redraws nothing when only Binance moved.
 """
 
 from __future__ import annotations
@@ -19,19 +23,32 @@ from desk.core.events import BookChanged, Candle, SystemEvent, Ticker, Trade
 TAPE_LENGTH = 200
 CANDLE_HISTORY = 500
 EVENT_HISTORY = 1000
+CHART_VENUE = "okx"
+"""The venue whose candles the charts show (and whose trades move the forming bar)."""
+
+VenueKey = tuple[str, str]  # (symbol, venue)
 
 
 class MarketState:
-    """Latest trades, tickers, closed candles and book versions per symbol, plus system events."""
+    """Latest trades, tickers, closed candles and book versions per symbol and venue, plus
+    system events.
+
+    ``trades[symbol]`` is every venue's tape together, ``venue_trades[(symbol, venue)]`` one
+    venue's; ``tickers[(symbol, venue)]`` the latest ticker of each venue. Versions move per
+    (symbol, venue) (``venue_book_version``, ``venue_trade_version``) and per symbol.
+    """
 
     def __init__(self, bus: Bus, symbols: tuple[str, ...], timeframes: tuple[str, ...]) -> None:
         self.trades: dict[str, deque[Trade]] = {s: deque(maxlen=TAPE_LENGTH) for s in symbols}
-        self.tickers: dict[str, Ticker] = {}
+        self.venue_trades: dict[VenueKey, deque[Trade]] = {}
+        self.tickers: dict[VenueKey, Ticker] = {}
         self.candles: dict[tuple[str, str], deque[Candle]] = {
             (s, tf): deque(maxlen=CANDLE_HISTORY) for s in symbols for tf in timeframes
         }
         self.book_version: dict[str, int] = dict.fromkeys(symbols, 0)
         self.trade_version: dict[str, int] = dict.fromkeys(symbols, 0)
+        self.venue_book_version: dict[VenueKey, int] = {}
+        self.venue_trade_version: dict[VenueKey, int] = {}
         self.candle_version: dict[tuple[str, str], int] = dict.fromkeys(self.candles, 0)
         self.ticker_version = 0
         self.events: deque[EventView] = deque(maxlen=EVENT_HISTORY)
@@ -41,20 +58,35 @@ class MarketState:
 
     def on_market_data(self, event: Any) -> None:
         kind = type(event)
+        symbol = getattr(event, "symbol", None)
+        if symbol not in self.book_version:
+            return  # another venue's symbol that this desk does not trade (Coinbase BTC-USD)
         if kind is BookChanged:
-            self.book_version[event.symbol] += 1
+            self.book_version[symbol] += 1
+            key = (symbol, event.venue)
+            self.venue_book_version[key] = self.venue_book_version.get(key, 0) + 1
         elif kind is Trade:
-            self.trades[event.symbol].appendleft(event)
-            self.trade_version[event.symbol] += 1
+            self.trades[symbol].appendleft(event)
+            self.trade_version[symbol] += 1
+            key = (symbol, event.venue)
+            tape = self.venue_trades.get(key)
+            if tape is None:
+                tape = self.venue_trades[key] = deque(maxlen=TAPE_LENGTH)
+            tape.appendleft(event)
+            self.venue_trade_version[key] = self.venue_trade_version.get(key, 0) + 1
         elif kind is Ticker:
-            self.tickers[event.symbol] = event
+            self.tickers[(symbol, event.venue)] = event
             self.ticker_version += 1
-        elif kind is Candle and event.closed:
-            key = (event.symbol, event.timeframe)
+        elif kind is Candle and event.closed and event.venue == CHART_VENUE:
+            key = (symbol, event.timeframe)
             history = self.candles.get(key)
             if history is not None:
                 history.append(event)
                 self.candle_version[key] += 1
+
+    def chart_trade_version(self, symbol: str) -> int:
+        """How many trades moved ``symbol``'s forming chart bar (the chart venue's)."""
+        return self.venue_trade_version.get((symbol, CHART_VENUE), 0)
 
     def on_system_event(self, event: Any) -> None:
         if isinstance(event, SystemEvent):

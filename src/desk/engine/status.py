@@ -16,7 +16,8 @@ def format_status(engine: EngineParts) -> str:
             c = feed.counters.snapshot()
             ready = sum(1 for book in feed.books.values() if book)
             parts.append(
-                f"okx {feed.state} {c.msgs_per_s:,.0f} msg/s {c.bytes_per_s / 1024:,.0f} KiB/s "
+                f"{feed.name} {feed.state} {c.msgs_per_s:,.0f} msg/s "
+                f"{c.bytes_per_s / 1024:,.0f} KiB/s "
                 f"books {ready}/{len(feed.books)} lat p50 {c.latency_p50_ms:.1f}ms "
                 f"p99 {c.latency_p99_ms:.1f}ms reconnects {c.reconnects} gaps {c.gaps} "
                 f"resyncs {c.resyncs} cksum {c.checksum_failures} decode {c.decode_errors}"

@@ -42,6 +42,7 @@ def order_view(order: Order) -> OrderView:
         reason=order.reason,
         created_ns=order.created_ns,
         updated_ns=order.ts_recv,
+        venue=order.venue,
     )
 
 
@@ -58,6 +59,7 @@ def fill_view(fill: Fill) -> FillView:
         fee_ccy=fill.fee_ccy,
         liquidity=str(fill.liquidity),
         bot_id=fill.bot_id,
+        venue=fill.venue,
     )
 
 
@@ -80,6 +82,7 @@ def build_trading_view(engine: EngineParts) -> TradingView:
             realized_pnl=float(p.realized_pnl),
             fees=float(p.fees),
             notional=float(p.notional),
+            venue=p.venue,  # positions are kept per venue (one row each)
         )
         for p in portfolio.positions()
     ]
@@ -96,7 +99,7 @@ def build_trading_view(engine: EngineParts) -> TradingView:
         for d in reversed(risk.denials[-RECENT_DENIALS:])
     ]
     return TradingView(
-        venue=execution.client.name,
+        venue=execution.label,  # "paper" in paper mode
         open_orders=[order_view(o) for o in oms.open_orders()],
         recent_orders=[order_view(o) for o in oms.orders(RECENT_ORDERS)],
         fills=[fill_view(f) for f in oms.fills(RECENT_FILLS)],

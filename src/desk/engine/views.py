@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import time
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from desk.bridge.venue_views import ALL_VENUES, PRIMARY_VENUE, CrossVenueView
 from desk.bridge.views import (
     BookView,
     BotDetailView,
@@ -27,7 +29,6 @@ from desk.bridge.views import (
     HealthView,
     IndicatorsView,
     InstrumentView,
-    LevelView,
     ModelsView,
     ModelView,
     QueueHealth,
@@ -41,6 +42,9 @@ from desk.bridge.views import (
 )
 from desk.core.enums import ConnectionState, Mode
 from desk.core.orders import OrderRequest
+from desk.engine.book_view import build_book_view, feed_age_ms
+from desk.engine.cross_venue_board import board_for
+from desk.engine.health import bounded_histories
 from desk.engine.latency import latency_views
 from desk.engine.signal_accuracy import SignalAccuracy
 from desk.engine.state import MarketState
@@ -48,8 +52,6 @@ from desk.engine.trading_view import build_trading_view
 
 if TYPE_CHECKING:
     from desk.engine.parts import EngineParts
-
-NS_PER_MS = 1_000_000
 
 
 class EngineViews:
@@ -63,6 +65,7 @@ class EngineViews:
         trading = engine.config.trading
         self.state = MarketState(engine.bus, trading.symbols, trading.timeframes)
         self.accuracy = SignalAccuracy(engine.bus, self.state, trading.bots_accuracy_bars)
+        self.cross_venue_board = board_for(engine)
         self._cache: dict[Any, Any] = {}
         self._health_version = 0
 
@@ -93,105 +96,65 @@ class EngineViews:
 
     # -- market ----------------------------------------------------------------------------
 
-    def book(self, symbol: str, depth: int = 20) -> BookView:
-        age_ms, connected = self._feed_age_ms(symbol)
-        version = self.state.book_version.get(symbol, 0)
+    def book(self, symbol: str, depth: int = 20, venue: str = PRIMARY_VENUE) -> BookView:
+        """One venue's book of ``symbol`` (engine/book_view.py builds it)."""
+        age_ms, connected = feed_age_ms(self.engine.feeds, symbol, venue)
+        version = self.state.venue_book_version.get((symbol, venue), 0)
         stale = (not connected) or age_ms > self.engine.config.ui.stale_after * 1000
-        hit = self._cache.get(("book", symbol, depth))
+        key = ("book", symbol, depth, venue)
+        hit = self._cache.get(key)
         if hit is not None and hit.version == version and hit.stale == stale:
             return hit
-        view = self._build_book(symbol, depth, version, age_ms, stale)
-        self._cache[("book", symbol, depth)] = view
+        trades = self.state.venue_trades.get((symbol, venue))
+        last = trades[0] if trades else None
+        view = build_book_view(
+            self.engine.feeds, symbol, venue, depth, version=version, age_ms=age_ms,
+            stale=stale, last=last,
+        )  # fmt: skip
+        self._cache[key] = view
         return view
 
-    def _build_book(
-        self, symbol: str, depth: int, version: int, age_ms: float, stale: bool
-    ) -> BookView:
-        book = self._order_book(symbol)
-        trades = self.state.trades.get(symbol)
-        last = trades[0] if trades else None
-        if book is None:
-            bids: list[LevelView] = []
-            asks: list[LevelView] = []
-            seq_id = ts_exchange = 0
+    @property
+    def venues(self) -> tuple[str, ...]:
+        """The venues whose market data this engine shows."""
+        return tuple(self.cross_venue_board.venues())
+
+    def cross_venue(self) -> CrossVenueView:
+        """Each venue's top per symbol and the net spreads (engine/cross_venue_board.py)."""
+        return self.cross_venue_board.view()
+
+    def tape(self, symbol: str, limit: int = 50, venue: str = ALL_VENUES) -> TapeView:
+        """``venue``'s trades of ``symbol`` newest first (ALL_VENUES: every venue's).
+
+        The version counts the trades, so only the ones since the cached view are converted
+        and the rest of its rows are kept (a busy tape gains a few trades per UI tick)."""
+        state = self.state
+        if venue == ALL_VENUES:
+            version, source = state.trade_version.get(symbol, 0), state.trades.get(symbol)
         else:
-            bids = [LevelView(p, s) for p, s in book.bids(depth)]
-            asks = [LevelView(p, s) for p, s in book.asks(depth)]
-            seq_id, ts_exchange = book.seq_id, book.ts_exchange
-        return BookView(
-            version=version,
-            symbol=symbol,
-            bids=bids,
-            asks=asks,
-            seq_id=seq_id,
-            ts_exchange=ts_exchange,
-            ts_recv=time.time_ns(),
-            age_ms=age_ms,
-            stale=stale or book is None or not (bids or asks),
-            last_price=last.price if last else math.nan,
-            last_side=last.side if last else None,
-        )
-
-    def _order_book(self, symbol: str) -> Any:
-        feeds = self.engine.feeds
-        return None if feeds is None else feeds.book(symbol)
-
-    def _feed_age_ms(self, symbol: str) -> tuple[float, bool]:
-        feeds = self.engine.feeds
-        if feeds is None:
-            return math.inf, False
-        for feed in feeds.feeds:
-            if symbol in feed.books:
-                last = feed.counters.last_recv_ns
-                age = (time.time_ns() - last) / NS_PER_MS if last else math.inf
-                return age, feed.state is ConnectionState.CONNECTED
-        return math.inf, False
-
-    def tape(self, symbol: str, limit: int = 50) -> TapeView:
-        version = self.state.trade_version.get(symbol, 0)
-
-        def build() -> TapeView:
-            trades = list(self.state.trades.get(symbol, ()))[:limit]
-            return TapeView(
-                version=version,
-                symbol=symbol,
-                trades=[
-                    TradeView(
-                        ts_exchange=t.ts_exchange,
-                        price=t.price,
-                        size=t.size,
-                        side=t.side,
-                        count=t.count,
-                    )
-                    for t in trades
-                ],
-            )
-
-        return self._cached(("tape", symbol, limit), version, build)
+            key = (symbol, venue)
+            version, source = state.venue_trade_version.get(key, 0), state.venue_trades.get(key)
+        cache_key = ("tape", symbol, limit, venue)
+        hit = self._cache.get(cache_key)
+        if hit is not None and hit.version == version:
+            return hit
+        fresh = min(limit, version - hit.version if hit is not None else limit)
+        trades = [_trade_view(t) for t in islice(source or (), fresh)]
+        if hit is not None and fresh < limit:
+            trades += hit.trades[: limit - fresh]
+        view = self._cache[cache_key] = TapeView(version=version, symbol=symbol, trades=trades)
+        return view
 
     def tickers(self) -> TickersView:
+        """Every venue's ticker of every symbol: by symbol, then in venue order."""
         version = self.state.ticker_version
 
         def build() -> TickersView:
-            views = []
-            for symbol in self.symbols:
-                t = self.state.tickers.get(symbol)
-                if t is None:
-                    continue
-                change = (t.last / t.open_24h - 1.0) * 100 if t.open_24h else math.nan
-                views.append(
-                    TickerView(
-                        symbol=symbol,
-                        last=t.last,
-                        open_24h=t.open_24h,
-                        change_24h_pct=change,
-                        bid=t.bid,
-                        ask=t.ask,
-                        volume_24h=t.volume_24h,
-                        ts_recv=t.ts_recv,
-                    )
-                )
-            return TickersView(version=version, tickers=views)
+            tickers = self.state.tickers
+            symbols = {symbol: i for i, symbol in enumerate(self.symbols)}
+            venues = {venue: i for i, venue in enumerate(self.venues)}
+            keys = sorted(tickers, key=lambda k: (symbols[k[0]], venues.get(k[1], len(venues)), k))
+            return TickersView(version=version, tickers=[_ticker_view(tickers[k]) for k in keys])
 
         return self._cached(("tickers",), version, build)
 
@@ -214,7 +177,7 @@ class EngineViews:
             )
             views = views[-limit:]
         version = self.state.candle_version.get((symbol, timeframe), 0) * 1_000_003 + (
-            self.state.trade_version.get(symbol, 0)
+            self.state.chart_trade_version(symbol)
         )
         return CandlesView(
             version=version,
@@ -249,6 +212,7 @@ class EngineViews:
             **_risk_fields(engine),
             model_warnings=[f"{m.model_id}: {w}" for m in self._models() for w in m.warnings],
             latencies=latency_views(engine),
+            recorder=engine.recorder.health() if getattr(engine, "recorder", None) else None,
         )
 
     def _models(self) -> list[ModelView]:
@@ -282,7 +246,7 @@ class EngineViews:
                 over_bound=engine.store.over_bound,
             )
         )
-        return queues
+        return queues + bounded_histories(getattr(engine, "execution", None))
 
     def _connections(self) -> list[ConnectionHealth]:
         feeds = self.engine.feeds
@@ -294,7 +258,7 @@ class EngineViews:
             ready = sum(1 for book in feed.books.values() if book)
             out.append(
                 ConnectionHealth(
-                    venue="okx",
+                    venue=feeds.venue_of(feed),
                     name=c.name,
                     state=feed.state,
                     msgs_per_s=c.msgs_per_s,
@@ -366,11 +330,13 @@ class EngineViews:
             + engine.bot_board.signal_version * 1_009
             + engine.bot_board.event_version
         )
+        strategy = engine.bots.strategy(bot_id)
+        snapshot = getattr(strategy, "snapshot", None)  # arbitrage: legs, positions, PnL
+        arbitrage = msgspec.to_builtins(snapshot()) if snapshot is not None else None
         hit = self._cache.get(("bot", bot_id, limit))
-        if hit is not None and hit.version == version and hit.bot == bot:
+        if hit and hit.version == version and hit.bot == bot and hit.arbitrage == arbitrage:
             return hit
         candles = list(self.state.candles.get(key, ()))[-limit:]
-        strategy = engine.bots.strategy(bot_id)
         signals, _ = engine.bot_board.recent_signals(bot_id=bot_id, limit=100)
         view = BotDetailView(
             version=version,
@@ -379,6 +345,7 @@ class EngineViews:
             indicators=strategy.indicator_series(candles),
             signals=signals,
             events=engine.bot_board.recent_events(bot_id),
+            arbitrage=arbitrage,
         )
         self._cache[("bot", bot_id, limit)] = view
         return view
@@ -416,6 +383,9 @@ class EngineViews:
         return view
 
     def instruments(self) -> list[InstrumentView]:
+        """Every venue's rules (OKX's first), each tagged with its venue."""
+        by_venue = getattr(self.engine, "venue_instruments", None) or {}
+        by_venue = {PRIMARY_VENUE: self.engine.instruments, **by_venue}
         return [
             InstrumentView(
                 symbol=i.symbol,
@@ -425,8 +395,10 @@ class EngineViews:
                 lot_size=i.lot_size,
                 min_size=i.min_size,
                 state=i.state,
+                venue=venue,
             )
-            for i in self.engine.instruments.values()
+            for venue, rules in by_venue.items()
+            for i in rules.values()
         ]
 
     def check_order(self, request: OrderRequest) -> str:
@@ -469,6 +441,32 @@ def _param_defaults(params: type) -> dict[str, Any]:
         else:
             out[field.name] = None
     return out
+
+
+def _trade_view(t: Any) -> TradeView:
+    return TradeView(
+        ts_exchange=t.ts_exchange,
+        price=t.price,
+        size=t.size,
+        side=t.side,
+        count=t.count,
+        venue=t.venue,
+    )
+
+
+def _ticker_view(t: Any) -> TickerView:
+    change = (t.last / t.open_24h - 1.0) * 100 if t.open_24h else math.nan
+    return TickerView(
+        symbol=t.symbol,
+        last=t.last,
+        open_24h=t.open_24h,
+        change_24h_pct=change,
+        bid=t.bid,
+        ask=t.ask,
+        volume_24h=t.volume_24h,
+        ts_recv=t.ts_recv,
+        venue=t.venue,
+    )
 
 
 def _bot_view(status: Any, config: Any, pnl: float) -> BotView:

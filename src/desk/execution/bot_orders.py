@@ -42,8 +42,10 @@ class OmsSink:
         aggressive_pct: Decimal = Decimal("0.2"),
         instruments: Mapping[str, Instrument] | None = None,
         atr: Callable[[str, str], float] | None = None,
+        halted: Callable[[], str] | None = None,
     ) -> None:
         self.oms = oms
+        self.halted = halted  # the halt's reason, "" while trading is allowed
         self.portfolio = portfolio
         self.instruments = instruments if instruments is not None else {}
         self.atr = atr
@@ -59,6 +61,11 @@ class OmsSink:
         current = self.portfolio.position(bot.bot_id, symbol) + self._pending(bot.bot_id, symbol)
         delta = target - current
         if delta == 0:
+            # No order to send: risk never sees this signal, so the halt is checked here (it
+            # must not read as "sent" while the desk is halted).
+            reason = self.halted() if self.halted is not None else ""
+            if reason:
+                raise OrderRefused(f"risk: halted: {reason}")
             return ""
         side = Side.BUY if delta > 0 else Side.SELL
         request = OrderRequest(
@@ -70,6 +77,7 @@ class OmsSink:
             bot_id=bot.bot_id,
             client_order_id=deterministic_client_order_id(bot.bot_id, str(signal.ts)),
             reduce_only=target == 0,
+            venue=bot.venue,
         )
         order = self.oms.submit(request)
         if order.status is OrderStatus.REJECTED:

@@ -54,6 +54,9 @@ from desk.market.instruments import Instrument
 
 log = logging.getLogger(__name__)
 
+_Account = tuple[str, str, str | None]
+"""(bot_id, symbol, venue): one position the monitor may trim; venue None: all venues."""
+
 MONITOR = "risk monitor"
 """The actor of the state changes the monitor makes."""
 
@@ -78,9 +81,15 @@ class Denial(msgspec.Struct, frozen=True, kw_only=True):
 class RiskEngine(PreTradeRules):
     """Pre-trade checks, risk state and the trimming monitor; see the module docstring.
 
-    ``accounts`` lists the (bot_id, symbol) pairs that may hold a position (the portfolio knows
-    them; :class:`PortfolioView` cannot enumerate). Pairs of orders this engine passed are
-    remembered as well, so without it the monitor still trims what was traded since start.
+    ``accounts`` lists the (bot_id, symbol) pairs, or (bot_id, symbol, venue) triples, that
+    may hold a position (the portfolio knows them; :class:`PortfolioView` cannot enumerate).
+    Those of orders this engine passed are remembered as well, so without it the monitor still
+    trims what was traded since start.
+
+    ``venue_instrument(venue, symbol)``, ``venue_mid(venue, symbol)`` and
+    ``venue_position(bot_id, symbol, venue)``: each order is checked against its own venue
+    (risk_rules.py); without them, against ``instruments``/``mid`` and the account's position
+    over all venues (a desk of one venue). Trimming then closes each venue's position there.
     """
 
     def __init__(
@@ -92,9 +101,12 @@ class RiskEngine(PreTradeRules):
         clock: Clock,
         config: RiskConfig | None = None,
         open_orders: OpenOrdersView | None = None,
-        accounts: Callable[[], Iterable[tuple[str, str]]] | None = None,
+        accounts: Callable[[], Iterable[tuple[str, ...]]] | None = None,
         bus: Bus | None = None,
         persist: Callable[[RiskRecord], None] | None = None,
+        venue_instrument: Callable[[str, str], Instrument | None] | None = None,
+        venue_mid: Callable[[str, str], Decimal | None] | None = None,
+        venue_position: Callable[[str, str, str], Decimal] | None = None,
     ) -> None:
         self.config = config or RiskConfig()
         self.persist = persist
@@ -103,6 +115,9 @@ class RiskEngine(PreTradeRules):
         self.bus = bus
         self._instrument = instruments.get if isinstance(instruments, Mapping) else instruments
         self._mid = mid
+        self._venue_instrument = venue_instrument
+        self._venue_mid = venue_mid
+        self._venue_position = venue_position
         self._open_orders = open_orders
         self._accounts = accounts
         self._state = RiskState.ACTIVE
@@ -114,7 +129,7 @@ class RiskEngine(PreTradeRules):
         self._denials: deque[Denial] = deque(maxlen=self.config.max_denials_kept)
         self._rate_total = RateWindow()
         self._rate_by_account: dict[str, RateWindow] = {}
-        self._traded: dict[tuple[str, str], None] = {}  # ordered set of (bot_id, symbol)
+        self._traded: dict[_Account, None] = {}  # ordered set of (bot_id, symbol, venue)
         self._last_trim_ns: int | None = None
         self._hard_loss_acknowledged = False
 
@@ -213,7 +228,7 @@ class RiskEngine(PreTradeRules):
         now = self.clock.now_ns()
         self._rate_total.times.append(now)
         self._rate_by_account.setdefault(result.bot_id, RateWindow()).times.append(now)
-        self._traded[(result.bot_id, result.symbol)] = None
+        self._traded[self._account(result.bot_id, result.symbol, result.venue)] = None
         return result
 
     def preview(self, request: OrderRequest) -> OrderRequest | str:
@@ -291,13 +306,19 @@ class RiskEngine(PreTradeRules):
         self._last_trim_ns = now
         return self._trim_orders()
 
+    def _account(self, bot_id: str, symbol: str, venue: str | None) -> _Account:
+        """The key of one position: per venue only when risk looks positions up per venue."""
+        return bot_id, symbol, venue if self._venue_position is not None else None
+
     def _trim_orders(self) -> list[OrderRequest]:
-        pairs = dict(self._traded)
+        accounts = dict(self._traded)
         if self._accounts is not None:
-            pairs.update(dict.fromkeys(self._accounts()))
+            for account in self._accounts():
+                venue = account[2] if len(account) > 2 else None
+                accounts[self._account(account[0], account[1], venue)] = None
         orders = []
-        for bot_id, symbol in pairs:
-            order = self._trim_order(bot_id, symbol)
+        for bot_id, symbol, venue in accounts:
+            order = self._trim_order(bot_id, symbol, venue)
             if order is not None:
                 orders.append(order)
         if orders:
@@ -308,16 +329,17 @@ class RiskEngine(PreTradeRules):
             )
         return orders
 
-    def _trim_order(self, bot_id: str, symbol: str) -> OrderRequest | None:
-        """A reduce-only order closing ``trim_fraction`` of one position (None: nothing to do).
+    def _trim_order(self, bot_id: str, symbol: str, venue: str | None) -> OrderRequest | None:
+        """A reduce-only order closing ``trim_fraction`` of one position (None: nothing to do),
+        on ``venue`` (None: the account's position over all venues, on the instrument's venue).
 
         At least the minimum size, and all of it when what would be left is below the minimum
         (no dust), but never more than ``max_order_notional`` (so it passes :meth:`check`); a
         position below the minimum size cannot be traded and is left alone.
         """
         cfg = self.config
-        position = self.portfolio.position(bot_id, symbol)
-        instrument = self._instrument(symbol)
+        position = self.position_on(venue, bot_id, symbol)
+        instrument = self.instrument_on(venue, symbol)
         if position == 0 or instrument is None:
             return None
         held = abs(position)
@@ -325,7 +347,7 @@ class RiskEngine(PreTradeRules):
         size = max(round_to_step(held * cfg.trim_fraction, lot, "down"), min_size)
         if held - size < min_size:
             size = round_to_step(held, lot, "down")
-        mid = self._mid(symbol)
+        mid = self.mid_on(venue, symbol)
         if mid is not None and mid > 0:
             size = min(size, round_to_step(cfg.max_order_notional / mid, lot, "down"))
         if size < min_size:
@@ -350,7 +372,7 @@ class RiskEngine(PreTradeRules):
             price=price,
             bot_id=bot_id,
             reduce_only=True,
-            venue=instrument.venue,
+            venue=venue or instrument.venue,
         )
 
 

@@ -21,6 +21,13 @@ toward zero (without flipping past it) always gets past them, so risk never bloc
 
 Positions are capped in quote **notional** (size x price), not base units: one config then
 serves BTC at 60,000 and DOGE at 0.1.
+
+Venues: an order is checked against its own venue (``request.venue``): that venue's instrument
+rules (tick, lot, min size, listed or not), its mid for the price band and notional, and the
+account's position *on that venue* for "reduces" and the per-bot cap, so each leg of a
+cross-venue pair (net zero over venues) can be closed on its own. The per-symbol cap, gross
+exposure and daily loss stay desk-wide, over every venue. Without the ``venue_*`` lookups
+(:class:`~desk.execution.risk.RiskEngine`'s arguments) everything is the one venue's.
 """
 
 from __future__ import annotations
@@ -214,19 +221,45 @@ class PreTradeRules:
     state_reason: str
     _instrument: Callable[[str], Instrument | None]
     _mid: Callable[[str], Decimal | None]
+    _venue_instrument: Callable[[str, str], Instrument | None] | None
+    _venue_mid: Callable[[str, str], Decimal | None] | None
+    _venue_position: Callable[[str, str, str], Decimal] | None
     _open_orders: OpenOrdersView | None
     _state: RiskState
     _rate_total: RateWindow
     _rate_by_account: dict[str, RateWindow]
+
+    # -- per venue (module docstring) ------------------------------------------------------
+
+    def instrument_on(self, venue: str | None, symbol: str) -> Instrument | None:
+        """``symbol``'s rules on ``venue`` (None: the one venue's, without venue lookups)."""
+        if venue is None or self._venue_instrument is None:
+            return self._instrument(symbol)
+        return self._venue_instrument(venue, symbol)
+
+    def mid_on(self, venue: str | None, symbol: str) -> Decimal | None:
+        if venue is None or self._venue_mid is None:
+            return self._mid(symbol)
+        return self._venue_mid(venue, symbol)
+
+    def position_on(self, venue: str | None, bot_id: str, symbol: str) -> Decimal:
+        """One account's position on ``venue`` (None, or no venue lookups: all venues)."""
+        if venue is None or self._venue_position is None:
+            return self.portfolio.position(bot_id, symbol)
+        return self._venue_position(bot_id, symbol, venue)
+
+    def _venue_named(self, request: OrderRequest) -> str:
+        """`` on binance`` when the desk checks per venue, for the reasons."""
+        return f" on {request.venue}" if self._venue_instrument is not None else ""
 
     def _check(self, request: OrderRequest) -> OrderRequest | str:
         cfg = self.config
         if self._state is RiskState.HALTED:
             return f"halted: {self.state_reason}"
 
-        instrument = self._instrument(request.symbol)
+        instrument = self.instrument_on(request.venue, request.symbol)
         if instrument is None:
-            return f"unknown instrument: {request.symbol}"
+            return f"unknown instrument: {request.symbol}{self._venue_named(request)}"
         if not instrument.is_live:
             return f"instrument not live: {request.symbol} is {instrument.state}"
 
@@ -248,18 +281,18 @@ class PreTradeRules:
         if request.size < min_size:
             return f"min size: {qty(request.size)} < {qty(min_size)}"
 
-        position = self.portfolio.position(request.bot_id, request.symbol)
+        position = self.position_on(request.venue, request.bot_id, request.symbol)
         reduces = _reduces(position, request)
         if self._state is RiskState.REDUCING and not reduces:
             return (
                 f"reducing: only orders that reduce a position pass ({request.bot_id} holds "
-                f"{qty(position)} {request.symbol}; {request.side} {qty(request.size)} does not "
-                f"reduce it) - {self.state_reason}"
+                f"{qty(position)} {request.symbol}{self._venue_named(request)}; "
+                f"{request.side} {qty(request.size)} does not reduce it) - {self.state_reason}"
             )
 
-        mid = self._mid(request.symbol)
+        mid = self.mid_on(request.venue, request.symbol)
         if mid is None or not mid > 0:
-            return f"price band: no mid price for {request.symbol}"
+            return f"price band: no mid price for {request.symbol}{self._venue_named(request)}"
         if request.price is not None:
             off_pct = abs(request.price - mid) / mid * HUNDRED
             if off_pct > cfg.price_band_pct:
@@ -320,7 +353,7 @@ class PreTradeRules:
             return (
                 f"max position per bot: {money(abs(bot_after) * px)} > "
                 f"{money(cfg.max_position_notional_per_bot)} ({request.bot_id} would hold "
-                f"{qty(bot_after)} {request.symbol})"
+                f"{qty(bot_after)} {request.symbol}{self._venue_named(request)})"
             )
         symbol_after = self.portfolio.symbol_position(request.symbol) + signed + sign * sym_open
         if abs(symbol_after) * px > cfg.max_position_notional_per_symbol:

@@ -8,6 +8,9 @@ The venue is chosen by the desk's mode (``execution.venue``):
           simulator's demo credentials (passed in by the engine: execution does not import
           the simulator): the live OKX client exercised end to end offline;
 * PAPER - :class:`~desk.execution.paper.PaperVenue`, fills against the live local books;
+          its orders, fills and positions carry the venue whose book they fill on (``okx``,
+          ``binance``, ``coinbase``): the mode, not the venue name, says they are paper
+          (``label`` is "paper" for the UI, and the breaker's stored row stays its own);
 * LIVE  - OKX itself (``execution.demo`` for OKX's demo trading), credentials from the
           environment or a 0600 file; only with ``execution.allow_live`` and, in the UI, an
           on-screen confirmation.
@@ -28,9 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -43,10 +46,13 @@ from desk.core.topics import SYSTEM_EVENTS
 from desk.execution.bot_orders import OmsSink
 from desk.execution.breaker import BreakerState, CircuitBreaker, GuardedVenue
 from desk.execution.config import ExecutionConfig
-from desk.execution.oms import OrderManager
+from desk.execution.endpoints import ApiKey, OkxEndpoints
+from desk.execution.halt_flatten import HaltFlattener
+from desk.execution.paper_store import PaperFillNames
 from desk.execution.portfolio import Portfolio
 from desk.execution.risk import RiskEngine, RiskRecord
 from desk.execution.risk_rules import RiskState
+from desk.execution.router import RoutingOrderManager, VenueRouter
 from desk.execution.venue import ExecutionClient
 from desk.market.book import OrderBook
 from desk.market.instruments import Instrument
@@ -54,31 +60,10 @@ from desk.market.instruments import Instrument
 log = logging.getLogger(__name__)
 
 MARK_INTERVAL = 0.25
+PRIMARY_VENUE = "okx"
+"""The venue of the primary client (config.PRIMARY_VENUE; execution may not import config)."""
 RISK_COMPONENT = "risk"
 """The ``risk_state`` row of the risk state; a breaker's is ``breaker:<venue>``."""
-
-
-class OkxEndpoints(Protocol):
-    """The OKX endpoints the venue client talks to (the ``exchanges.okx`` config section)."""
-
-    @property
-    def ws_private_url(self) -> str: ...
-
-    @property
-    def rest_url(self) -> str: ...
-
-
-class ApiKey(Protocol):
-    """An API key, its secret and passphrase (the simulator's demo key in sim mode)."""
-
-    @property
-    def api_key(self) -> str: ...
-
-    @property
-    def secret(self) -> str: ...
-
-    @property
-    def passphrase(self) -> str: ...
 
 
 class ExecutionService:
@@ -104,6 +89,8 @@ class ExecutionService:
         instruments: dict[str, Instrument],
         atr: Callable[[str, str], float] | None = None,
         sim_credentials: ApiKey | None = None,
+        venue_books: Mapping[str, Callable[[str], OrderBook | None]] | None = None,
+        venue_instruments: Mapping[str, dict[str, Instrument]] | None = None,
     ) -> None:
         self.config = config
         self.mode = mode
@@ -111,18 +98,27 @@ class ExecutionService:
         self.okx = okx
         self.sim_credentials = sim_credentials
         self.bus = bus
-        self.store = store
         self.clock = clock
         self.instruments = instruments
         self._book = book
+        self.venue_books = dict(venue_books or {})
+        self.venue_instruments = venue_instruments or {}
         ex = config
         self.portfolio = Portfolio(clock, starting_cash=Decimal(repr(ex.starting_cash)))
+        self.paper = mode is Mode.PAPER or config.venue == "paper"
         self.client = self._build_venue()
+        self.label = "paper" if self.paper else self.client.name
+        """The execution venue as shown ("paper", "okx"): the orders' venue is always OKX's."""
+        if self.paper:  # fills an older version stored named OKX's paper venue "paper"
+            store = PaperFillNames(store, self.client.name)
+        self.store = store
+        if self.venue_books:  # paper venues beside the primary one, orders routed by venue
+            self.client = VenueRouter(self.client, self._paper_venues())
         self.breaker = CircuitBreaker(
-            clock, ex.breaker, name=self.client.name, bus=bus, persist=self._store_breaker
+            clock, ex.breaker, name=self.label, bus=bus, persist=self._store_breaker
         )
         self.venue = GuardedVenue(self.client, self.breaker)
-        self.oms = OrderManager(
+        self.oms = RoutingOrderManager(
             bus,
             store,
             self.venue,
@@ -130,7 +126,10 @@ class ExecutionService:
             check=self._check,
             portfolio=self.portfolio,
             venue_name=self.client.name,
+            history=ex.history,
         )
+        self.oms.paper_venues = frozenset(self.venue_books)
+        self.after_halt = HaltFlattener()
         self.risk = RiskEngine(
             instruments=instruments,
             mid=self.mid,
@@ -138,29 +137,44 @@ class ExecutionService:
             clock=clock,
             config=ex.risk,
             open_orders=self.oms,
-            accounts=self.portfolio.accounts,
+            accounts=self._accounts,
             bus=bus,
             persist=self._store_risk,
+            venue_instrument=self.venue_instrument,
+            venue_mid=self.venue_mid,
+            venue_position=self.portfolio.position,
         )
         order_type = OrderType.MARKET if ex.bot_order_type == "market" else OrderType.IOC
         self.sink = OmsSink(
-            self.oms, self.portfolio, order_type=order_type, instruments=instruments, atr=atr
+            self.oms,
+            self.portfolio,
+            order_type=order_type,
+            instruments=instruments,
+            atr=atr,
+            halted=self._halt_reason,
         )
         self.live_confirmed = mode is not Mode.LIVE
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
 
+    def _halt_reason(self) -> str:
+        return self.risk.state_reason if self.risk.state is RiskState.HALTED else ""
+
     def _check(self, request: OrderRequest) -> OrderRequest | str:
         """Risk, behind the live confirmation: nothing trades live until a person said so."""
         if not self.live_confirmed:
             return "live trading is not confirmed: confirm it on screen first"
+        if request.venue in self.venue_books and self.mode is Mode.LIVE:
+            return f"live execution on {request.venue} is not supported; paper only"
+        if self.risk.state is RiskState.HALTED and self.after_halt.passes_halt(request):
+            return request
         return self.risk.check(request)
 
     # -- venue -----------------------------------------------------------------------------
 
     def _build_venue(self) -> ExecutionClient:
         mode, ex = self.mode, self.config
-        if mode is Mode.PAPER or ex.venue == "paper":
+        if self.paper:
             from desk.execution.paper import PaperVenue
 
             paper = ex.paper
@@ -170,7 +184,11 @@ class ExecutionService:
                 balances = dict.fromkeys(sorted(quote), cash)
                 paper = type(paper)(**{**_fields(paper), "initial_balances": balances})
             return PaperVenue(
-                book=self._book, instruments=self.instruments, clock=self.clock, config=paper
+                book=self._book,
+                instruments=self.instruments,
+                clock=self.clock,
+                config=paper,
+                name=PRIMARY_VENUE,  # OKX's book: its fills are OKX's (paper by the mode)
             )
         from desk.execution.venues.okx import OkxExecutionClient, OkxExecutionConfig
 
@@ -191,6 +209,26 @@ class ExecutionService:
                 api_key=sim.api_key, secret=sim.secret, passphrase=sim.passphrase
             )
         return OkxExecutionClient(client_config, credentials)
+
+    def _paper_venues(self) -> dict[str, Any]:
+        """One paper venue per non-primary venue, filling against that venue's own books
+        with that venue's instrument rules (paper money of its own)."""
+        from desk.execution.paper import PaperVenue
+
+        paper = self.config.paper
+        venues: dict[str, Any] = {}
+        for venue, book in self.venue_books.items():
+            instruments = self.venue_instruments.get(venue, {})
+            config = paper
+            if not paper.initial_balances:
+                quote = {i.quote for i in instruments.values()} or {"USDT"}
+                cash = Decimal(repr(self.config.starting_cash))
+                balances = dict.fromkeys(sorted(quote), cash)
+                config = type(paper)(**{**_fields(paper), "initial_balances": balances})
+            venues[venue] = PaperVenue(
+                book=book, instruments=instruments, clock=self.clock, config=config, name=venue
+            )
+        return venues
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -321,6 +359,7 @@ class ExecutionService:
         while True:
             await asyncio.sleep(MARK_INTERVAL)
             self.mark()
+            self._flatten_after_halt()
             tick += 1
             if tick % every:
                 continue
@@ -333,19 +372,34 @@ class ExecutionService:
     # -- market ----------------------------------------------------------------------------
 
     def mid(self, symbol: str) -> Decimal | None:
-        book = self._book(symbol)
-        if book is None:
-            return None
-        bids, asks = book.raw_bids(1), book.raw_asks(1)
-        if not bids or not asks:
-            return None
-        return (Decimal(bids[0][0]) + Decimal(asks[0][0])) / 2
+        """The primary venue's (OKX's) mid."""
+        return _mid(self._book(symbol))
+
+    def venue_mid(self, venue: str, symbol: str) -> Decimal | None:
+        """``venue``'s own mid (a venue that is not a paper venue here is the primary's)."""
+        book = self.venue_books.get(venue)
+        return self.mid(symbol) if book is None else _mid(book(symbol))
+
+    def venue_instrument(self, venue: str, symbol: str) -> Instrument | None:
+        """``symbol``'s rules on ``venue`` (None: that venue does not list it)."""
+        if venue in self.venue_books:
+            return self.venue_instruments.get(venue, {}).get(symbol)
+        return self.instruments.get(symbol)
+
+    def _accounts(self) -> list[tuple[str, str, str]]:
+        """Every (bot_id, symbol, venue) that holds a position, for the risk monitor's trims."""
+        return [(p.bot_id, p.symbol, p.venue) for p in self.portfolio.positions() if p.size]
 
     def mark(self) -> None:
         for symbol in self.symbols:
             mid = self.mid(symbol)
             if mid is not None:
                 self.portfolio.mark(symbol, mid)
+        for venue, book in self.venue_books.items():  # each venue's positions at its own mid
+            for symbol in self.venue_instruments.get(venue, {}):
+                mid = _mid(book(symbol))
+                if mid is not None:
+                    self.portfolio.mark(symbol, mid, venue)
 
     # -- operator actions ------------------------------------------------------------------
 
@@ -366,8 +420,11 @@ class ExecutionService:
         result = self.risk.preview(request)
         return result if isinstance(result, str) else ""
 
-    def flatten(self, bot_id: str | None = None, symbol: str | None = None) -> list[Order]:
-        """One reduce-only market order per open position (of ``bot_id`` / ``symbol``)."""
+    def flatten(
+        self, bot_id: str | None = None, symbol: str | None = None, *, passing_halt: bool = False
+    ) -> list[Order]:
+        """One reduce-only market order per open position (of ``bot_id`` / ``symbol``);
+        ``passing_halt``: the follow-up of a halt + flatten (see :mod:`.halt_flatten`)."""
         orders = []
         for position in self.portfolio.positions(bot_id):
             if position.size == 0 or (symbol is not None and position.symbol != symbol):
@@ -379,7 +436,11 @@ class ExecutionService:
                 size=abs(position.size),
                 bot_id=position.bot_id,
                 reduce_only=True,
+                venue=position.venue,  # closed where it is held
+                client_order_id=self.oms.new_id() if passing_halt else "",
             )
+            if passing_halt:
+                self.after_halt.allow(request.client_order_id)
             orders.append(self.oms.submit(request))
         return orders
 
@@ -391,13 +452,35 @@ class ExecutionService:
         canceled = self.oms.cancel_all()
         closing = self.flatten() if flatten else []
         self.risk.halt(reason, actor)
+        if flatten:  # what orders still in flight leave is closed once they are done
+            open_ids = [o.client_order_id for o in self.oms.open_orders()]
+            self.after_halt.arm(open_ids, self.clock.now_ns())
         return canceled, closing
+
+    def _flatten_after_halt(self) -> None:
+        if self.risk.state is not RiskState.HALTED:
+            self.after_halt.disarm()
+        elif self.after_halt.due(self._is_open, self.clock.now_ns()):
+            self.flatten(passing_halt=True)
+
+    def _is_open(self, client_order_id: str) -> bool:
+        order = self.oms.order(client_order_id)
+        return order is not None and not order.status.terminal
 
     def resume(self, actor: str = "operator") -> None:
         self.risk.resume("resumed", actor)
 
     def confirm_live(self) -> None:
         self.live_confirmed = True
+
+
+def _mid(book: OrderBook | None) -> Decimal | None:
+    if book is None:
+        return None
+    bids, asks = book.raw_bids(1), book.raw_asks(1)
+    if not bids or not asks:
+        return None
+    return (Decimal(bids[0][0]) + Decimal(asks[0][0])) / 2
 
 
 def _fields(struct: Any) -> dict[str, Any]:

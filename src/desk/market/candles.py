@@ -169,6 +169,27 @@ class CandleAggregator:
                 self._emit_flats(s, until=end - s.tf)
                 s.forming = _Forming(end, price, size)
 
+    def seed(self, timeframe: str, last: Candle | None, forming: Candle | None = None) -> None:
+        """Continue ``timeframe`` after history fetched from the venue (a backfill).
+
+        ``last`` is the newest closed bar of that history, ``forming`` the venue's bar still in
+        progress (the trades it already holds); live trades then extend ``forming`` and the
+        series goes on from there, flat-filling as usual. Ignored once the series has live data.
+        """
+        s = self._by_name[timeframe]
+        if s.last_end is not None or (last is None and forming is None):
+            return
+        if last is not None:
+            s.last_end, s.last_close = last.end, last.close
+        if forming is None or (last is not None and forming.end != last.end + s.tf):
+            return
+        if last is None:
+            s.last_end, s.last_close = forming.end - s.tf, forming.open
+        f = _Forming(forming.end, forming.open, 0.0)
+        f.high, f.low, f.close = forming.high, forming.low, forming.close
+        f.volume, f.quote_volume, f.trades = forming.volume, forming.quote_volume, forming.trades
+        s.forming = f
+
     def on_clock(self) -> None:
         """Close every candle whose ``end + grace_ns`` the clock has passed (cheap when none)."""
         now = self.now_ns()

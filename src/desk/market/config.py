@@ -18,7 +18,12 @@ class CandlesConfig(FrozenConfig, frozen=True):
     the series restarts. ``clock``: ``wall`` closes candles on the local clock (live data);
     ``data`` follows the data's own time and never reads the wall clock (a replay of recorded
     data; also set ``exchanges.okx.validation.max_clock_skew: 0`` so old timestamps pass).
+    ``backfill_bars``: closed bars of history fetched per symbol and timeframe from the venue's
+    REST candles at start (0: none, charts fill live); ``backfill_timeout``: seconds the whole
+    backfill may take before the start goes on without the rest (``desk.engine.backfill``).
     """
 
     max_fill_bars: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_MAX_FILL_BARS
     clock: Literal["wall", "data"] = "wall"
+    backfill_bars: Annotated[int, msgspec.Meta(ge=0, le=5000)] = 300
+    backfill_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0

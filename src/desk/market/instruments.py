@@ -14,6 +14,7 @@ tick gives 0.3, not 0.4.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
 from typing import Literal
@@ -64,6 +65,9 @@ def _on_grid(text: str, step: Decimal) -> bool:
 class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     """One tradable instrument and its venue's rules, as the venue writes them (strings).
 
+    ``symbol`` is desk's normalised name (``BTC-USDT``; quotes are kept, ``BTC-USD`` is not
+    ``BTC-USDT``), ``native`` the venue's (``BTCUSDT`` on Binance).
+
     ``dict=True`` only lets the derived values below be cached on the frozen instance.
     """
 
@@ -75,6 +79,15 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     lot_size: str
     min_size: str
     state: str = "live"
+    native: str = ""
+    """The venue's own name (``BTCUSDT`` on Binance); "" when it is ``symbol`` itself."""
+    min_notional: str = ""
+    """The smallest order value in the quote currency the venue takes ("" if it sets none)."""
+
+    @property
+    def native_symbol(self) -> str:
+        """The name the venue writes: ``native`` or, when that is empty, ``symbol``."""
+        return self.native or self.symbol
 
     # -- derived values (computed once) ------------------------------------------------------
 
@@ -154,3 +167,56 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, dict=True):
             return Decimal(sz) >= Decimal(self.min_size)
         except (InvalidOperation, TypeError):
             return False
+
+
+def native_symbol(venue: str, symbol: str) -> str:
+    """The venue's name for desk's ``symbol`` by the venues' naming rules (Binance drops the
+    dash: ``BTC-USDT`` -> ``BTCUSDT``; OKX and Coinbase write ``BASE-QUOTE`` as desk does)."""
+    return symbol.replace("-", "") if venue == "binance" else symbol
+
+
+class InstrumentReferential:
+    """Every venue's instruments, keyed by venue + native symbol, found by desk's name too.
+
+    ``BTC-USDT`` on OKX and ``BTCUSDT`` on Binance are the same normalised symbol
+    (``venues("BTC-USDT")`` lists both); Coinbase ``BTC-USD`` and ``BTC-USDT`` stay two.
+    """
+
+    def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
+        self._by_native: dict[tuple[str, str], Instrument] = {}
+        self._by_symbol: dict[tuple[str, str], Instrument] = {}
+        for instrument in instruments:
+            self.add(instrument)
+
+    def add(self, instrument: Instrument) -> None:
+        """Know (or replace) ``instrument`` of its venue."""
+        native = instrument.native_symbol
+        self._by_native[(instrument.venue, native)] = instrument
+        self._by_symbol[(instrument.venue, instrument.symbol)] = instrument
+
+    def get(self, venue: str, symbol: str) -> Instrument | None:
+        """The rules of desk's ``symbol`` on ``venue``."""
+        return self._by_symbol.get((venue, symbol))
+
+    def by_native(self, venue: str, native: str) -> Instrument | None:
+        """The rules of the venue's own name (``binance``, ``BTCUSDT``)."""
+        return self._by_native.get((venue, native))
+
+    def normalised(self, venue: str, native: str) -> str | None:
+        """desk's name of a venue's native symbol, None when the venue does not list it."""
+        instrument = self._by_native.get((venue, native))
+        return None if instrument is None else instrument.symbol
+
+    def venues(self, symbol: str) -> list[str]:
+        """The venues that list desk's ``symbol``."""
+        return sorted(v for (v, s) in self._by_symbol if s == symbol)
+
+    def symbols(self, venue: str) -> list[str]:
+        """desk's names of everything ``venue`` lists."""
+        return sorted(s for (v, s) in self._by_symbol if v == venue)
+
+    def __len__(self) -> int:
+        return len(self._by_symbol)
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(list(self._by_symbol.values()))

@@ -21,6 +21,7 @@ from desk.bridge.views import BotDetailView, CandlesView
 from desk.messages import ParamsFormRequested
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.context import RefreshContext
+from desk.widgets.arb_tables import ArbLegsTable, arb_summary
 from desk.widgets.bot_tables import BotEventsTable, SignalsTable, fmt_pnl
 from desk.widgets.candle_chart import CandleChart
 from desk.widgets.formatting import fmt_size
@@ -47,6 +48,10 @@ class BotDetailScreen(DeskScreen):
         yield Label("", id="detail-summary")
         with Horizontal(id="detail-body"):
             with Vertical(id="detail-plots"):
+                self.arb, self.legs = Label("", id="detail-arb"), ArbLegsTable(id="detail-legs")
+                self.arb.display = self.legs.display = False  # an arbitrage bot's books
+                yield self.arb
+                yield self.legs
                 yield CandleChart(id="detail-chart")
                 yield SeriesPlot(id="detail-overlay")
                 yield SeriesPlot(id="detail-oscillator")
@@ -62,6 +67,7 @@ class BotDetailScreen(DeskScreen):
         self.oscillator = self.query_one("#detail-oscillator", SeriesPlot)
         self.signals = self.query_one(SignalsTable)
         self.events = self.query_one(BotEventsTable)
+        self.legs.border_title = "legs"
         self.signals.border_title = "signals"
         self.events.border_title = "changes"
 
@@ -72,7 +78,7 @@ class BotDetailScreen(DeskScreen):
             self.notify(f"bot {self.bot_id!r} is gone", severity="warning")
             self.dismiss()
             return
-        key = (detail.version, self.signals.style_epoch, self.events.style_epoch)
+        key = (detail.version, self.signals.style_epoch, self.events.style_epoch, detail.arbitrage)
         if key == self._drawn:
             return
         self._drawn = key
@@ -104,6 +110,10 @@ class BotDetailScreen(DeskScreen):
             self.overlay.show(PlotSpec(series, title="price", key=(detail.version,)))
         if other:
             self.oscillator.show(oscillator_spec(other, detail.bot.params, detail.version))
+        self.arb.display = self.legs.display = detail.arbitrage is not None
+        if detail.arbitrage is not None:
+            self.arb.update(arb_summary(detail.arbitrage))
+            self.legs.show_legs(detail.arbitrage)
         self.signals.show_signals(detail.signals)
         self.signals.border_title = f"signals · {len(detail.signals)}"
         self.events.show_events(detail.events)

@@ -29,6 +29,7 @@ SCOPES = {
     "models": "models",
     "backtest": "backtest",
     "logs": "logs",
+    "cross_venue": "x-venue",
     "form": "forms",
     "confirm": "confirm",
     "help": "help",

@@ -1,11 +1,12 @@
 """Signals mode: live indicators per symbol and timeframe, and every signal with its fate.
 
 The stream is filtered in the engine (``EngineClient.signals``): ``f`` cycles the fate (all,
-sent, filtered, failed, late), ``/`` asks for text matched against bot, symbol, strategy and
-reason, ``b`` narrows to the bot of the selected signal (or clears that). The status line says
-what is shown out of how many: "37 of 412". ``m`` opens the model view
+sent, filtered, failed, late, watched), ``/`` asks for text matched against bot, symbol,
+strategy and reason, ``b`` narrows to the bot of the selected signal (or clears that). The
+status line says what is shown out of how many: "37 of 412". ``m`` opens the model view
 (:mod:`desk.screens.models`): the health of the live models behind the ``lstm`` bots, whose
-predictions that came after their bar show here with the fate ``late``.
+predictions that came after their bar show here with the fate ``late``. A watcher's signals (the
+spread watcher's: recorded, never traded) have the fate ``watched``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from desk.screens.forms import TextPrompt
 from desk.screens.models import ModelsScreen
 from desk.widgets.bot_tables import IndicatorTable, SignalsTable
 
-FATES: tuple[str, ...] = ("", "sent", "filtered", "failed", "late")  # "" = all
+FATES: tuple[str, ...] = ("", "sent", "filtered", "failed", "late", "watched")  # "" = all
 SIGNALS_LIMIT = 200
 
 

@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
+from desk.bridge.venue_views import PRIMARY_VENUE
 from desk.bridge.views import InstrumentView, TradingView
 from desk.clients.client import EngineClient
 from desk.core.commands import (
@@ -38,12 +39,19 @@ from desk.core.commands import (
 )
 from desk.core.enums import Mode, Side
 from desk.core.orders import MANUAL_ACCOUNT
+from desk.messages import RefreshRequested
 from desk.screens.base import DeskScreen, bindings
 from desk.screens.confirm import Choice, ConfirmScreen
 from desk.screens.context import DeskAppLike, RefreshContext
 from desk.widgets.ladder import SelectableLadder
 from desk.widgets.order_ticket import OrderTicket
-from desk.widgets.ticket_rules import TYPE_LABELS, TicketCheck, fmt_decimal, step_of
+from desk.widgets.ticket_rules import (
+    TYPE_LABELS,
+    TicketCheck,
+    fmt_decimal,
+    instrument_for,
+    step_of,
+)
 from desk.widgets.trading_tables import (
     DenialsTable,
     FillsTable,
@@ -78,6 +86,8 @@ class TradingScreen(DeskScreen):
         self.live_ok = False  # the operator confirmed LIVE trading in this session
         self._accounts: tuple[str, ...] = ()
         self._decimals: dict[str, int] = {}
+        self._rules: list[InstrumentView] = []  # every venue's, as the client lists them
+        self._booked = ("", "")  # (symbol, venue) the ladder's title names
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -126,12 +136,15 @@ class TradingScreen(DeskScreen):
         self.mode = ctx.mode
         if not self.instruments or self.samples % INSTRUMENTS_EVERY == 0:
             self._read_instruments(ctx)
+        venue = self.ticket.venue
         if symbol != self.symbol:
             self.symbol = symbol
-            self.ticket.set_symbol(symbol, self.instruments.get(symbol))
+            self.ticket.set_symbol(symbol, instrument_for(self._rules, symbol, venue))
             self.ladder.select_price(None)
-            self.ladder.border_title = f"book {symbol}"
             self.ticket.border_title = f"ticket {symbol}"
+        if (symbol, venue) != self._booked:
+            self._booked = (symbol, venue)
+            self.ladder.border_title = f"book {symbol} · {venue}"
         view = client.trading()
         if self.view is None or view.version != self.view.version:
             self._show_view(view, ctx)
@@ -139,20 +152,23 @@ class TradingScreen(DeskScreen):
             self.ticket.revalidate()
         self.summary.show_view(view)
         depth = max(1, (self.ladder.size.height - 1) // 2) if self.ladder.display else 1
-        book = client.book(symbol, depth)
+        book = client.book(symbol, depth, venue)
         if self.ladder.display:
             self.ladder.show(book, ctx.now_ns)
         self.ticket.set_market(book)
 
     def _read_instruments(self, ctx: RefreshContext) -> None:
-        instruments = {i.symbol: i for i in ctx.client.instruments()}
-        if instruments != self.instruments:
-            self.instruments = instruments
+        listed = ctx.client.instruments()
+        instruments = {i.symbol: i for i in listed if i.venue == PRIMARY_VENUE}
+        if listed != self._rules:
+            self._rules, self.instruments = listed, instruments
             self._decimals = {
                 symbol: _decimals(instrument.tick_size)
                 for symbol, instrument in instruments.items()
             }
-            self.ticket.set_instrument(instruments.get(ctx.symbol))
+            self.ticket.set_instrument(instrument_for(listed, ctx.symbol, self.ticket.venue))
+        # paper trades on any venue's book; live execution is OKX's alone
+        self.ticket.set_venues((PRIMARY_VENUE,) if ctx.mode is Mode.LIVE else ctx.client.venues)
         accounts = _bot_ids(ctx.client)
         if accounts != self._accounts:
             self._accounts = accounts
@@ -208,6 +224,12 @@ class TradingScreen(DeskScreen):
     @on(SelectableLadder.LevelSelected)
     def _level_selected(self, event: SelectableLadder.LevelSelected) -> None:
         self.ticket.set_price(event.price)
+
+    @on(OrderTicket.VenueChanged)
+    def _venue_changed(self, event: OrderTicket.VenueChanged) -> None:
+        self.ticket.set_instrument(instrument_for(self._rules, self.symbol, event.venue))
+        self.ladder.select_price(None)
+        self.post_message(RefreshRequested())
 
     @on(OrderTicket.SendRequested)
     async def _send_requested(self, event: OrderTicket.SendRequested) -> None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -48,6 +48,8 @@ from desk.core.bus import Bus
 from desk.core.clock import NS_PER_S, Clock
 from desk.core.events import Candle
 from desk.core.histogram import MarkedLatency
+from desk.signals.activation import ActivationWatch, with_activation
+from desk.signals.bot_store import BotStore
 from desk.signals.bots import (
     BotConfig,
     BotEvent,
@@ -68,24 +70,6 @@ log = logging.getLogger(__name__)
 
 OPERATOR = "operator"
 SYSTEM = "system"
-
-
-class BotStore(Protocol):
-    """The part of :class:`~desk.storage.sqlite.SqliteStore` the bot manager uses."""
-
-    def record_signal(
-        self, *, bot_id: str, signal: Signal, fate: str, recorded_ns: int, order_id: str = ""
-    ) -> None: ...
-
-    def record_bot_event(
-        self, *, ts_ns: int, bot_id: str, kind: str, detail: dict[str, Any], actor: str
-    ) -> None: ...
-
-    def upsert_bot(
-        self, *, bot_id: str, config: dict[str, Any], state: str, mode: str, updated_ns: int
-    ) -> None: ...
-
-    async def load_bots(self) -> list[dict[str, Any]]: ...
 
 
 class _Bot:
@@ -123,7 +107,9 @@ class BotManager:
         self._unsubscribe: dict[str, Callable[[], None]] = {}
         self.models = ModelPool(clock.now_ns)
         self.book: Callable[[str], Any] | None = None  # symbol -> live order book (engine)
-        self._services = StrategyServices(models=self.models, book=self._book, clock=clock.now_ns)
+        self.activation: ActivationWatch | None = None  # the engine's, for activation events
+        self.orders: Callable[[Any], Any] | None = None  # OrderRequest -> Order (engine)
+        self._services = StrategyServices(self.models, self._book, clock.now_ns, self._order, bus)
         self._market_watchers = False  # once a strategy wants trades: route them
         self.tick_to_order = MarkedLatency()  # a closed bar's receive -> its bot's order sent
 
@@ -274,7 +260,7 @@ class BotManager:
             if self._market_watchers:
                 self._feed_market(candle)
             return
-        if not candle.closed:
+        if not candle.closed or candle.backfill:  # backfilled: warm-up (engine.backfill) only
             return
         self.tick_to_order.mark((candle.symbol, candle.end), candle.ts_recv)
         for bot in list(self._bots.values()):
@@ -282,6 +268,7 @@ class BotManager:
             if (
                 bot.state is not BotState.RUNNING
                 or cfg.symbol != candle.symbol
+                or cfg.venue != candle.venue
                 or cfg.timeframe != candle.timeframe
             ):
                 continue
@@ -298,6 +285,7 @@ class BotManager:
 
     def _feed_market(self, event: Any) -> None:
         symbol = getattr(event, "symbol", None)
+        venue = getattr(event, "venue", None)
         for bot in list(self._bots.values()):
             strategy = bot.strategy
             if (
@@ -305,6 +293,7 @@ class BotManager:
                 and bot.config.symbol == symbol
                 and isinstance(strategy, DeferredStrategy)
                 and strategy.wants_market
+                and (bot.config.venue == venue or strategy.every_venue)  # arbitrage: all
             ):
                 strategy.on_market(event)
 
@@ -375,8 +364,9 @@ class BotManager:
         bot_id = bot.config.bot_id
         order_id = ""
         if fate is SignalFate.SENT:
+            submit = getattr(bot.strategy, "execute", None) or self.sink.submit  # arbitrage
             try:
-                order_id = self.sink.submit(bot.config, signal)
+                order_id = submit(bot.config, signal)
             except OrderRefused as exc:
                 fate = SignalFate.FILTERED_RISK
                 self._event(bot_id, "risk_refused", {"error": str(exc)}, SYSTEM)
@@ -453,6 +443,11 @@ class BotManager:
         except ValueError as exc:
             raise ValueError(f"bot {bot_id!r}: {exc}") from None
 
+    def _order(self, request: Any) -> Any:  # a strategy's own order: risk, then the OMS
+        if self.orders is None:
+            raise OrderRefused("execution unavailable: no order path")
+        return self.orders(request)
+
     def _book(self, symbol: str) -> Any:
         return self.book(symbol) if self.book is not None else None
 
@@ -486,7 +481,9 @@ class BotManager:
             mode=str(bot.mode),
             updated_ns=now,
         )
-        self._event(bot.config.bot_id, kind, detail, actor)
+        cfg = bot.config  # activating events carry what the bot saw (desk.signals.activation)
+        detail = with_activation(self.activation, cfg.symbol, cfg.timeframe, kind, detail)
+        self._event(cfg.bot_id, kind, detail, actor)
 
     def _event(self, bot_id: str, kind: str, detail: dict[str, Any], actor: str) -> None:
         now = self.clock.now_ns()

@@ -56,6 +56,7 @@ class SignalFate(StrEnum):
     FILTERED_RISK = "filtered_risk"  # the OMS/risk refused it (reason in bot_events)
     FAILED = "failed"  # passed every filter but the order sink raised (see bot_events)
     LATE = "late"  # a deferred decision (a model's) that arrived after a newer bar: not traded
+    WATCHED = "watched"  # a watcher's signal (the spread watcher): recorded, never traded
 
 
 class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -68,7 +69,7 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     (:mod:`desk.execution.sizing`; rounded down to the lot). ``min_strength`` in [0, 1]: weaker
     signals are filtered. ``cooldown_s`` >= 0: seconds after a sent signal during which later
     ones are filtered. ``confirm_bars`` >= 1: see the module docstring. ``mode``: the mode the
-    bot starts in.
+    bot starts in. ``venue``: the venue whose candles drive the bot (``okx`` by default).
     """
 
     bot_id: str
@@ -85,6 +86,8 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     fraction: float = 0.0
     risk_budget: float = 0.0
     atr_multiple: float = 2.0
+    venue: str = "okx"
+    """The venue whose candles the bot reads and on which it trades (paper off OKX)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.bot_id, str) or not BOT_ID_PATTERN.fullmatch(self.bot_id):

@@ -11,6 +11,10 @@ Determinism: everything random comes from one ``random.Random`` per instrument s
 ``f"{seed}:{inst_id}"``, so the same seed and the same number of ``step()`` calls give the same
 books and trades (timestamps are whatever the caller passes in).
 
+Several venues: given a ``SharedFair`` (``desk.sim.fair``), each instrument's fair price follows
+the shared walk of its base asset plus a deviation of its own instead of walking alone, so the
+venues' prices stay close, differ a little and sometimes cross.
+
 Between two publishes the market accumulates, per instrument, the final state of every level
 that changed (``drain_changes``) and one ``TradeAggregate`` per taker order and price
 (``drain_trades``); the wire servers turn those into pushes.
@@ -24,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from desk.core.enums import Side
+from desk.sim.fair import SharedFair
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
 from desk.sim.matching import ExecReport, MatchingEngine, TimeInForce
 
@@ -94,12 +99,26 @@ class TickerStats:
 class InstrumentMarket:
     """Order flow for one instrument; ``step()`` runs one batch of events."""
 
-    def __init__(self, spec: InstrumentSpec, seed: int, params: FlowParams) -> None:
+    def __init__(
+        self,
+        spec: InstrumentSpec,
+        seed: int,
+        params: FlowParams,
+        shared: SharedFair | None = None,
+    ) -> None:
         self.spec = spec
         self.params = params
         self.rng = random.Random(f"{seed}:{spec.inst_id}")
         start = spec.tick.units(spec.price)
         self.fair = float(start)
+        self.start_fair = self.fair
+        # With a shared fair price the walk is the venues' common one plus this market's own
+        # deviation, drawn from a stream of its own (the order flow's draws are unchanged).
+        self.follower = (
+            None
+            if shared is None
+            else shared.follower(spec.base_ccy, random.Random(f"{seed}:{spec.inst_id}:fair"))
+        )
         self.regime = 1
         self.engine = MatchingEngine(
             first_trade_id=self.rng.randrange(10**8, 10**9), first_order_id=1
@@ -181,6 +200,10 @@ class InstrumentMarket:
         self.changes.clear()
 
     def _move_fair(self) -> None:
+        if self.follower is not None:
+            fair = self.follower.move(self.start_fair, self.steps)
+            self.fair = max(fair, 10.0 * self._span())
+            return
         p, rng = self.params, self.rng
         if rng.random() < p.regime_switch_prob:
             self.regime = rng.randrange(len(p.regimes_bps))
@@ -309,14 +332,16 @@ class SyntheticMarket:
         instruments: Iterable[InstrumentSpec] = DEFAULT_INSTRUMENTS,
         seed: int = 7,
         params: FlowParams | None = None,
+        shared: SharedFair | None = None,
     ) -> None:
         self.seed = seed
         self.params = params or FlowParams()
+        self.shared = shared
         self.markets: dict[str, InstrumentMarket] = {}
         for spec in instruments:
             if spec.inst_id in self.markets:
                 raise ValueError(f"instrument {spec.inst_id} is listed twice")
-            self.markets[spec.inst_id] = InstrumentMarket(spec, seed, self.params)
+            self.markets[spec.inst_id] = InstrumentMarket(spec, seed, self.params, shared)
         if not self.markets:
             raise ValueError("a market needs at least one instrument")
         self.steps = 0

@@ -26,7 +26,7 @@ from desk.widgets.formatting import (
 from desk.widgets.health_history import HealthHistory
 from desk.widgets.keyed_table import Column, KeyedTable
 
-TREND_WIDTH = 10
+TREND_WIDTH = 8
 STALE_MESSAGE_MS = 5_000
 
 
@@ -47,8 +47,12 @@ class HealthTable(KeyedTable):
 
 
 class FeedTable(HealthTable):
+    """One row per connection, grouped by venue: the venue is named on its first row only,
+    and a connection named after its venue shows only the rest (``okx-public`` -> public)."""
+
     COLUMNS = (
-        Column("name", "connection", 12),
+        Column("venue", "venue", 8),
+        Column("name", "connection", 10),
         Column("state", "state", 12),
         Column("rate", "msg/s", 6, right=True),
         Column("trend", "trend", TREND_WIDTH),
@@ -58,7 +62,12 @@ class FeedTable(HealthTable):
     )
 
     def show_health(self, health: HealthView, history: HealthHistory) -> None:
-        self.show({c.name: self._row(c, history) for c in health.connections})
+        rows: dict[str, Sequence[str | Text]] = {}
+        for venue, connections in by_venue(health.connections).items():
+            for i, c in enumerate(connections):
+                shown = venue if i == 0 else ""
+                rows[c.name] = (shown, *self._row(c, history))
+        self.show(rows)
 
     def _row(self, c: ConnectionHealth, history: HealthHistory) -> Sequence[str | Text]:
         state = {
@@ -67,8 +76,9 @@ class FeedTable(HealthTable):
         }.get(c.state, "error")
         age = "warning" if c.last_message_age_ms > STALE_MESSAGE_MS else ""
         trend = sparkline(history.values(f"msgs:{c.name}"), TREND_WIDTH)
+        prefix = f"{c.venue}-"
         return (
-            c.name,
+            c.name[len(prefix) :] if c.name.startswith(prefix) else c.name,
             self.mark(c.state.value, state),
             fmt_rate(c.msgs_per_s),
             self.mark(trend, "muted"),
@@ -137,11 +147,34 @@ class ProcessTable(HealthTable):
                 ),
                 "rows": ("rows", f"{health.sqlite_rows_written:,}", ""),
                 "uptime": ("uptime", fmt_duration(health.uptime_s), ""),
+                **self._recorder_rows(health),
             }
         )
 
     def _trend(self, history: HealthHistory, name: str) -> Text:
         return self.mark(sparkline(history.values(name), 8), "muted")
+
+    def _recorder_rows(self, health: HealthView) -> dict[str, tuple[str, str | Text, str]]:
+        """The recorder's rows/s and bytes written, backlog and drops, free disk (if on)."""
+        rec = health.recorder
+        if rec is None:
+            return {}
+        queue = f"q {_short(rec.backlog)} · drop {_short(rec.dropped)}"
+        level = "error" if rec.last_error or rec.dropped else ""
+        if not level and rec.backlog >= 0.8 * rec.max_backlog:
+            level = "warning"
+        return {
+            "rec": ("recorder", f"{fmt_rate(rec.rows_per_s)}/s {fmt_bytes(rec.bytes_written)}", ""),
+            "rec_q": ("rec q", self.mark(queue, level), ""),
+            "rec_disk": (
+                "rec disk",
+                self.mark(
+                    "write error" if rec.last_error else f"{fmt_bytes(rec.free_bytes)} free",
+                    "error" if rec.last_error else "",
+                ),
+                "",
+            ),
+        }
 
 
 class QueueTable(HealthTable):
@@ -163,8 +196,16 @@ class QueueTable(HealthTable):
             q.name[:13],
             self.mark(depth, "warning" if full else ""),
             self.mark(str(q.dropped), "error" if q.dropped else ""),
-            self.mark(str(q.over_bound), "warning" if q.over_bound else ""),
+            self.mark(_short(q.over_bound), "warning" if q.over_bound else ""),
         )
+
+
+def by_venue(connections: Sequence[ConnectionHealth]) -> dict[str, list[ConnectionHealth]]:
+    """The connections grouped by venue, venues in the order they first appear."""
+    groups: dict[str, list[ConnectionHealth]] = {}
+    for c in connections:
+        groups.setdefault(c.venue, []).append(c)
+    return groups
 
 
 def _short(count: int) -> str:

@@ -105,6 +105,7 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
             drawn is not None
             and drawn.version == book.version
             and drawn.symbol == book.symbol
+            and drawn.venue == book.venue
             and drawn.stale == book.stale
             and depth == self.depth
         ):
@@ -116,7 +117,7 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
             return False
         full = (
             drawn is None
-            or drawn.symbol != book.symbol
+            or (drawn.symbol, drawn.venue) != (book.symbol, book.venue)
             or drawn.stale != book.stale
             or depth != self.depth
         )

@@ -1,4 +1,4 @@
-"""The order ticket: side, type, price, size and account, checked live as the operator types.
+"""The order ticket: side, venue, type, price, size and account, checked as the operator types.
 
 The ticket never sends anything itself. It re-checks on every change (``ticket_rules`` for the
 text and the instrument's rules, then the engine's ``check_order`` through ``checker``), shows
@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
+from desk.bridge.venue_views import PRIMARY_VENUE
 from desk.bridge.views import BookView, InstrumentView
 from desk.core.commands import CommandAck
 from desk.core.enums import Side
@@ -85,6 +86,7 @@ class OrderTicket(Vertical):
     OrderTicket Input.-invalid { color: $error; }
     OrderTicket Input:disabled { color: $text-disabled; }
     OrderTicket #ticket-symbol { width: 1fr; text-style: bold; padding-left: 1; }
+    OrderTicket #ticket-venue { width: 14; }
     OrderTicket #ticket-info { color: $text-muted; height: 1; width: 1fr; }
     OrderTicket #ticket-error { color: $error; height: auto; max-height: 3; width: 1fr; }
     OrderTicket #ticket-ack { width: 1fr; height: 1; padding-left: 1; }
@@ -96,6 +98,13 @@ class OrderTicket(Vertical):
     SideToggle.-sell { background: $ask; color: $background; }
     SideToggle:focus { text-style: bold underline; }
     """
+
+    class VenueChanged(Message):
+        """The operator chose another venue for the order."""
+
+        def __init__(self, venue: str) -> None:
+            super().__init__()
+            self.venue = venue
 
     class SendRequested(Message):
         """The operator asked to send a ticket that passed every check."""
@@ -116,11 +125,20 @@ class OrderTicket(Vertical):
         self.price_auto = True  # the price was filled in by the ticket, not typed or picked
         self.checks = 0
         self._auto_text: str | None = None  # the price text the ticket itself put in
+        self._venues = [PRIMARY_VENUE]
+        self._chosen_venue = PRIMARY_VENUE
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="ticket-row"):
             yield SideToggle(id="ticket-side")
             yield Label("", id="ticket-symbol")
+            yield Select(
+                [(PRIMARY_VENUE, PRIMARY_VENUE)],
+                value=PRIMARY_VENUE,
+                allow_blank=False,
+                compact=True,
+                id="ticket-venue",
+            )
         with Horizontal(classes="ticket-row"):
             yield Label("type", classes="ticket-label")
             yield Select(
@@ -157,6 +175,7 @@ class OrderTicket(Vertical):
         self.price_input = self.query_one("#ticket-price", Input)
         self.size_input = self.query_one("#ticket-size", Input)
         self.account_select: Select[str] = self.query_one("#ticket-account", Select)
+        self.venue_select: Select[str] = self.query_one("#ticket-venue", Select)
         self.info = self.query_one("#ticket-info", Label)
         self.error = self.query_one("#ticket-error", Static)
         self.send_button = self.query_one("#ticket-send", Button)
@@ -172,6 +191,22 @@ class OrderTicket(Vertical):
     @property
     def order_type(self) -> OrderType:
         return OrderType(str(self.type_select.value))
+
+    @property
+    def venue(self) -> str:
+        """The venue the order goes to (paper: fills on that venue's book)."""
+        value = self.venue_select.value if self.is_mounted else PRIMARY_VENUE
+        return value if isinstance(value, str) else PRIMARY_VENUE
+
+    def set_venues(self, venues: Sequence[str]) -> None:
+        """The venues an order may go to (the first when the current one is not among them)."""
+        options = list(dict.fromkeys(venues)) or [PRIMARY_VENUE]
+        if options == self._venues:
+            return
+        self._venues = options
+        current = self.venue
+        self.venue_select.set_options([(name, name) for name in options])
+        self.venue_select.value = current if current in options else options[0]
 
     @property
     def account(self) -> str:
@@ -217,7 +252,7 @@ class OrderTicket(Vertical):
     def set_market(self, book: BookView) -> None:
         """The symbol's best bid and ask: an untouched price follows the side's best level
         until the operator types or picks one (it is filled once, never moved under them)."""
-        if book.symbol != self.symbol:
+        if book.symbol != self.symbol or book.venue != self.venue:
             return
         self.best_bid = book.bids[0].price if book.bids else None
         self.best_ask = book.asks[0].price if book.asks else None
@@ -270,6 +305,7 @@ class OrderTicket(Vertical):
             price_text=self.price_input.value,
             size_text=self.size_input.value,
             account=self.account,
+            venue=self.venue,
         )
 
     def revalidate(self) -> TicketCheck:
@@ -338,6 +374,18 @@ class OrderTicket(Vertical):
         self.price_input.disabled = market
         if not market and self.price_auto and not self.price_input.value:
             self._fill_price_from_book()
+        self.revalidate()
+
+    @on(Select.Changed, "#ticket-venue")
+    def _venue_changed(self) -> None:
+        """Another venue: its book fills the price afresh; the screen sends its rules."""
+        if self.venue == self._chosen_venue:
+            return  # the options were set again, the choice stands
+        self._chosen_venue = self.venue
+        self.best_bid = self.best_ask = None
+        self.price_auto = True
+        self._set_price_text("")
+        self.post_message(self.VenueChanged(self.venue))
         self.revalidate()
 
     @on(Select.Changed, "#ticket-account")

@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from desk.bridge.views import TapeView
 from desk.core.enums import Side
+from desk.widgets.consolidated_rows import venue_tag
 from desk.widgets.formatting import changed_runs, fmt_price, fmt_size, price_decimals, utc_hms
 from desk.widgets.styled import StyledLines
 from desk.widgets.tape_rows import TapeRow, aggregate, large_size
@@ -45,17 +46,31 @@ class Tape(StyledLines, Widget):
         self._price_w = 1
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)
         self._painting_width: int | None = None
+        self._tagged = False
+        self._venue = ""
 
     def wanted_limit(self) -> int:
         """Trades to fetch: enough to fill the view even after bursts are folded."""
         return max(50, self.size.height * 3)
 
-    def show(self, tape: TapeView) -> bool:
-        """Draw ``tape`` unless that version is already on screen; returns whether it redrew."""
+    @property
+    def venues(self) -> list[str]:
+        """The venues of the trades drawn, in order of their newest trade."""
+        return list(dict.fromkeys(row.venue for row in self.rows))
+
+    def show(self, tape: TapeView, venue: str = "") -> bool:
+        """Draw ``tape`` (``venue``'s: each venue's tape has versions of its own) unless that
+        version is already on screen; returns whether it redrew."""
         drawn = self.tape
-        if drawn is not None and drawn.version == tape.version and drawn.symbol == tape.symbol:
+        if (
+            drawn is not None
+            and drawn.version == tape.version
+            and drawn.symbol == tape.symbol
+            and venue == self._venue
+        ):
             return False
-        symbol_changed = drawn is None or drawn.symbol != tape.symbol
+        symbol_changed = drawn is None or drawn.symbol != tape.symbol or venue != self._venue
+        self._venue = venue
         old_rows = self.rows
         self.tape = tape
         self.rows = aggregate(tape.trades)
@@ -63,11 +78,12 @@ class Tape(StyledLines, Widget):
         known = self._decimals.get(tape.symbol, 0)
         self._decimals[tape.symbol] = price_decimals(prices, known)
         self._big = large_size(self.rows)
+        tagged, self._tagged = self._tagged, len({row.venue for row in self.rows}) > 1
         if symbol_changed:
             self._size_w = self._price_w = 1
         grew = self._grow_columns()
         self.draws += 1
-        if symbol_changed or grew:
+        if symbol_changed or grew or tagged != self._tagged:  # (one venue: the title names it)
             self.refresh()
         else:
             height, width = self.size.height, self.size.width
@@ -113,7 +129,8 @@ class Tape(StyledLines, Widget):
             return Strip.blank(width, self.style_of())
         row = self.rows[y]
         decimals = self._decimals.get(self.tape.symbol, 2)
-        key = (row, width, decimals, self._size_w, self._price_w, row.size >= self._big)
+        big = row.size >= self._big
+        key = (row, width, decimals, self._size_w, self._price_w, big, self._tagged)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._row_strip(row, width, decimals)
@@ -130,7 +147,8 @@ class Tape(StyledLines, Widget):
         arrow = ("▲ " if row.side is Side.BUY else "▼ ") if wide else ""
         price = f"{fmt_price(row.price, decimals):>{self._price_w}}"
         count = (f" ×{row.count}" if row.count > 1 else "") if wide else ""
-        trade = f"{arrow}{price} {fmt_size(row.size):>{self._size_w}}{count}"
+        tag = f"{venue_tag(row.venue):<3} " if self._tagged else ""
+        trade = f"{tag}{arrow}{price} {fmt_size(row.size):>{self._size_w}}{count}"
         stamp = _stamp(row.ts_exchange, width - len(trade) - 1, wide)
         pad = width - len(stamp) - 1 - len(trade)
         segments = [

@@ -1,8 +1,9 @@
 """Trade-tape rows: bursts of trades folded into one line each (no Textual).
 
 An aggressive order sweeping a level prints many trades at the same price within a few
-milliseconds; listing each one buries the tape. Consecutive trades on the same side at the same
-price within ``window_ns`` of the burst's first trade become one row with summed size and count.
+milliseconds; listing each one buries the tape. Consecutive trades on the same venue and side at
+the same price within ``window_ns`` of the burst's first trade become one row with summed size
+and count.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class TapeRow:
     size: float
     side: Side
     count: int
+    venue: str = ""
 
 
 def aggregate(trades: list[TradeView], window_ns: int = BURST_WINDOW_NS) -> list[TapeRow]:
@@ -36,6 +38,7 @@ def aggregate(trades: list[TradeView], window_ns: int = BURST_WINDOW_NS) -> list
             if (
                 trade.side is top.side
                 and trade.price == top.price
+                and trade.venue == top.venue
                 and abs(start_ts - trade.ts_exchange) <= window_ns
             ):
                 rows[-1] = TapeRow(
@@ -44,10 +47,15 @@ def aggregate(trades: list[TradeView], window_ns: int = BURST_WINDOW_NS) -> list
                     top.size + trade.size,
                     top.side,
                     top.count + trade.count,
+                    top.venue,
                 )
                 continue
         start_ts = trade.ts_exchange
-        rows.append(TapeRow(trade.ts_exchange, trade.price, trade.size, trade.side, trade.count))
+        rows.append(
+            TapeRow(
+                trade.ts_exchange, trade.price, trade.size, trade.side, trade.count, trade.venue
+            )
+        )
     return rows
 
 

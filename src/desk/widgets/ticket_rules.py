@@ -11,6 +11,7 @@ operator typed to the request that is sent: no float ever touches them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -38,6 +39,7 @@ class TicketInput:
     price_text: str
     size_text: str
     account: str = MANUAL_ACCOUNT
+    venue: str = "okx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +135,8 @@ def validate(
 ) -> TicketCheck:
     """Parse and check ``ticket`` against the instrument's rules (not the engine's risk).
 
-    ``reference_price`` values a market order's notional (the price it would meet). The venue
-    is left to the engine (the OMS routes every request to its own venue).
+    ``reference_price`` values a market order's notional (the price it would meet). The
+    request carries the ticket's venue (paper trading fills on that venue's book).
     """
     errors: list[str] = []
     price: Decimal | None = None
@@ -151,7 +153,9 @@ def validate(
         errors.append(error)
     notes: list[str] = []
     if instrument is None:
-        notes.append(f"no instrument rules for {ticket.symbol}: tick and lot unchecked")
+        notes.append(
+            f"no instrument rules for {ticket.symbol} on {ticket.venue}: tick and lot unchecked"
+        )
     elif instrument.state and instrument.state != "live":
         errors.append(f"symbol: {ticket.symbol} is {instrument.state}, not live")
     valued_at = price if price is not None else reference_price
@@ -165,6 +169,7 @@ def validate(
         size=size,
         price=price,
         bot_id=ticket.account or MANUAL_ACCOUNT,
+        venue=ticket.venue,
     )
     return TicketCheck(request, (), notional, tuple(notes))
 
@@ -176,3 +181,10 @@ def price_text(price: float, instrument: InstrumentView | None) -> str:
     if tick is not None:
         value = snap(value, tick)
     return fmt_decimal(value)
+
+
+def instrument_for(
+    instruments: Iterable[InstrumentView], symbol: str, venue: str
+) -> InstrumentView | None:
+    """The rules of ``symbol`` on ``venue`` (None when that venue's are not known)."""
+    return next((i for i in instruments if i.symbol == symbol and i.venue == venue), None)

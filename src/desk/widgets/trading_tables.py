@@ -22,6 +22,7 @@ from desk.bridge.views import (
     PositionView,
     TradingView,
 )
+from desk.widgets.consolidated_rows import venue_tag
 from desk.widgets.formatting import fmt_price, fmt_size, utc_hms
 from desk.widgets.keyed_table import Column, FitTable
 from desk.widgets.ticket_rules import TYPE_LABELS
@@ -110,6 +111,7 @@ class OpenOrdersTable(TradingTable, can_focus=True):
         Column("filled", "filled", 8, right=True, drop=4),
         Column("status", "status", 8, drop=6),
         Column("account", "account", 8, drop=2),
+        Column("venue", "venue", 5, drop=2),  # last: account goes first, then venue, then symbol
     )
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -130,6 +132,7 @@ class OpenOrdersTable(TradingTable, can_focus=True):
             "time": utc_hms(order.created_ns),
             "id": order.client_order_id[-12:],
             "symbol": order.symbol,
+            "venue": _venue(order.venue),
             "side": self.side(order.side),
             "type": TYPE_LABELS.get(order.order_type, order.order_type),  # type: ignore[call-overload]
             "price": _price(order.price, order.symbol, decimals),
@@ -158,6 +161,7 @@ class FillsTable(TradingTable):
         Column("fee", "fee", 8, right=True, drop=3),
         Column("liq", "liq", 5, drop=4),
         Column("account", "account", 8, drop=1),
+        Column("venue", "venue", 5, drop=3),  # goes after fee and liquidity, before symbol
     )
 
     def show_fills(self, view: TradingView, decimals: Decimals, limit: int = 50) -> None:
@@ -170,6 +174,7 @@ class FillsTable(TradingTable):
         return {
             "time": utc_hms(fill.ts),
             "symbol": fill.symbol,
+            "venue": _venue(fill.venue),
             "side": self.side(fill.side),
             "price": fmt_price(fill.price, decimals.get(fill.symbol, 2)),
             "size": fmt_size(fill.size),
@@ -177,6 +182,16 @@ class FillsTable(TradingTable):
             "liq": fill.liquidity[:5],
             "account": fill.bot_id,
         }
+
+
+def _venue(venue: str) -> str:
+    """A venue as its tag; "·" where a view names none (an engine older than venues)."""
+    return venue_tag(venue) if venue else "·"
+
+
+def _position_order(p: PositionView) -> tuple[str, str, bool, str]:
+    """By account and symbol, then OKX's row first and the other venues' by name."""
+    return (p.bot_id, p.symbol, p.venue != "okx", p.venue)
 
 
 def _fill_key(fill: FillView) -> str:
@@ -191,18 +206,23 @@ class PositionsTable(TradingTable):
         Column("account", "account", 8),
         Column("symbol", "symbol", 9),
         Column("size", "size", 8, right=True),
-        Column("avg", "avg", 10, right=True, drop=2),
-        Column("mark", "mark", 10, right=True, drop=3),
+        Column("avg", "avg", 10, right=True, drop=3),
+        Column("mark", "mark", 10, right=True, drop=4),
         Column("upnl", "uPnL", 10, right=True),
         Column("rpnl", "rPnL", 10, right=True, drop=1),
-        Column("fees", "fees", 8, right=True, drop=4),
+        Column("fees", "fees", 8, right=True, drop=5),
+        # kept past fees, mark and avg: one account's positions in a symbol on two venues are
+        # two rows, which only this column tells apart
+        Column("venue", "venue", 5, drop=2),
     )
 
     def show_positions(self, view: TradingView, decimals: Decimals) -> None:
         if not self.fresh(view):
             return
-        positions = sorted(view.positions, key=lambda p: (p.bot_id, p.symbol))
-        self.show_records({f"{p.bot_id}/{p.symbol}": self._record(p, decimals) for p in positions})
+        positions = sorted(view.positions, key=_position_order)
+        self.show_records(
+            {f"{p.bot_id}/{p.symbol}/{p.venue}": self._record(p, decimals) for p in positions}
+        )
 
     def _record(self, position: PositionView, decimals: Decimals) -> dict[str, str | Text]:
         places = decimals.get(position.symbol, 2)
@@ -210,6 +230,7 @@ class PositionsTable(TradingTable):
         return {
             "account": position.bot_id,
             "symbol": position.symbol,
+            "venue": _venue(position.venue),
             "size": self.tone(
                 fmt_size(size), "buy" if size > 0 else "sell" if size < 0 else "muted"
             ),

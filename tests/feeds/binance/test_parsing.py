@@ -58,6 +58,20 @@ def test_a_trade_seen_twice_is_published_once() -> None:
     assert feed.counters.duplicate_trades == 1
 
 
+def test_a_replay_after_a_reconnect_is_dropped_and_a_fresh_numbering_is_taken() -> None:
+    feed, seen = make_feed("BNB-BTC")
+
+    def trade(trade_id: int) -> bytes:
+        payload = TRADE.replace(b'"t":12345', b'"t":%d' % trade_id)
+        return combined("bnbbtc@trade", payload)
+
+    for trade_id in (2_000_001, 2_000_002, 2_000_003, 2_000_002, 2_000_003, 2_000_004, 7):
+        feed.handle_message(trade(trade_id), RECV_NS)
+    published = [t.trade_id for t in seen.trades]
+    assert published == ["2000001", "2000002", "2000003", "2000004", "7"]
+    assert feed.counters.duplicate_trades == 2  # the replayed 2000002 and 2000003
+
+
 @pytest.mark.parametrize("frame", [BOOK_TICKER, combined("bnbusdt@bookTicker", BOOK_TICKER)])
 def test_book_ticker_becomes_a_ticker_with_the_last_trade_seen(frame: bytes) -> None:
     feed, seen = make_feed("BNB-USDT")

@@ -102,7 +102,6 @@ def test_the_default_config_is_binance_itself() -> None:
         ({"rest_url": "ftp://x"}, "@rest_url: must start with http://"),
         ({"symbols": ["BTCUSDT"]}, "@symbols: 'BTCUSDT' is not a desk symbol"),
         ({"symbols": ["BTC-USDT", "BTC-USDT"]}, "@symbols: a symbol is listed twice"),
-        ({"enabled": True}, "@symbols: Binance is enabled but no symbol is listed"),
         ({"symbols": [f"A{i}-USDT" for i in range(400)]}, "@symbols: 400 symbols need more"),
         ({"max_connection_age": 90_000}, "@max_connection_age: Binance closes"),
         ({"trade_stream": "trades"}, "Invalid enum value 'trades' - at `$.trade_stream`"),

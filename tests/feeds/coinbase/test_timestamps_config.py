@@ -57,7 +57,6 @@ def test_defaults_are_the_real_endpoints() -> None:
         ({"ws_url": "https://x"}, "$.ws_url"),
         ({"rest_url": "ftp://x"}, "$.rest_url"),
         ({"symbols": ["BTC-USD", "btcusd"]}, "$.symbols[1]"),
-        ({"enabled": True}, "$.symbols"),
         ({"channels": ["level3"]}, "$.channels[0]"),
         ({"gap_resync": "sometimes"}, "$.gap_resync"),
         ({"watchdog_timeout": 0.5}, "$.watchdog_timeout"),

@@ -69,6 +69,7 @@ class BookSync:
         "buffer",
         "guard",
         "last_size",
+        "last_trade_id",
         "native",
         "retry_at",
         "state",
@@ -88,6 +89,7 @@ class BookSync:
         self.retry_at = 0.0  # monotonic time before which no new bootstrap starts
         self.guard = PriceGuard(band)  # its ``last`` is the last good trade price
         self.last_size = math.nan  # of the last trade, for tickers
+        self.last_trade_id = -1  # the highest trade (or aggTrade) id published
 
 
 class BinanceBookKeeper:

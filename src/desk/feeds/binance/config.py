@@ -22,6 +22,7 @@ class BinanceConfig(FrozenConfig, frozen=True):
     """Binance Spot public market data: where to connect, which symbols, how to keep it alive.
 
     ``symbols`` are desk's names (``BTC-USDT``); the feed maps them to Binance's (``BTCUSDT``).
+    Empty: the desk's ``trading.symbols`` (``DeskConfig.venue_symbols``).
     ``ws_url`` is the stream host: the feed connects to ``{ws_url}/stream?streams=...``
     (combined streams). ``trade_stream`` is ``trade`` (every fill) or ``aggTrade`` (one per
     taker order and price). ``depth_speed`` picks ``<s>@depth@100ms`` or ``<s>@depth`` (1 s).
@@ -64,8 +65,6 @@ class BinanceConfig(FrozenConfig, frozen=True):
                 )
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError("@symbols: a symbol is listed twice")
-        if self.enabled and not self.symbols:
-            raise ValueError("@symbols: Binance is enabled but no symbol is listed")
         if len(self.symbols) * self.streams_per_symbol > MAX_STREAMS_PER_CONNECTION:
             raise ValueError(
                 f"@symbols: {len(self.symbols)} symbols need more than Binance's "

@@ -19,8 +19,9 @@ class CoinbaseConfig(FrozenConfig, frozen=True):
     """Coinbase market data: where to connect, what to follow, how to stay healthy.
 
     ``symbols`` are desk's normalised names (``BTC-USD``, ``BTC-USDT``: the quote is kept, a
-    dollar is not a tether). ``channels`` are Coinbase's own names; ``heartbeats`` is always
-    subscribed besides them, since it keeps quiet products' connections open.
+    dollar is not a tether); empty: the desk's ``trading.symbols``. ``channels`` are Coinbase's
+    own names; ``heartbeats`` is always subscribed besides them, since it keeps quiet products'
+    connections open.
 
     ``gap_resync`` says which books a hole in ``sequence_num`` resyncs: ``product`` (default)
     charges it to the products of the ``l2_data`` message that shows it (any other message
@@ -57,8 +58,6 @@ class CoinbaseConfig(FrozenConfig, frozen=True):
                 )
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError("@symbols: a symbol is listed twice")
-        if self.enabled and not self.symbols:
-            raise ValueError("@symbols: an enabled venue needs at least one symbol")
         for i, channel in enumerate(self.channels):
             if channel not in SUBSCRIBE_CHANNELS:
                 raise ValueError(

@@ -42,6 +42,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--csv", metavar="FILE", help="candles from a CSV of OHLCV")
     src.add_argument("--db", metavar="FILE", help="candles from desk's SQLite database")
+    src.add_argument("--data", metavar="DIR", help="bars rebuilt from a recording (trades)")
     src.add_argument(
         "--sim", dest="sim_hours", type=float, metavar="HOURS",
         help="generate HOURS of the simulator's market offline",
@@ -123,6 +124,15 @@ def _load_series(args: argparse.Namespace, err: TextIO) -> list[MarketSeries]:
             )
             for s in args.symbols
         ]
+    if getattr(args, "data", None):
+        from desk.signals.model.recording_data import load_recording
+
+        if not args.symbols:
+            raise DataError("--data needs --symbol")
+        return [
+            load_recording(args.data, s, args.timeframe, start_ns=start, end_ns=end)
+            for s in args.symbols
+        ]
     if args.sim_hours is not None:
         shown = [0]
 
@@ -137,7 +147,7 @@ def _load_series(args: argparse.Namespace, err: TextIO) -> list[MarketSeries]:
             seed=7 if args.seed is None else args.seed, steps_per_second=args.sim_rate,
             start_ns=data.SIM_START_NS if start is None else start, progress=progress,
         )  # fmt: skip
-    raise DataError("no data: give --csv FILE, --db FILE or --sim HOURS")
+    raise DataError("no data: give --csv FILE, --db FILE, --data DIR or --sim HOURS")
 
 
 def run_train(

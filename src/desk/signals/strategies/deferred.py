@@ -38,6 +38,8 @@ class StrategyServices:
     models: ModelPool
     book: Callable[[str], Any] | None = None  # symbol -> its live order book, or None
     clock: Callable[[], int] | None = None  # ns since the epoch (received times)
+    orders: Callable[[Any], Any] | None = None  # OrderRequest -> Order: risk, then the OMS
+    bus: Any = None  # the engine's bus (strategies that follow their own orders' updates)
 
 
 def _no_delivery(signal: Signal, late: bool) -> None:
@@ -48,6 +50,7 @@ class DeferredStrategy(BaseStrategy):
     """Base of strategies that decide off the event loop (module docstring)."""
 
     wants_market: ClassVar[bool] = False
+    every_venue: ClassVar[bool] = False  # market events of every venue, not the bot's only
 
     owner: str = ""
     deliver: Deliver = staticmethod(_no_delivery)

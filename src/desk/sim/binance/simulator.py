@@ -38,7 +38,8 @@ from desk.sim.binance.listings import Listing, default_listings, venue_seed
 from desk.sim.binance.rest import RestApi
 from desk.sim.binance.server import StreamServer
 from desk.sim.binance.streams import FAST, SLOW, Hub, SymbolStreams
-from desk.sim.config import SimulatorConfig
+from desk.sim.config import SimulatorConfig, catch_up_cap
+from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
 from desk.sim.market import TAKER, FlowParams, SyntheticMarket
 
@@ -67,11 +68,15 @@ class BinanceSimulator(StreamServer):
         firehose: bool = False,
         clock: Clock | None = None,
         flow: FlowParams | None = None,
+        fair: SharedFair | None = None,
     ) -> None:
         config = config or SimulatorConfig()
         chosen = tuple(listings) if listings is not None else default_listings(price_offset_bps)
         self.market = SyntheticMarket(
-            (listing.spec for listing in chosen), seed=venue_seed(config.seed), params=flow
+            (listing.spec for listing in chosen),
+            seed=venue_seed(config.seed),
+            params=flow,
+            shared=fair,  # the fair-price walk shared with the other venues (desk.sim.fair)
         )
         self.hub = Hub()
         self.streams = {
@@ -175,7 +180,7 @@ class BinanceSimulator(StreamServer):
         while True:
             await asyncio.sleep(min(FAST_TICK, interval))
             now = loop.time()
-            self._run_due_steps(now, cap=max(1, int(self.config.steps_per_second)))
+            self._run_due_steps(now, cap=catch_up_cap(self.config.steps_per_second))
             due = now >= next_depth
             if due:
                 next_depth = max(next_depth + interval, now - interval)

@@ -44,7 +44,8 @@ from desk.sim.coinbase.rest import RestApi
 from desk.sim.coinbase.streams import Hub, ProductStreams
 from desk.sim.coinbase.wire import go_time, message, rfc3339_ns
 from desk.sim.coinbase.ws import HEARTBEATS, RequestHandler
-from desk.sim.config import SimulatorConfig
+from desk.sim.config import SimulatorConfig, catch_up_cap
+from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
 from desk.sim.market import FlowParams, SyntheticMarket
 
@@ -76,6 +77,7 @@ class CoinbaseSimulator:
         max_queue: int = 20_000,
         clock: Clock | None = None,
         flow: FlowParams | None = None,
+        fair: SharedFair | None = None,
     ) -> None:
         self.config = config or SimulatorConfig()
         self.products = {p.product_id: p for p in products}
@@ -90,7 +92,8 @@ class CoinbaseSimulator:
             p.market_spec(price_offset_bps, n) for n, p in enumerate(self.products.values(), 1)
         ]
         seed = venue_seed(self.config.seed)
-        self.market = SyntheticMarket(specs, seed=seed, params=flow)
+        # fair: the fair-price walk shared with the other venues (desk.sim.fair)
+        self.market = SyntheticMarket(specs, seed=seed, params=flow, shared=fair)
         self.hub = Hub()
         self.streams = {
             pid: ProductStreams(m, self.hub, random.Random(f"{seed}:gap:{pid}"), docs_shape)
@@ -219,7 +222,7 @@ class CoinbaseSimulator:
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
-            self._run_due_steps(now, cap=max(1, int(self.config.steps_per_second)))
+            self._run_due_steps(now, cap=catch_up_cap(self.config.steps_per_second))
             books, trades = now >= next_books, now >= next_trades
             if books:
                 next_books = max(next_books + books_every, now - books_every)

@@ -38,13 +38,15 @@ from aiohttp import WSMsgType, web
 from desk.core.clock import NS_PER_MS, Clock, LiveClock
 from desk.core.enums import Side
 from desk.sim.accounts import SIM_CREDENTIALS, Account, AccountSpec, open_accounts
-from desk.sim.config import SimulatorConfig
+from desk.sim.config import SimulatorConfig, catch_up_cap
+from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
 from desk.sim.market import TAKER, FlowParams, SyntheticMarket
 from desk.sim.okx.candles import BusinessStreams
 from desk.sim.okx.conn import CLOSE_SILENCE, Connection
 from desk.sim.okx.faults import FaultInjector
+from desk.sim.okx.market_rest import MarketRest
 from desk.sim.okx.private import PrivateWs
 from desk.sim.okx.private_rest import PrivateRest
 from desk.sim.okx.rest import RestApi
@@ -78,6 +80,7 @@ class OkxSimulator:
         clock: Clock | None = None,
         flow: FlowParams | None = None,
         accounts: Iterable[AccountSpec] | None = None,
+        fair: SharedFair | None = None,
     ) -> None:
         self.config = config or SimulatorConfig()
         self.firehose = firehose
@@ -86,7 +89,8 @@ class OkxSimulator:
         self.compress = compress
         self.send_buffer = send_buffer
         self.clock = clock or LiveClock()
-        self.market = SyntheticMarket(instruments, seed=self.config.seed, params=flow)
+        # fair: the fair-price walk shared with the other venues' simulators (desk.sim.fair)
+        self.market = SyntheticMarket(instruments, seed=self.config.seed, params=flow, shared=fair)
         self.hub = Hub()
         self._conn_ids = random.Random(f"{self.config.seed}:okx:conn")
         self.streams = {
@@ -129,6 +133,7 @@ class OkxSimulator:
         app.router.add_get("/ws/v5/private", self._ws_private)
         app.router.add_routes(self.rest.routes())
         app.router.add_routes(self.private_rest.routes())
+        app.router.add_routes(MarketRest(self.streams, self.business, self.now_ms).routes())
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
@@ -137,6 +142,9 @@ class OkxSimulator:
         await self._site.start()
         loop = asyncio.get_running_loop()
         now = loop.time()
+        self.business.start_history(
+            self.now_ms(), self.config.history_hours, self.config.steps_per_second
+        )
         for stream in self.streams.values():
             stream.start(now, self.now_ms())
         self.publish()
@@ -255,7 +263,7 @@ class OkxSimulator:
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
-            self._run_due_steps(now, cap=max(1, int(self.config.steps_per_second)))
+            self._run_due_steps(now, cap=catch_up_cap(self.config.steps_per_second))
             due = now >= next_books
             if due:
                 next_books = max(next_books + interval, now - interval)
