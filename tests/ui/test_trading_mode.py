@@ -24,7 +24,7 @@ from desk.screens.market import MarketScreen
 from desk.screens.trading import TradingScreen
 from desk.widgets.ladder import SelectableLadder
 from desk.widgets.order_ticket import OrderTicket
-from desk.widgets.trading_tables import OpenOrdersTable
+from desk.widgets.trading_tables import OpenOrdersTable, fmt_fee
 from tests.ui.conftest import make_app, settled, wait_for
 from tests.ui.trading_fakes import TradingFakeClient
 
@@ -357,3 +357,11 @@ async def test_the_trading_mode_fits_80x24_with_ticket_orders_and_positions() ->
             region = widget.region
             assert region.height > 0 and region.bottom <= 23, widget
         assert screen.ticket.send_button.region.bottom <= 23
+
+
+def test_a_tiny_fee_in_the_base_currency_fits_its_column_without_being_cut() -> None:
+    # A buyer pays OKX's fee in the base currency: 0.01 BTC at 8.5 bps is 8.531e-06 BTC, which
+    # ".4g" printed as "8.531e-06" and the 8-character column cut to "8.531e-0".
+    assert fmt_fee(8.531e-06) == "8.53e-6"
+    assert fmt_fee(0.600573) == "0.6006"
+    assert all(len(fmt_fee(v)) <= 8 for v in (8.531e-06, 1.2345e-10, 0.600573, 1234.5678, 0.0))

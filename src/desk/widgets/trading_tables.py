@@ -178,10 +178,20 @@ class FillsTable(TradingTable):
             "side": self.side(fill.side),
             "price": fmt_price(fill.price, decimals.get(fill.symbol, 2)),
             "size": fmt_size(fill.size),
-            "fee": f"{fill.fee:.4g}",
+            "fee": fmt_fee(fill.fee),
             "liq": fill.liquidity[:5],
             "account": fill.bot_id,
         }
+
+
+def fmt_fee(fee: float) -> str:
+    """A fee in at most 8 characters: a buyer's fee in the base currency is tiny (8.53e-6 BTC),
+    and ``.4g`` would print ``8.531e-06``, which the column cuts to a wrong number."""
+    text = f"{fee:.4g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{float(mantissa):.3g}e{int(exponent)}"
+    return text
 
 
 def _venue(venue: str) -> str:
