@@ -1,10 +1,11 @@
-"""Save the README's screenshots: desk on the built-in simulator with its demo bots, each mode.
+"""Save the README's screenshots: desk on the built-in simulators with its demo bots, each mode.
 
-    .venv/bin/python docs/make_screenshots.py [--seconds 45]
+    .venv/bin/python docs/make_screenshots.py [--seconds 45] [--out docs]
 
-Runs the real engine in-process (offline), lets the bots trade for a while, places one manual
-resting order so the trading mode has something to show, then saves one SVG per mode into
-docs/ (what Textual's ``save_screenshot`` writes).
+Runs the real engine in-process (offline) on OKX, Binance and Coinbase, as ``desk --sim`` does,
+lets the bots trade for a while, places one manual resting order so the trading mode has
+something to show, then saves one SVG per mode, plus the market mode's ladder of every venue
+merged and the cross-venue view, into docs/ (what Textual's ``save_screenshot`` writes).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from desk.engine.engine import Engine
 
 DOCS = Path(__file__).parent
 MODES = [("1", "market"), ("2", "trading"), ("3", "bots"), ("4", "signals"), ("5", "health")]
+# then, back in the market mode: v three times (okx -> binance -> coinbase -> all), x
+VENUE_SHOTS = [(("1", "v", "v", "v"), "market-all-venues"), (("x",), "cross-venue")]
 
 
-async def main(seconds: float, size: tuple[int, int]) -> None:
+async def main(seconds: float, size: tuple[int, int], out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = with_simulator(DeskConfig())
+        config = with_simulator(DeskConfig(), all_venues=True)
         storage = msgspec.structs.replace(config.storage, sqlite_path=f"{tmp}/desk.sqlite")
         config = msgspec.structs.replace(config, storage=storage)
         client = InProcessClient(Engine(config))
@@ -45,18 +48,21 @@ async def main(seconds: float, size: tuple[int, int]) -> None:
                 size=Decimal("0.05"), price=price,
             )  # fmt: skip
             await client.execute(SubmitOrder(request=order))
-            for key, name in MODES:
-                await pilot.press(key)
+            shots = [((key,), name) for key, name in MODES] + VENUE_SHOTS
+            for keys, name in shots:
+                await pilot.press(*keys)
                 await asyncio.sleep(2.5)
-                app.save_screenshot(str(DOCS / f"desk-{name}.svg"))
-                print(f"saved docs/desk-{name}.svg")
-            await pilot.press("q")
+                path = out / f"desk-{name}.svg"
+                app.save_screenshot(str(path))
+                print(f"saved {path}")
+            await pilot.press("escape", "q")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=45.0)
     parser.add_argument("--size", default="160x45")
+    parser.add_argument("--out", type=Path, default=DOCS, help="folder of the SVGs (docs/)")
     args = parser.parse_args()
     w, h = (int(x) for x in args.size.split("x"))
-    asyncio.run(main(args.seconds, (w, h)))
+    asyncio.run(main(args.seconds, (w, h), args.out))
