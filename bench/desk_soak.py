@@ -134,10 +134,29 @@ def sample_rss(session: str, seconds: float) -> list[tuple[float, int]]:
     samples: list[tuple[float, int]] = []
     started = time.monotonic()
     proc = desk_process(session)
+    next_print = 300.0
     while proc is not None and time.monotonic() - started < seconds:
-        samples.append((time.monotonic() - started, proc.memory_info().rss))
+        elapsed = time.monotonic() - started
+        samples.append((elapsed, proc.memory_info().rss))
+        if elapsed >= next_print:
+            print(f"  {elapsed:6.0f} s  RSS {samples[-1][1] / 2**20:.0f} MiB", flush=True)
+            next_print += 300.0
         time.sleep(min(10.0, max(1.0, seconds / 60)))
     return samples
+
+
+def settled_drift(rss: list[tuple[float, int]], settle_s: float = 600.0) -> str:
+    """RSS from minute 10 (or the first sample after it) to the end, as the soak goal states it."""
+    after = [(t, r) for t, r in rss if t >= settle_s]
+    if len(after) < 2:
+        return "run shorter than 10 min: no settled figure"
+    low, high = min(r for _, r in after), max(r for _, r in after)
+    start, end = after[0][1], after[-1][1]
+    return (
+        f"from {after[0][0]:.0f} s to {after[-1][0]:.0f} s: {start / 2**20:.0f} -> "
+        f"{end / 2**20:.0f} MiB ({(end - start) / start:+.1%}), band {low / 2**20:.0f}-"
+        f"{high / 2**20:.0f} MiB ({(high - low) / start:.1%} of the start)"
+    )
 
 
 def report(workdir: Path, rss: list[tuple[float, int]], seconds: float, code: str) -> None:
@@ -157,6 +176,7 @@ def report(workdir: Path, rss: list[tuple[float, int]], seconds: float, code: st
         step = max(1, len(rss) // 10)
         curve = ", ".join(f"{t:.0f}s {r / 2**20:.0f}" for t, r in rss[::step])
         print(f"RSS curve (MiB): {curve}")
+        print(f"RSS settled: {settled_drift(rss)}")
     print(f"exit code after q: {code}")
 
 

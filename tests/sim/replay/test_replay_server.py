@@ -224,3 +224,35 @@ async def test_a_books_resubscribe_is_answered_with_a_snapshot_the_updates_chain
         assert update["action"] == "update"
         assert update["data"][0]["prevSeqId"] == snapshot["data"][0]["seqId"]
         assert snapshot["data"][0]["checksum"] != 0  # recomputed, as the recording has them
+
+
+async def _books_pushes(ws: websockets.ClientConnection, count: int) -> list[dict]:
+    pushes: list[dict] = []
+    while len(pushes) < count:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        if msg.get("arg", {}).get("channel") == "books" and "data" in msg:
+            pushes.append(msg)
+    return pushes
+
+
+@pytest.mark.asyncio
+async def test_a_reconnect_goes_on_where_the_last_connection_got_to(recording: Path) -> None:
+    """As a live venue: a feed that reconnects mid-replay gets the book as the replay has
+    reached it, and the recorded updates chain on from there, not the recording's start."""
+    subscribe = json.dumps(
+        {"id": "1", "op": "subscribe", "args": [{"channel": "books", "instId": BTC}]}
+    )
+    async with ReplayServer(ReplayConfig(path=str(recording), speed=1.0)) as server:
+        async with websockets.connect(server.ws_public_url) as ws:
+            await ws.send(subscribe)
+            first = await _books_pushes(ws, 5)
+        assert first[0]["action"] == "snapshot"
+        seen = first[-1]["data"][0]["seqId"]
+        async with websockets.connect(server.ws_public_url) as ws:
+            await ws.send(subscribe)
+            snapshot, update = await _books_pushes(ws, 2)
+        assert snapshot["action"] == "snapshot"
+        book = snapshot["data"][0]
+        assert book["seqId"] >= seen > first[0]["data"][0]["seqId"]  # not the start again
+        assert update["action"] == "update"
+        assert update["data"][0]["prevSeqId"] == book["seqId"]  # the updates chain on it

@@ -32,6 +32,7 @@ from desk.sim.binance.requests import RequestHandler, valid_stream
 from desk.sim.binance.streams import Hub
 from desk.sim.binance.wire import SHUTDOWN_STREAM, rest_error, server_shutdown, wrap
 from desk.sim.config import SimulatorConfig
+from desk.sim.loopback import LoopbackSite
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,7 @@ class StreamServer:
         self.requests = RequestHandler(hub, symbols, max_streams)
         self._conn_ids = conn_ids
         self._conns: set[StreamConnection] = set()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.site = LoopbackSite(self.config.host, self.config.port, "the simulator")
         self._pongs_later: set[asyncio.Task[None]] = set()
         self.messages_sent = 0
         self.bytes_sent = 0
@@ -90,48 +89,32 @@ class StreamServer:
         app.router.add_get("/ws/{streams:.+}", self._ws_raw)
         app.router.add_get("/stream", self._ws_combined)
         app.router.add_routes(routes)
-        self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await self._site.start()
+        await self.site.bind(app, shutdown_timeout=1.0)
         self.add_task(self._keepalive_loop(), "binance-sim-keepalive")
 
     def add_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+        self.site.add_task(coro, name)
 
     async def stop_server(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self.site.cancel_tasks()
         for task in list(self._pongs_later):
             task.cancel()
-        for conn in list(self._conns):
-            conn.close_soon(CLOSE_GOING_AWAY, "server stopping")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.site.close(self._conns, "server stopping", CLOSE_GOING_AWAY)
 
     # ---- addresses -----------------------------------------------------------------------
 
     @property
     def port(self) -> int:
-        if self._site is None:
-            raise RuntimeError("the simulator is not started")
-        return self._site.port
+        return self.site.port
 
     @property
     def ws_url(self) -> str:
         """The stream host, as ``BinanceConfig.ws_url`` takes it."""
-        return f"ws://{self.config.host}:{self.port}"
+        return self.site.ws_url()
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.site.http_url
 
     def urls(self) -> dict[str, str]:
         return {"ws": self.ws_url, "rest": self.rest_url}

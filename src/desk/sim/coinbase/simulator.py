@@ -22,7 +22,6 @@ For tests the market can be driven by hand: ``pause()``, ``step_market(n)``, ``p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -47,6 +46,7 @@ from desk.sim.coinbase.ws import HEARTBEATS, RequestHandler
 from desk.sim.config import SimulatorConfig, catch_up_cap
 from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
+from desk.sim.loopback import LoopbackSite
 from desk.sim.market import FlowParams, SyntheticMarket
 
 __all__ = ["CoinbaseSimulator"]
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 FAST_TICK = 0.01
 TRADES_INTERVAL = 0.25
-GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
 NORMAL_CLOSE = 1000
 
@@ -105,9 +104,7 @@ class CoinbaseSimulator:
         self.rest = RestApi(self.products, self.streams, self.now_ns, self.faults.apply)
         self._conn_ids = random.Random(f"{self.config.seed}:coinbase:conn")
         self._conns: set[CoinbaseConnection] = set()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.site = LoopbackSite(self.config.host, self.config.port, "the simulator")
         self._paused = False
         self._origin = 0.0
         self._steps_since_origin = 0
@@ -122,33 +119,16 @@ class CoinbaseSimulator:
         app = web.Application()
         app.router.add_get("/", self._ws)
         app.router.add_routes(self.rest.routes())
-        self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await self._site.start()
+        await self.site.bind(app, shutdown_timeout=1.0)
         self.publish()
         self._origin = asyncio.get_running_loop().time()
-        self._tasks = [
-            asyncio.create_task(self._market_loop(), name="coinbase-sim-market"),
-            asyncio.create_task(self._heartbeat_loop(), name="coinbase-sim-heartbeats"),
-            asyncio.create_task(self._watchdog_loop(), name="coinbase-sim-watchdog"),
-        ]
+        self.site.add_task(self._market_loop(), "coinbase-sim-market")
+        self.site.add_task(self._heartbeat_loop(), "coinbase-sim-heartbeats")
+        self.site.add_task(self._watchdog_loop(), "coinbase-sim-watchdog")
         log.info("coinbase simulator listening on %s", self.rest_url)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        for conn in list(self._conns):
-            conn.close_soon(GOING_AWAY, "server stopping")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.site.close(self._conns, "server stopping")
 
     async def __aenter__(self) -> CoinbaseSimulator:
         await self.start()
@@ -161,17 +141,15 @@ class CoinbaseSimulator:
 
     @property
     def port(self) -> int:
-        if self._site is None:
-            raise RuntimeError("the simulator is not started")
-        return self._site.port
+        return self.site.port
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/"
+        return self.site.ws_url("/")
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.site.http_url
 
     def urls(self) -> dict[str, str]:
         return {"ws": self.ws_url, "rest": self.rest_url}

@@ -26,7 +26,6 @@ with ``SIM_CREDENTIALS``) on the same matching engines as the synthetic flow; se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -42,6 +41,7 @@ from desk.sim.config import SimulatorConfig, catch_up_cap
 from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
+from desk.sim.loopback import LoopbackSite
 from desk.sim.market import TAKER, FlowParams, SyntheticMarket
 from desk.sim.okx.candles import BusinessStreams
 from desk.sim.okx.conn import CLOSE_SILENCE, Connection
@@ -60,7 +60,6 @@ __all__ = ["SIM_CREDENTIALS", "AccountSpec", "OkxSimulator", "okx_checksum"]
 log = logging.getLogger(__name__)
 
 FAST_TICK = 0.01
-GOING_AWAY = 1001
 
 
 class OkxSimulator:
@@ -114,9 +113,7 @@ class OkxSimulator:
         self.private.trading = self.trading
         self.private_rest = PrivateRest(self.trading, self.accounts, self.order_faults)
         self._conns: set[Connection] = set()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.site = LoopbackSite(self.config.host, self.config.port, "the simulator")
         self._paused = False
         self._origin = 0.0
         self._steps_since_origin = 0
@@ -134,12 +131,7 @@ class OkxSimulator:
         app.router.add_routes(self.rest.routes())
         app.router.add_routes(self.private_rest.routes())
         app.router.add_routes(MarketRest(self.streams, self.business, self.now_ms).routes())
-        self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await self._site.start()
+        await self.site.bind(app, shutdown_timeout=1.0)
         loop = asyncio.get_running_loop()
         now = loop.time()
         self.business.start_history(
@@ -150,24 +142,12 @@ class OkxSimulator:
         self.publish()
         self._origin = now
         loop_fn = self._firehose_loop if self.firehose else self._market_loop
-        self._tasks = [
-            asyncio.create_task(loop_fn(), name="okx-sim-market"),
-            asyncio.create_task(self._watchdog_loop(), name="okx-sim-watchdog"),
-        ]
+        self.site.add_task(loop_fn(), "okx-sim-market")
+        self.site.add_task(self._watchdog_loop(), "okx-sim-watchdog")
         log.info("okx simulator listening on %s", self.rest_url)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        for conn in list(self._conns):
-            conn.close_soon(GOING_AWAY, "server stopping")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.site.close(self._conns, "server stopping")
 
     async def __aenter__(self) -> OkxSimulator:
         await self.start()
@@ -180,25 +160,23 @@ class OkxSimulator:
 
     @property
     def port(self) -> int:
-        if self._site is None:
-            raise RuntimeError("the simulator is not started")
-        return self._site.port
+        return self.site.port
 
     @property
     def ws_public_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws/v5/public"
+        return self.site.ws_url("/ws/v5/public")
 
     @property
     def ws_business_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws/v5/business"
+        return self.site.ws_url("/ws/v5/business")
 
     @property
     def ws_private_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws/v5/private"
+        return self.site.ws_url("/ws/v5/private")
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.site.http_url
 
     def urls(self) -> dict[str, str]:
         """``{"ws_public": ..., "ws_business": ..., "rest": ...}`` (the public side; see

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
@@ -33,7 +31,9 @@ from desk.sim.binance.listings import Listing, default_listings
 from desk.sim.binance.rest import symbol_json
 from desk.sim.binance.wire import rest_error
 from desk.sim.instruments import InstrumentSpec
+from desk.sim.loopback import json_response
 from desk.sim.okx.conn import Connection
+from desk.sim.replay.base import ReplayServerBase, no_count
 from desk.sim.replay.binance_frames import (
     DEPTH_PATH,
     EXCHANGE_INFO_PATH,
@@ -48,7 +48,6 @@ from desk.sim.replay.player import Player
 log = logging.getLogger(__name__)
 
 MAX_QUEUE = 20_000
-GOING_AWAY = 1001
 NS_PER_MS = 1_000_000
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
@@ -66,21 +65,14 @@ class _RawStream(Connection):
         super().send(data, is_push)
 
 
-class BinanceReplayServer:
+class BinanceReplayServer(ReplayServerBase[BinanceTimeline, Connection]):
     """Serves one recording's Binance frames (see the module docstring)."""
 
     def __init__(self, config: ReplayConfig, timeline: BinanceTimeline | None = None) -> None:
-        self.config = config
-        self.timeline = timeline
+        super().__init__(config, timeline, "replay:binance:conn")
         self.books: DepthBooks | None = None
-        self.players: list[Player] = []
-        self.finished = asyncio.Event()
-        self.finished_listeners: list[Callable[[int], None]] = []
         self._latest: dict[str, Player] = {}  # by stream symbol ("btcusdt")
         self._resume = 0  # where a connection that went away had got to
-        self._conn_ids = random.Random("replay:binance:conn")
-        self._runner: web.AppRunner | None = None
-        self._conns: set[Connection] = set()
 
     async def start(self) -> dict[str, str]:
         """Read the recording (off the event loop), bind, and return the URLs."""
@@ -97,42 +89,16 @@ class BinanceReplayServer:
         app.router.add_get(EXCHANGE_INFO_PATH, self._exchange_info)
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_get("/api/v3/ping", self._ping)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
+        await self.site.bind(app)
         log.info("binance replay of %s listening on %s", self.config.path, self.rest_url)
         return self.urls()
 
-    async def stop(self) -> None:
-        for player in self.players:
-            await player.stop()
-        for conn in list(self._conns):
-            conn.close_soon(GOING_AWAY, "replay stopping")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def port(self) -> int:
-        if self._runner is None or not self._runner.addresses:
-            raise RuntimeError("the replay server is not started")
-        return int(self._runner.addresses[0][1])
-
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.site.ws_url()
 
     def urls(self) -> dict[str, str]:
         return {"ws": self.ws_url, "rest": self.rest_url}
-
-    @property
-    def frames_sent(self) -> int:
-        return sum(p.sent for p in self.players)
 
     # ---- streams -----------------------------------------------------------------------
 
@@ -153,11 +119,11 @@ class BinanceReplayServer:
         self, request: web.Request, names: list[str], kind: type[Connection]
     ) -> web.StreamResponse:
         if not names or not all(self._valid(n) for n in names):
-            return _json(rest_error(-1121, "Invalid symbol."), 400)
+            return json_response(rest_error(-1121, "Invalid symbol."), 400)
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 16)
         await ws.prepare(request)
-        conn_id = f"{self._conn_ids.getrandbits(32):08x}"
-        conn = kind(ws, request.transport, conn_id, "stream", MAX_QUEUE, _no_count)
+        conn_id = self._next_conn_id()
+        conn = kind(ws, request.transport, conn_id, "stream", MAX_QUEUE, no_count)
         self._conns.add(conn)
         assert self.timeline is not None
         wanted = frozenset(names)
@@ -190,12 +156,6 @@ class BinanceReplayServer:
             await conn.finished()
         return ws
 
-    def _player_finished(self, player: Player) -> None:
-        if all(p.finished for p in self.players):
-            self.finished.set()
-            for listener in self.finished_listeners:
-                listener(self.frames_sent)
-
     # ---- REST --------------------------------------------------------------------------
 
     def _native(self, request: web.Request) -> str | web.Response:
@@ -203,9 +163,9 @@ class BinanceReplayServer:
         native = request.query.get("symbol", "")
         if not native:
             msg = "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            return _json(rest_error(-1102, msg), 400)
+            return json_response(rest_error(-1102, msg), 400)
         if native.lower() not in self.timeline.stream_symbols:
-            return _json(rest_error(-1121, "Invalid symbol."), 400)
+            return json_response(rest_error(-1121, "Invalid symbol."), 400)
         return native.lower()
 
     async def _depth(self, request: web.Request) -> web.Response:
@@ -222,7 +182,7 @@ class BinanceReplayServer:
         if body is None:  # no snapshot recorded: an empty book the diffs from here fill
             first = self._first_id(native, position)
             body = _encode({"lastUpdateId": first, "bids": [], "asks": []})
-        return _json(body)
+        return json_response(body)
 
     def _first_id(self, native: str, position: int) -> int:
         assert self.timeline is not None
@@ -237,7 +197,7 @@ class BinanceReplayServer:
         assert self.timeline is not None
         recorded = self.timeline.rest.get(EXCHANGE_INFO_PATH)
         if recorded:
-            return _json(recorded[0][2])
+            return json_response(recorded[0][2])
         symbols = [symbol_json(listing_for(s, self.timeline)) for s in self.timeline.symbols]
         body = {
             "timezone": "UTC",
@@ -246,13 +206,13 @@ class BinanceReplayServer:
             "exchangeFilters": [],
             "symbols": symbols,
         }
-        return _json(_encode(body))
+        return json_response(_encode(body))
 
     async def _time(self, request: web.Request) -> web.Response:
-        return _json(_encode({"serverTime": self._data_ms()}))
+        return json_response(_encode({"serverTime": self._data_ms()}))
 
     async def _ping(self, request: web.Request) -> web.Response:
-        return _json(b"{}")
+        return json_response(b"{}")
 
     def _data_ms(self) -> int:
         assert self.timeline is not None
@@ -297,11 +257,3 @@ def _reply(text: str) -> bytes:
         return rest_error(3, "Invalid JSON")
     request_id = request.get("id") if isinstance(request, dict) else None
     return _encode({"result": None, "id": request_id})
-
-
-def _json(body: bytes, status: int = 200) -> web.Response:
-    return web.Response(body=body, status=status, content_type="application/json")
-
-
-def _no_count(frames: int, size: int) -> None:
-    """The sim connection's sent-bytes hook; the replay counts per player instead."""

@@ -24,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -42,6 +40,7 @@ from desk.sim.coinbase.wire import (
     message,
     rfc3339_ns,
 )
+from desk.sim.replay.base import ReplayServerBase, no_count
 from desk.sim.replay.coinbase_frames import (
     HEARTBEATS,
     Books,
@@ -55,26 +54,18 @@ from desk.sim.replay.player import Player
 log = logging.getLogger(__name__)
 
 MAX_QUEUE = 20_000
-GOING_AWAY = 1001
 PRODUCTS_PATH = "/api/v3/brokerage/market/products"
 CHANNELS = ("level2", "market_trades", "ticker", "ticker_batch", "candles")
 HEARTBEAT_S = 1.0
 _decode = msgspec.json.Decoder().decode
 
 
-class CoinbaseReplayServer:
+class CoinbaseReplayServer(ReplayServerBase[CoinbaseTimeline, CoinbaseConnection]):
     """Serves one recording's Coinbase messages (see the module docstring)."""
 
     def __init__(self, config: ReplayConfig, timeline: CoinbaseTimeline | None = None) -> None:
-        self.config = config
-        self.timeline = timeline
+        super().__init__(config, timeline, "replay:coinbase:conn")
         self.books: Books | None = None
-        self.players: list[Player] = []
-        self.finished = asyncio.Event()
-        self.finished_listeners: list[Callable[[int], None]] = []
-        self._conn_ids = random.Random("replay:coinbase:conn")
-        self._runner: web.AppRunner | None = None
-        self._conns: set[CoinbaseConnection] = set()
         self._resume = 0  # where a connection that went away had got to
 
     async def start(self) -> dict[str, str]:
@@ -88,50 +79,24 @@ class CoinbaseReplayServer:
         app.router.add_get("/", self._ws)
         app.router.add_get(PRODUCTS_PATH, self._products)
         app.router.add_get("/api/v3/brokerage/time", self._time)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
+        await self.site.bind(app)
         log.info("coinbase replay of %s listening on %s", self.config.path, self.rest_url)
         return self.urls()
 
-    async def stop(self) -> None:
-        for player in self.players:
-            await player.stop()
-        for conn in list(self._conns):
-            conn.close_soon(GOING_AWAY, "replay stopping")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def port(self) -> int:
-        if self._runner is None or not self._runner.addresses:
-            raise RuntimeError("the replay server is not started")
-        return int(self._runner.addresses[0][1])
-
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.site.ws_url("/")
 
     def urls(self) -> dict[str, str]:
         return {"ws": self.ws_url, "rest": self.rest_url}
-
-    @property
-    def frames_sent(self) -> int:
-        return sum(p.sent for p in self.players)
 
     # ---- WebSocket ---------------------------------------------------------------------
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 16)
         await ws.prepare(request)
-        conn_id = f"{self._conn_ids.getrandbits(32):08x}"
-        conn = CoinbaseConnection(ws, request.transport, conn_id, "market", MAX_QUEUE, _no_count)
+        conn_id = self._next_conn_id()
+        conn = CoinbaseConnection(ws, request.transport, conn_id, "market", MAX_QUEUE, no_count)
         self._conns.add(conn)
         assert self.timeline is not None
         numbers = Renumber()
@@ -250,12 +215,6 @@ class CoinbaseReplayServer:
         i = min(max(position, self.timeline.start + 1), len(self.timeline)) - 1
         return rfc3339_ns(self.timeline.recv_ns[max(i, 0)])
 
-    def _player_finished(self, player: Player) -> None:
-        if all(p.finished for p in self.players):
-            self.finished.set()
-            for listener in self.finished_listeners:
-                listener(self.frames_sent)
-
     # ---- REST --------------------------------------------------------------------------
 
     async def _products(self, request: web.Request) -> web.Response:
@@ -288,7 +247,3 @@ def spec_for(product: str) -> ProductSpec:
         if spec.product_id == product:
             return spec
     return ProductSpec(product, "0.01", "0.00000001", "0.00000001", "1", 0.0)
-
-
-def _no_count(frames: int, size: int) -> None:
-    """The sim connection's sent-bytes hook; the replay counts per player instead."""

@@ -12,6 +12,9 @@ and in ``recv_ns`` order (``desk.sim.replay.player``). An instrument that is not
 recording is refused with ``60018``, as OKX refuses an unknown one; a channel that was not
 recorded is acked and stays silent. The same feed code that runs live therefore rebuilds the
 same books (checksums and ``seqId`` chains verified as live) from a recording.
+A client that reconnects goes on from where the last connection to that endpoint had got to,
+its ``books`` starting on a snapshot of the book there, as a live venue would: a feed's
+watchdog reconnect mid-replay neither replays the start again nor loses its books.
 
 REST: ``/api/v5/public/instruments`` answers with the recorded answer when there is one, else
 with the simulator's rules for the instruments it knows and rules read off the recorded prices
@@ -23,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -32,10 +33,12 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from desk.sim.instruments import DEFAULT_INSTRUMENTS, InstrumentSpec
+from desk.sim.loopback import json_response
 from desk.sim.okx.conn import Connection
 from desk.sim.okx.rest import instrument_json
 from desk.sim.okx.wire import ack, error, rest_error, rest_ok
 from desk.sim.okx.ws import PUBLIC_CHANNELS, RequestError, RequestHandler, wrong_channel
+from desk.sim.replay.base import ReplayServerBase, no_count
 from desk.sim.replay.books import BookIndex
 from desk.sim.replay.config import ReplayConfig
 from desk.sim.replay.player import Player
@@ -45,27 +48,19 @@ log = logging.getLogger(__name__)
 
 PUBLIC, BUSINESS = "public", "business"
 MAX_QUEUE = 20_000
-GOING_AWAY = 1001
 INSTRUMENTS_PATH = "/api/v5/public/instruments"
 BOOKS_PATH = "/api/v5/market/books"
 NS_PER_MS = 1_000_000
 
 
-class ReplayServer:
+class ReplayServer(ReplayServerBase[Timeline, Connection]):
     """Serves one recording (see the module docstring)."""
 
     def __init__(self, config: ReplayConfig, timeline: Timeline | None = None) -> None:
-        self.config = config
-        self.timeline = timeline
+        super().__init__(config, timeline, "replay:conn")
         self.books: BookIndex | None = None
-        self.players: list[Player] = []
-        self.finished = asyncio.Event()
-        self.finished_listeners: list[Callable[[int], None]] = []
         self._latest: dict[str, Player] = {}
-        self._conn_ids = random.Random("replay:conn")
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-        self._conns: set[Connection] = set()
+        self._resume: dict[str, int] = {}  # by endpoint: where the last connection got to
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -85,48 +80,19 @@ class ReplayServer:
         app.router.add_get(INSTRUMENTS_PATH, self._instruments)
         app.router.add_get(BOOKS_PATH, self._books)
         app.router.add_get("/api/v5/public/time", self._time)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await self._site.start()
+        await self.site.bind(app)
         log.info("replay of %s listening on %s", self.config.path, self.rest_url)
         return self.urls()
-
-    async def stop(self) -> None:
-        for player in self.players:
-            await player.stop()
-        for conn in list(self._conns):
-            conn.close_soon(GOING_AWAY, "replay stopping")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> ReplayServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- addresses ---------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        if self._runner is None or not self._runner.addresses:
-            raise RuntimeError("the replay server is not started")
-        return int(self._runner.addresses[0][1])
-
-    @property
     def ws_public_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws/v5/public"
+        return self.site.ws_url("/ws/v5/public")
 
     @property
     def ws_business_url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/ws/v5/business"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.site.ws_url("/ws/v5/business")
 
     def urls(self) -> dict[str, str]:
         return {
@@ -134,10 +100,6 @@ class ReplayServer:
             "ws_business": self.ws_business_url,
             "rest": self.rest_url,
         }
-
-    @property
-    def frames_sent(self) -> int:
-        return sum(p.sent for p in self.players)
 
     # ---- WebSockets --------------------------------------------------------------------
 
@@ -150,11 +112,13 @@ class ReplayServer:
     async def _serve(self, request: web.Request, endpoint: str) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 16)  # batched raw writes
         await ws.prepare(request)
-        conn_id = f"{self._conn_ids.getrandbits(32):08x}"
-        conn = Connection(ws, request.transport, conn_id, endpoint, MAX_QUEUE, _no_count)
+        conn = Connection(
+            ws, request.transport, self._next_conn_id(), endpoint, MAX_QUEUE, no_count
+        )
         self._conns.add(conn)
         assert self.timeline is not None
-        player = Player(conn, self.timeline, self.config.speed, self._player_finished)
+        start = self._resume.get(endpoint, 0)
+        player = Player(conn, self.timeline, self.config.speed, self._player_finished, start=start)
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
@@ -166,6 +130,7 @@ class ReplayServer:
         finally:
             self._conns.discard(conn)
             await player.stop()
+            self._resume[endpoint] = max(self._resume.get(endpoint, 0), player.position)
             if player in self.players and not player.finished:
                 self.players.remove(player)  # gone before the end: not waited for
             await conn.finished()
@@ -219,12 +184,6 @@ class ReplayServer:
             raise wrong_channel(channel, inst_id)
         return channel, inst_id
 
-    def _player_finished(self, player: Player) -> None:
-        if all(p.finished for p in self.players):
-            self.finished.set()
-            for listener in self.finished_listeners:
-                listener(self.frames_sent)
-
     # ---- REST --------------------------------------------------------------------------
 
     def _position_ns(self, symbol: str) -> tuple[Player | None, int | None]:
@@ -238,12 +197,12 @@ class ReplayServer:
         assert self.timeline is not None
         inst_type = request.query.get("instType", "")
         if not inst_type:
-            return _json(rest_error("50014", "Parameter instType can not be empty"), 400)
+            return json_response(rest_error("50014", "Parameter instType can not be empty"), 400)
         recorded = self.timeline.rest_answer(INSTRUMENTS_PATH, "", None)
         if recorded is not None:
-            return _json(recorded)
+            return json_response(recorded)
         if inst_type != "SPOT":
-            return _json(rest_ok([]))
+            return json_response(rest_ok([]))
         inst_id = request.query.get("instId", "")
         rows = [
             instrument_json(spec_for(symbol, self.timeline))
@@ -251,30 +210,30 @@ class ReplayServer:
             if inst_id in ("", symbol)
         ]
         if inst_id and not rows:
-            return _json(rest_error("51001", "Instrument ID does not exist"))
-        return _json(rest_ok(rows))
+            return json_response(rest_error("51001", "Instrument ID does not exist"))
+        return json_response(rest_ok(rows))
 
     async def _books(self, request: web.Request) -> web.Response:
         assert self.timeline is not None and self.books is not None
         inst_id = request.query.get("instId", "")
         if inst_id not in self.timeline.symbols:
-            return _json(rest_error("51001", "Instrument ID does not exist"))
+            return json_response(rest_error("51001", "Instrument ID does not exist"))
         raw = request.query.get("sz", "1")
         depth = int(raw) if raw.isdigit() and 1 <= int(raw) <= 400 else 1
         player, at_ns = self._position_ns(inst_id)
         book = self.books.book(inst_id, player.position, depth) if player else None
         if book is not None:
-            return _json(rest_ok([book]))
+            return json_response(rest_ok([book]))
         recorded = self.timeline.rest_answer(BOOKS_PATH, inst_id, at_ns)
         if recorded is not None:
-            return _json(recorded)
-        return _json(rest_ok([{"asks": [], "bids": [], "ts": "0", "seqId": -1}]))
+            return json_response(recorded)
+        return json_response(rest_ok([{"asks": [], "bids": [], "ts": "0", "seqId": -1}]))
 
     async def _time(self, request: web.Request) -> web.Response:
         assert self.timeline is not None
         positions = [p.position for p in self.players if p.position]
         i = min(max(positions, default=1), len(self.timeline)) - 1
-        return _json(rest_ok([{"ts": str(self.timeline.recv_ns[i] // NS_PER_MS)}]))
+        return json_response(rest_ok([{"ts": str(self.timeline.recv_ns[i] // NS_PER_MS)}]))
 
 
 def spec_for(symbol: str, timeline: Timeline) -> InstrumentSpec:
@@ -310,11 +269,3 @@ def _steps_seen(symbol: str, timeline: Timeline) -> tuple[str, str]:
 def _places(text: str) -> int:
     exponent = Decimal(text).normalize().as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
-
-
-def _json(body: bytes, status: int = 200) -> web.Response:
-    return web.Response(body=body, status=status, content_type="application/json")
-
-
-def _no_count(frames: int, size: int) -> None:
-    """The sim connection's sent-bytes hook; the replay counts per player instead."""
