@@ -61,7 +61,7 @@ async def test_every_route_streams_its_documented_messages(tmp_path: Path) -> No
         allowed("/ws/market/{symbol}", got)
         assert got[0].route == "/ws/market/BTC-USDT" and got[0].rate_hz == 20
         markets = of(Market, got)
-        assert {m.symbol for m in markets} == {"BTC-USDT"}
+        assert {(m.symbol, m.venue) for m in markets} == {("BTC-USDT", "okx")}
         book = next(m.book for m in reversed(markets) if m.book and m.book.bids and m.book.asks)
         assert len(book.bids) <= 5 and len(book.asks) <= 5
         assert book.bids[0].price < book.asks[0].price
@@ -113,7 +113,13 @@ async def test_every_route_streams_its_documented_messages(tmp_path: Path) -> No
         events = [e for m in of(SystemEvents, got) for e in m.events]
         assert ("gateway", "started") in {(e.source, e.kind) for e in events}
 
-        for route in ("/ws/market/DOGE-USDT", "/ws/bot/ghost/status", "/ws/portfolio/ghost"):
+        for route in (
+            "/ws/market/DOGE-USDT",
+            "/ws/market/BTC-USDT?venue=kraken",
+            "/ws/market/BTC-USDT?venue=binance",  # not enabled in this desk
+            "/ws/bot/ghost/status",
+            "/ws/portfolio/ghost",
+        ):
             with pytest.raises(InvalidStatus) as refused:
                 await websockets.connect(ws_url(engine, route))
             assert refused.value.response.status_code == 404
@@ -128,6 +134,40 @@ async def test_every_route_streams_its_documented_messages(tmp_path: Path) -> No
             assert await response.json() == msgspec.json.decode(
                 msgspec.json.encode(message_schema())
             )
+
+
+async def test_each_venue_has_its_own_market_stream(tmp_path: Path) -> None:
+    """With Binance beside OKX, ``?venue=binance`` streams Binance's book and trades only, and
+    the default stream keeps OKX's alone (both venues publish BTC-USDT on the same topic)."""
+    config = gateway_config(tmp_path / "desk.sqlite", {"market_hz": 20}, bots=False)
+    config = msgspec.structs.replace(
+        config,
+        exchanges=msgspec.structs.replace(
+            config.exchanges,
+            binance=msgspec.structs.replace(config.exchanges.binance, enabled=True),
+        ),
+    )
+    streams: dict[str, list[Market]] = {}
+    async with running(config) as engine:
+        for venue, query in (("binance", "?venue=binance&depth=5"), ("okx", "?depth=5")):
+            async with websockets.connect(ws_url(engine, f"/ws/market/BTC-USDT{query}")) as ws:
+                got = await receive_until(
+                    ws,
+                    lambda ms: (
+                        sum(len(m.trades) for m in of(Market, ms)) >= 3
+                        and any(m.book and m.book.bids for m in of(Market, ms))
+                    ),
+                    f"{venue} market messages with trades and a book",
+                )
+            streams[venue] = of(Market, got)
+    for venue, markets in streams.items():
+        assert {m.venue for m in markets} == {venue}
+    ids = {v: {t.trade_id for m in ms for t in m.trades} for v, ms in streams.items()}
+    assert ids["binance"] and ids["okx"] and not ids["binance"] & ids["okx"]
+    tops = {
+        v: next(m.book for m in reversed(ms) if m.book and m.book.bids) for v, ms in streams.items()
+    }
+    assert tops["binance"].bids[0].price != tops["okx"].bids[0].price  # two books, not one
 
 
 async def test_the_token_is_required_when_set(

@@ -30,7 +30,7 @@ class FakeViews:
         self.version = 0
         self.mid = 60000.0
 
-    def book(self, symbol: str, depth: int = 20) -> BookView:
+    def book(self, symbol: str, depth: int = 20, venue: str = "okx") -> BookView:
         return BookView(
             version=self.version,
             symbol=symbol,
@@ -127,3 +127,33 @@ async def test_a_new_client_starts_from_the_current_book() -> None:
     assert snapshot.book is not None and snapshot.book.seq_id == 7
     assert snapshot.trades == []
     stream.shut()
+
+
+async def test_a_stream_carries_its_own_venue_only() -> None:
+    """Every venue publishes BTC-USDT on the same topic: the Binance stream keeps Binance's
+    trades and ticker and reads Binance's book; the OKX stream never sees them."""
+    bus = Bus()
+    venues_read: list[str] = []
+
+    class VenueViews(FakeViews):
+        def book(self, symbol: str, depth: int = 20, venue: str = "okx") -> BookView:
+            venues_read.append(venue)
+            return super().book(symbol, depth, venue)
+
+    okx = MarketStream(SYMBOL, 5, 10.0, bus, VenueViews())
+    binance = MarketStream(SYMBOL, 5, 10.0, bus, VenueViews(), venue="binance")
+    okx.open()
+    binance.open()
+    try:
+        for n in range(6):
+            trade = _trade(n)
+            venue = "binance" if n % 3 == 0 else "okx"
+            bus.publish(topics.market_data(SYMBOL), msgspec.structs.replace(trade, venue=venue))
+        first_okx, first_binance = _decode(okx.flush()), _decode(binance.flush())
+        assert (first_okx.venue, first_binance.venue) == ("okx", "binance")
+        assert [t.trade_id for t in first_okx.trades] == ["1", "2", "4", "5"]
+        assert [t.trade_id for t in first_binance.trades] == ["0", "3"]
+        assert venues_read == ["okx", "binance"]
+    finally:
+        okx.shut()
+        binance.shut()

@@ -56,7 +56,9 @@ def test_a_message_round_trips_through_json() -> None:
         bid=60000.0, bid_size=1.0, ask=60001.0, ask_size=1.0, open_24h=math.nan,
         high_24h=61000.0, low_24h=59000.0, volume_24h=12.5, volume_quote_24h=750000.0,
     )  # fmt: skip
-    message = Market(ts=3, symbol="BTC-USDT", seq=4, trades=[_trade(trade)], ticker=_ticker(ticker))
+    message = Market(
+        ts=3, symbol="BTC-USDT", venue="okx", seq=4, trades=[_trade(trade)], ticker=_ticker(ticker)
+    )
     back = msgspec.json.decode(encode(message), type=AnyMessage)
     assert back == msgspec.structs.replace(
         message, ticker=msgspec.structs.replace(message.ticker, open_24h=None)

@@ -1,8 +1,11 @@
-"""``/ws/market/{symbol}``: one symbol's book top-N, trades and ticker, at most ``market_hz``.
+"""``/ws/market/{symbol}?venue=V``: one venue's book top-N, trades and ticker of one symbol,
+at most ``market_hz`` a second (``venue`` defaults to the primary venue, OKX).
 
 While the stream has clients it subscribes to ``market_data:{symbol}`` on the bus with a
-handler that only appends the Trade (or keeps the latest Ticker): the engine's hot path pays a
-type check and an append, never an encode or a socket write. Every ``1/market_hz`` seconds
+handler that only appends the venue's Trade (or keeps its latest Ticker): the engine's hot
+path pays a type check, a venue check and an append, never an encode or a socket write. Every
+venue publishes a symbol's market on the same topic, so the venue is what keeps one venue's
+trades out of another's stream. Every ``1/market_hz`` seconds
 one message is built with the book read from the views (latest wins), every trade since the
 previous message (none is lost between messages) and the ticker if it changed; it is encoded
 once and offered to every client.
@@ -14,6 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from desk.bridge.venue_views import PRIMARY_VENUE
 from desk.bridge.views import BookView
 from desk.core import topics
 from desk.core.bus import Bus
@@ -32,13 +36,22 @@ from desk.gateway.source import DeskViews
 
 
 class MarketStream(PollingStream):
-    """The market of one symbol at one book depth, conflated to ``hz`` messages a second."""
+    """One venue's market of one symbol at one book depth, ``hz`` messages a second."""
 
     route = "/ws/market/{symbol}"
 
-    def __init__(self, symbol: str, depth: int, hz: float, bus: Bus, views: DeskViews) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        depth: int,
+        hz: float,
+        bus: Bus,
+        views: DeskViews,
+        venue: str = PRIMARY_VENUE,
+    ) -> None:
         super().__init__(1.0 / hz)
         self.symbol = symbol
+        self.venue = venue
         self.depth = depth
         self.seq = 0
         self._bus = bus
@@ -54,8 +67,9 @@ class MarketStream(PollingStream):
     def _on_event(self, event: Any) -> None:
         kind = type(event)
         if kind is Trade:
-            self._trades.append(event)
-        elif kind is Ticker:
+            if event.venue == self.venue:
+                self._trades.append(event)
+        elif kind is Ticker and event.venue == self.venue:
             self._ticker = event
 
     def open(self) -> None:
@@ -79,7 +93,7 @@ class MarketStream(PollingStream):
     def flush(self) -> bytes | None:
         """The message of everything since the previous one (None when nothing changed)."""
         trades, self._trades = self._trades, []
-        book = self._views.book(self.symbol, self.depth)
+        book = self._views.book(self.symbol, self.depth, self.venue)
         key = (book.version, book.stale)
         top = _book_top(book) if key != self._book_key else None
         self._book_key = key
@@ -92,6 +106,7 @@ class MarketStream(PollingStream):
             Market(
                 ts=time.time_ns(),
                 symbol=self.symbol,
+                venue=self.venue,
                 seq=self.seq,
                 book=top,
                 trades=[_trade(t) for t in trades],
@@ -101,13 +116,14 @@ class MarketStream(PollingStream):
 
     def snapshot(self) -> Iterable[bytes]:
         """A new client's first market message: the book and ticker as they are now."""
-        book = self._views.book(self.symbol, self.depth)
+        book = self._views.book(self.symbol, self.depth, self.venue)
         ticker = self._ticker
         return (
             encode(
                 Market(
                     ts=time.time_ns(),
                     symbol=self.symbol,
+                    venue=self.venue,
                     seq=self.seq,
                     book=_book_top(book),
                     ticker=None if ticker is None else _ticker(ticker),

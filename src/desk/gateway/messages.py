@@ -92,7 +92,8 @@ class MarketTicker(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Market(Message, frozen=True, kw_only=True, tag="market"):
-    """One symbol's market since the previous message, at most ``market_hz`` a second.
+    """One venue's market of one symbol since the previous message, at most ``market_hz`` a
+    second (``?venue=`` chooses the venue; OKX by default).
 
     ``book``: the latest top-N if it changed since the previous message, else null (keep the
     last one; latest wins). ``trades``: every trade since the previous message, oldest first
@@ -101,7 +102,8 @@ class Market(Message, frozen=True, kw_only=True, tag="market"):
     """
 
     symbol: str
-    seq: Annotated[int, doc("This symbol's message count; +1 per message")]
+    venue: Annotated[str, doc("The venue all of this message is from (okx, binance, coinbase)")]
+    seq: Annotated[int, doc("This symbol's message count on this venue; +1 per message")]
     book: Annotated[BookTop | None, doc("The latest top-N; null if unchanged")] = None
     trades: Annotated[
         list[MarketTrade], doc("Every trade since the previous message, oldest first")

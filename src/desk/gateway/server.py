@@ -2,7 +2,8 @@
 
 Routes (all GET; with a token set, each needs ``Authorization: Bearer <token>``):
 
-* ``/ws/market/{symbol}[?depth=N]`` - book top-N, trades and ticker (:mod:`.market`);
+* ``/ws/market/{symbol}[?depth=N&venue=V]`` - one venue's book top-N, trades and ticker
+  (:mod:`.market`; OKX unless ``venue`` names another);
 * ``/ws/bot/{bot_id}/status`` - a bot's state and its signals with their fate (:mod:`.bot`);
 * ``/ws/portfolio/{bot_id}``, ``/ws/portfolio/all`` - positions, orders, fills, PnL;
 * ``/ws/system`` - system events and health (:mod:`.system`);
@@ -11,7 +12,7 @@ Routes (all GET; with a token set, each needs ``Authorization: Bearer <token>``)
 
 Every WebSocket starts with a ``hello`` message. The routes only read: what a client sends is
 ignored. Close codes: 4008 the client fell behind (``gateway.client_queue`` messages waiting),
-1001 the gateway is stopping. HTTP 401 without the right token, 404 for an unknown symbol or
+1001 the gateway is stopping. HTTP 401 without the right token, 404 for an unknown venue, symbol or
 bot, 400 for a bad ``depth``, 503 past ``gateway.max_clients``.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from desk.bridge.venue_views import PRIMARY_VENUE
 from desk.core.orders import MANUAL_ACCOUNT
 from desk.gateway.auth import GatewayRefused, authorized, bind_problem, load_token
 from desk.gateway.bot import BotStream
@@ -174,8 +176,15 @@ class Gateway:
 
     async def _market(self, request: web.Request) -> web.StreamResponse:
         symbol = request.match_info["symbol"]
-        if symbol not in self.views.symbols:
-            return self._not_found(f"unknown symbol {symbol!r} ({', '.join(self.views.symbols)})")
+        venue = request.query.get("venue", PRIMARY_VENUE)
+        feeds = self.source.feeds
+        venues = feeds.venues() if feeds is not None else [PRIMARY_VENUE]
+        if venue not in venues:
+            return self._not_found(f"unknown venue {venue!r} ({', '.join(venues)})")
+        symbols = feeds.symbols(venue) if feeds is not None else self.views.symbols
+        if symbol not in symbols:
+            listed = ", ".join(symbols)
+            return self._not_found(f"unknown symbol {symbol!r} on {venue} ({listed})")
         try:
             depth = int(request.query.get("depth", self.config.book_depth))
         except ValueError:
@@ -188,8 +197,8 @@ class Gateway:
         hz = self.config.market_hz
         return await self._serve(
             request,
-            ("market", symbol, str(depth)),
-            lambda: MarketStream(symbol, depth, hz, self.source.bus, self.views),
+            ("market", venue, symbol, str(depth)),
+            lambda: MarketStream(symbol, depth, hz, self.source.bus, self.views, venue),
             hz,
         )
 
