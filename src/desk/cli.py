@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--steps-per-second", type=float, default=200.0, help="market steps per second"
     )
+    sim.add_argument(
+        "--history-hours",
+        type=_history_hours,
+        default=24.0,
+        help="hours of candles and trades served as history at start, 0 to 96 (default 24)",
+    )
 
     from desk.backtest.command import add_backtest_arguments, add_sweep_arguments
 
@@ -125,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this role (repeatable): engine, feed, bots, executor, ui, viewer",
     )
     return parser
+
+
+def _history_hours(text: str) -> float:
+    """``--history-hours``: a number of hours from 0 to 96 (the simulator's bound)."""
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: {text!r}") from None
+    if not 0 <= hours <= 96:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 96 hours, got {text}")
+    return hours
 
 
 TRAIN_EPILOG = """\
@@ -337,6 +354,7 @@ def _run_sim_server(args: argparse.Namespace) -> int:
         checksum=not args.no_checksum,
         steps_per_second=args.steps_per_second,
         firehose=args.firehose,
+        history_hours=args.history_hours,
     )
 
     async def run() -> None:

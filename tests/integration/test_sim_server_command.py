@@ -16,9 +16,9 @@ from websockets.asyncio.client import connect
 DESK = str(Path(sys.executable).parent / "desk")
 
 
-def _start() -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
-        [DESK, "sim-server", "--port", "0", "--seed", "5"],
+        [DESK, "sim-server", "--port", "0", "--seed", "5", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -74,3 +74,20 @@ def _is_json(frame: str | bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+async def test_history_hours_sets_how_much_history_a_client_finds_at_start() -> None:
+    """A client back-filling a chart finds ``--history-hours`` of 1m candles (here 2 h: 120
+    closed bars and the one in progress), not the default day's."""
+    proc, urls = _start("--history-hours", "2", "--venues", "okx")
+    try:
+        url = f"{urls['REST']}/api/v5/market/candles?instId=BTC-USDT&bar=1m&limit=300"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            rows = (await response.json())["data"]
+        assert 120 <= len(rows) <= 122
+        stamps = [int(r[0]) for r in rows]
+        assert stamps == sorted(stamps, reverse=True)  # newest first, as OKX answers
+        assert stamps[0] - stamps[-1] == (len(rows) - 1) * 60_000
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
