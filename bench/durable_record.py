@@ -2,13 +2,20 @@
 
 Each option records N order rows one at a time (each must be durable before the next "send"):
 
-* journal: one ``os.write`` to the order journal (storage/journal.py; survives kill -9);
-* journal + fdatasync: the same with a disk flush per row (survives a power loss too);
+* journal: the row copied into the memory-mapped order journal (storage/journal.py; no system
+  call; survives kill -9);
+* journal + fsync: the same with an ``msync`` of the row per order (survives a power loss too);
+* os.write (reference): one ``os.write`` of the same bytes to an append-only file, what the
+  journal did before it was mapped (survives kill -9 too, a system call per order);
 * sqlite sync insert: a blocking INSERT + COMMIT per row on a second WAL connection with
   ``synchronous=NORMAL`` (survives kill -9; on the event loop it would block it, and it
   contends for the write lock with the write-behind writer);
 * write-behind wait: the row queued on the real store, then ``wait_committed`` for it (what
   the OMS did before the journal: a batch commit through aiosqlite's thread per wait).
+
+A system call also lets go of the GIL: with the write-behind writer's thread busy, the order
+path may then wait until that thread hands it back (bench/tick_to_order.py shows that part);
+a copy into the mapping never lets go of it.
 
 Figures only; nothing is asserted.
 
@@ -19,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+
+import msgspec
 
 from desk.core.enums import Side
 from desk.core.orders import Order, OrderStatus, OrderType
@@ -57,6 +67,19 @@ def journal(tmp: Path, n: int, fsync: bool) -> list[float]:
         j.append(row, i + 1)
         out.append((time.perf_counter_ns() - t0) / 1000)
     j.close()
+    return out
+
+
+def plain_write(tmp: Path, n: int) -> list[float]:
+    fd = os.open(tmp / "plain.journal", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    encode = msgspec.json.Encoder().encode
+    out = []
+    for i in range(n):
+        row = _order_row(order(i), False, Decimal(0), i)
+        t0 = time.perf_counter_ns()
+        os.write(fd, encode(row) + b"\n")
+        out.append((time.perf_counter_ns() - t0) / 1000)
+    os.close(fd)
     return out
 
 
@@ -97,14 +120,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         runs = {
-            "journal (os.write; survives kill -9)": journal(tmp, args.n, False),
-            "journal + fdatasync (power loss too)": journal(tmp, max(args.n // 10, 50), True),
+            "journal (mapped copy; survives kill -9)": journal(tmp, args.n, False),
+            "journal + fsync (power loss too)": journal(tmp, max(args.n // 10, 50), True),
+            "os.write of the row (reference)": plain_write(tmp, args.n),
             "sqlite sync INSERT+COMMIT, WAL NORMAL": sqlite_sync(tmp, args.n),
             "write-behind queue + wait_committed": asyncio.run(write_behind(tmp, args.n)),
         }
     print("one order row made durable, microseconds per order:")
     for label, values in runs.items():
-        print(f"  {label:38s}: p50 {pct(values, 0.5):8.1f}  p99 {pct(values, 0.99):8.1f}")
+        print(f"  {label:39s}: p50 {pct(values, 0.5):8.1f}  p99 {pct(values, 0.99):8.1f}")
 
 
 if __name__ == "__main__":

@@ -17,10 +17,16 @@ The same again with the Trade event published straight on the bus ("minus decode
 msgspec decode of the frame alone as the reference. The venue answers at once (accepted +
 filled), like a paper venue.
 
+Each tick-to-order run is made twice: under CPython's default collector schedule, and under
+the garbage-collector policy that ``desk`` and ``desk engine`` run with (engine/gc_policy.py:
+start-up objects frozen, collections from a 10 Hz timer between turns of the loop, CPython's
+own only past 100k new objects). The machine's own noise, measured in the same run, is the
+reference for the tails: the same loop (one turn of the event loop per frame) doing a fixed
+amount of plain Python work about as long as a frame's, its p50 and p99.
+
 Orders/s: manual limit orders through ``OrderManager.submit`` (risk + record + publish), then
 the same until every order reached the venue and SQLite has committed, next to ``risk.check``
-alone; then both again under the ``desk`` App's garbage-collector policy (start-up objects
-frozen, automatic collection only past 100k new objects): the OMS keeps every order it sends
+alone; then both again under that garbage-collector policy: the OMS keeps every order it sends
 (up to ``execution.history``), and CPython's default policy rescans that growing heap.
 Figures only; nothing is asserted.
 
@@ -31,14 +37,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import contextlib
 import json
 import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -48,6 +54,7 @@ from desk.core.clock import LiveClock
 from desk.core.enums import Side
 from desk.core.events import Candle, Trade
 from desk.core.orders import Liquidity, OrderRequest, OrderType
+from desk.engine.gc_policy import POLICY, collect_every
 from desk.execution.bot_orders import OmsSink
 from desk.execution.oms import OrderManager
 from desk.execution.portfolio import Portfolio
@@ -79,6 +86,7 @@ class InstantVenue:
     def __init__(self) -> None:
         self.handler: Callable[[VenueReport], None] | None = None
         self.got: dict[str, int] = {}
+        self.got_cpu: dict[str, int] = {}  # the thread's CPU clock then
         self.arrived = asyncio.Event()
         self._trade = 0
 
@@ -91,6 +99,7 @@ class InstantVenue:
 
     async def submit(self, request: OrderRequest) -> None:
         self.got[request.client_order_id] = time.perf_counter_ns()
+        self.got_cpu[request.client_order_id] = time.thread_time_ns()
         self.arrived.set()
         self._trade += 1
         cid, vid, now = request.client_order_id, f"v{self._trade}", time.time_ns()
@@ -118,7 +127,6 @@ class InstantVenue:
 
 
 JOURNAL = True
-APP_GC_THRESHOLD = 100_000  # desk.app.GC_SAFETY_NET (not imported: it would load Textual)
 
 
 async def build(db: Path) -> tuple[Bus, SqliteStore, OrderManager, InstantVenue, RiskEngine]:
@@ -167,12 +175,41 @@ def frames(count: int) -> list[bytes]:
     return out
 
 
+def start_policy(on: bool) -> asyncio.Task[None] | None:
+    """The engine's collector policy from now on (as ``Engine.run``: once the parts are built)."""
+    if not on:
+        return None
+    POLICY.start()
+    return asyncio.get_running_loop().create_task(collect_every())
+
+
+async def stop_policy(collector: asyncio.Task[None] | None) -> None:
+    if collector is None:
+        return
+    collector.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await collector
+    POLICY.stop()
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def tick_to_order(count: int, decode: bool) -> tuple[list[float], list[float]]:
+class Timings(NamedTuple):
+    """Microseconds per order, from the frame: wall clock, and the CPU time of the thread
+    (what the desk itself spent, without the time the machine gave to other processes)."""
+
+    submit: list[float]
+    venue: list[float]
+    submit_cpu: list[float]
+    venue_cpu: list[float]
+
+
+async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Timings:
+    """``gc_policy``: under the engine's collector policy (started once the parts are built,
+    as ``Engine.run`` does, with its 10 Hz collection timer)."""
     with tempfile.TemporaryDirectory() as tmp:
         bus, store, oms, venue, _ = await build(Path(tmp) / "t.sqlite")
         clock = LiveClock()
@@ -196,17 +233,20 @@ async def tick_to_order(count: int, decode: bool) -> tuple[list[float], list[flo
                       size=0.01, params={"fast": 1, "slow": 2})
         )  # fmt: skip
         bots.start_bot("fast")
-        started: dict[str, int] = {}
+        collector = start_policy(gc_policy)
+        started: dict[str, tuple[int, int]] = {}
         to_submit: list[float] = []
+        to_submit_cpu: list[float] = []
         original = oms.submit
-        t0 = 0
+        t0 = c0 = 0
 
         def timed_submit(request: OrderRequest) -> Any:
             order = original(request)
             if order.status.terminal:
                 raise RuntimeError(f"order refused: {order.reason}")
             to_submit.append((time.perf_counter_ns() - t0) / 1000)
-            started[order.client_order_id] = t0
+            to_submit_cpu.append((time.thread_time_ns() - c0) / 1000)
+            started[order.client_order_id] = (t0, c0)
             return order
 
         oms.submit = timed_submit  # type: ignore[method-assign]
@@ -217,6 +257,7 @@ async def tick_to_order(count: int, decode: bool) -> tuple[list[float], list[flo
             venue.arrived.clear()
             before = len(to_submit)
             if decode:
+                c0 = time.thread_time_ns()
                 t0 = time.perf_counter_ns()
                 handle(frame, (1_700_000_000_000 + i * 1000 + 1) * 1_000_000)  # its own clock
             else:
@@ -225,21 +266,25 @@ async def tick_to_order(count: int, decode: bool) -> tuple[list[float], list[flo
                     venue="okx", symbol=SYMBOL, trade_id=str(1000 + i),
                     price=60010.0 if i % 2 else 60000.0, size=0.01, side=Side.BUY,
                 )  # fmt: skip
+                c0 = time.thread_time_ns()
                 t0 = time.perf_counter_ns()
                 publish(topic, trade)
             if len(to_submit) > before:
                 await asyncio.wait_for(venue.arrived.wait(), 10)
-        to_venue = [(venue.got[c] - t) / 1000 for c, t in started.items() if c in venue.got]
+        arrived = [(c, t) for c, t in started.items() if c in venue.got]
+        to_venue = [(venue.got[c] - t) / 1000 for c, (t, _) in arrived]
+        to_venue_cpu = [(venue.got_cpu[c] - cpu) / 1000 for c, (_, cpu) in arrived]
+        await stop_policy(collector)
         await oms.stop()
         await store.close()
-        return to_submit[5:], to_venue[5:]  # the first orders pay for warm-up
+        # the first orders pay for warm-up
+        return Timings(to_submit[5:], to_venue[5:], to_submit_cpu[5:], to_venue_cpu[5:])
 
 
-async def orders_per_second(count: int, app_gc: bool = False) -> tuple[float, float, float]:
-    """``app_gc``: under the collector policy of the ``desk`` App (app.py's FrameCollector:
-    start-up objects frozen, the automatic collection only past 100k new objects; the App
-    collects between frames, which this loop has none of)."""
-    saved = gc.get_threshold()
+async def orders_per_second(count: int, gc_policy: bool = False) -> tuple[float, float, float]:
+    """``gc_policy``: under the engine's collector policy (its timer collects between turns of
+    the loop: while the orders are being acknowledged and committed; the submit loop itself
+    never yields, so there only CPython's safety net past 100k new objects can collect)."""
     with tempfile.TemporaryDirectory() as tmp:
         _, store, oms, venue, risk = await build(Path(tmp) / "o.sqlite")
         requests = [
@@ -253,10 +298,7 @@ async def orders_per_second(count: int, app_gc: bool = False) -> tuple[float, fl
         for r in requests[: count // 10]:
             risk.preview(r)
         check_rate = (count // 10) / (time.perf_counter() - start)
-        if app_gc:
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(APP_GC_THRESHOLD, *saved[1:])
+        collector = start_policy(gc_policy)
         start = time.perf_counter()
         for r in requests:
             oms.submit(r)
@@ -265,11 +307,47 @@ async def orders_per_second(count: int, app_gc: bool = False) -> tuple[float, fl
             await asyncio.sleep(0.001)
         await store.flush()
         end_to_end = count / (time.perf_counter() - start)
-        gc.set_threshold(*saved)
-        gc.unfreeze()
+        await stop_policy(collector)
         await oms.stop()
         await store.close()
         return check_rate, submit_rate, end_to_end
+
+
+async def noise_floor(count: int, work_us: float) -> tuple[list[float], list[float]]:
+    """The machine's own tail: ``count`` rounds of plain Python work of about ``work_us``
+    each, one turn of the event loop apart (as the frames are): wall and CPU microseconds."""
+
+    def work(n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += i * i
+        return total
+
+    n = 1000
+    while True:  # calibrate: n iterations take about work_us
+        started = time.perf_counter_ns()
+        work(n)
+        took = (time.perf_counter_ns() - started) / 1000
+        if took >= work_us / 2:
+            n = max(1, int(n * work_us / took))
+            break
+        n *= 2
+    wall, cpu = [], []
+    for _ in range(count):
+        await asyncio.sleep(0)
+        cpu_started = time.thread_time_ns()
+        started = time.perf_counter_ns()
+        work(n)
+        wall.append((time.perf_counter_ns() - started) / 1000)
+        cpu.append((time.thread_time_ns() - cpu_started) / 1000)
+    return wall, cpu
+
+
+def report(label: str, wall: list[float], cpu: list[float]) -> str:
+    return (
+        f"  {label}: p50 {pct(wall, 0.5):7.1f}  p99 {pct(wall, 0.99):7.1f}"
+        f"  | CPU p50 {pct(cpu, 0.5):6.1f}  p99 {pct(cpu, 0.99):7.1f}"
+    )
 
 
 def main() -> None:
@@ -289,23 +367,27 @@ def main() -> None:
         msgspec.json.decode(sample)
     decode_us = (time.perf_counter_ns() - start) / n / 1000
 
-    for decode in (True, False):
-        submit, venue = asyncio.run(tick_to_order(args.frames, decode))
+    frame_p50 = 0.0
+    for decode, policy in ((True, False), (True, True), (False, True)):
+        run = asyncio.run(tick_to_order(args.frames, decode, policy))
+        frame_p50 = frame_p50 or pct(run.submit, 0.5)
         label = "frame received" if decode else "Trade on the bus (minus decode)"
-        print(f"{label} -> order, {len(submit)} orders, microseconds:")
-        print(f"  risk-checked order (OMS submit returned): p50 {pct(submit, 0.5):7.1f}"
-              f"  p99 {pct(submit, 0.99):7.1f}")  # fmt: skip
-        print(f"  handed to the venue client ({durable}): p50 {pct(venue, 0.5):7.1f}"
-              f"  p99 {pct(venue, 0.99):7.1f}")  # fmt: skip
+        gc_label = "the engine's GC policy" if policy else "CPython's default GC"
+        print(f"{label} -> order, {gc_label}, {len(run.submit)} orders, microseconds:")
+        print(report("risk-checked order (OMS submit returned)", run.submit, run.submit_cpu))
+        print(report(f"handed to the venue client ({durable})", run.venue, run.venue_cpu))
     print(f"reference: msgspec decode of the trades frame alone: {decode_us:.2f} us")
+    wall, cpu = asyncio.run(noise_floor(args.frames, frame_p50))
+    print(f"reference, the machine's noise: {frame_p50:.0f} us of plain Python work a loop turn")
+    print(report("apart (as the frames), the same work each time        ", wall, cpu))
 
     check_rate, submit_rate, end_to_end = asyncio.run(orders_per_second(args.orders))
     print(f"orders/s over {args.orders:,} limit orders:")
     print(f"  reference, risk check alone      : {check_rate:>10,.0f}/s")
     print(f"  OMS submit (risk+record+publish) : {submit_rate:>10,.0f}/s")
     print(f"  until at the venue + SQLite commit: {end_to_end:>9,.0f}/s")
-    _, submit_rate, end_to_end = asyncio.run(orders_per_second(args.orders, app_gc=True))
-    print("  the same under the desk App's garbage-collector policy:")
+    _, submit_rate, end_to_end = asyncio.run(orders_per_second(args.orders, gc_policy=True))
+    print("  the same under the engine's garbage-collector policy:")
     print(f"  OMS submit (risk+record+publish) : {submit_rate:>10,.0f}/s")
     print(f"  until at the venue + SQLite commit: {end_to_end:>9,.0f}/s")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from desk.core.enums import Side
 from desk.core.orders import Order, OrderStatus, OrderType
 from desk.storage.config import StorageConfig
-from desk.storage.journal import JournalBusy, OrderJournal
+from desk.storage.journal import JournalBusy, JournalError, OrderJournal
 from desk.storage.sqlite import SqliteStore
 
 ORDERS = 25
@@ -180,8 +180,9 @@ def test_the_files_stay_small_while_orders_keep_coming(tmp_path: Path) -> None:
     journal.settled(enqueued)
     assert largest <= 40
     assert journal.rows == 0
-    assert all(path.stat().st_size == 0 for path in journal.paths)
+    assert all(OrderJournal._contents(path) == b"" for path in journal.paths)  # rows zeroed
     journal.close()
+    assert all(path.stat().st_size == 0 for path in journal.paths)  # and the reserve given back
 
 
 def test_one_process_owns_the_journal(tmp_path: Path) -> None:
@@ -220,3 +221,61 @@ def test_fsync_journal_survives_like_the_plain_one(tmp_path: Path) -> None:
     reopened = OrderJournal(tmp_path / "desk.sqlite")
     assert reopened.open() == [("x", 1)]
     reopened.close()
+
+
+def test_a_row_after_a_torn_one_of_a_previous_run_is_kept(tmp_path: Path) -> None:
+    journal = OrderJournal(tmp_path / "desk.sqlite")
+    journal.paths[0].write_bytes(b'["a",1]\n["b",')
+    assert journal.open() == [("a", 1)]
+    journal.append(("c", 3), 1)
+    journal.close()
+    again = OrderJournal(tmp_path / "desk.sqlite")
+    assert again.open() == [("a", 1), ("c", 3)]
+    assert again.torn == 1
+    again.close()
+
+
+def test_a_full_file_grows_and_keeps_every_row(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("desk.storage.journal.INITIAL_BYTES", 64)
+    journal = OrderJournal(tmp_path / "desk.sqlite")
+    journal.open()
+    rows = [("order", i, "x" * 20) for i in range(50)]
+    for i, row in enumerate(rows, 1):
+        journal.append(row, i)
+    assert journal.paths[0].stat().st_size >= sum(len(repr(r)) for r in rows)
+    journal.close()  # uncommitted rows stay, the unused reserve does not
+    assert journal.paths[0].read_bytes().count(b"\n") == len(rows)
+    again = OrderJournal(tmp_path / "desk.sqlite")
+    assert again.open() == [tuple(r) for r in rows]
+    again.close()
+
+
+def test_a_full_disk_refuses_the_row_before_anything_is_written(
+    tmp_path: Path, monkeypatch
+) -> None:
+    journal = OrderJournal(tmp_path / "desk.sqlite")
+    journal.open()
+
+    def no_space(fd: int, offset: int, length: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("desk.storage.journal.os.posix_fallocate", no_space)
+    try:
+        journal.append(("x", 1), 1)
+        raise AssertionError("a row was taken without room for it")
+    except JournalError:
+        pass
+    assert journal.rows == 0 and journal.appended == 0
+    journal.close()
+    assert OrderJournal(tmp_path / "desk.sqlite").open() == []
+
+
+def test_a_row_is_in_the_file_as_soon_as_append_returns(tmp_path: Path) -> None:
+    """What another process (or one reading after a kill -9) sees: no write call, no close."""
+    journal = OrderJournal(tmp_path / "desk.sqlite")
+    journal.open()
+    journal.append(("x", 1), 1)
+    assert OrderJournal._contents(journal.paths[0]) == b'["x",1]\n'
+    journal.settled(1)  # committed: emptied in place
+    assert OrderJournal._contents(journal.paths[0]) == b""
+    journal.close()

@@ -1,5 +1,9 @@
 """Orders, fills and positions: the execution vocabulary every part of desk shares.
 
+The OMS keeps every order it handles (and risk reads them on every order), so orders, requests
+and fills are not tracked by the cyclic garbage collector (``gc=False``: their fields are plain
+values and can hold no reference cycle); a collection never rescans them.
+
 Quantities and prices that money depends on are ``decimal.Decimal`` (exact; msgspec encodes them
 as strings), never floats: a position summed over thousands of fills must not drift. Times are
 integer ns since the epoch.
@@ -68,7 +72,7 @@ class Liquidity(StrEnum):
     TAKER = "taker"
 
 
-class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
+class OrderRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What a bot or an operator asks for, before risk and the OMS have seen it.
 
     ``price`` is None for MARKET orders and required otherwise. ``client_order_id`` is empty
@@ -87,7 +91,7 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     venue: str = "okx"
 
 
-class Order(Event, frozen=True, kw_only=True):
+class Order(Event, frozen=True, kw_only=True, gc=False):
     """An order's state at one instant; published on ``trade_updates:{bot_id}`` on each change.
 
     ``filled`` and ``avg_price`` are cumulative; ``fee`` is the total charged so far in
@@ -117,7 +121,7 @@ class Order(Event, frozen=True, kw_only=True):
         return self.size - self.filled
 
 
-class Fill(Event, frozen=True, kw_only=True):
+class Fill(Event, frozen=True, kw_only=True, gc=False):
     """One execution of one order; applied to positions exactly once (key: venue, trade_id).
 
     ``fee`` is positive when charged, negative for a rebate, in ``fee_ccy``.

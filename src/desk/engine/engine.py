@@ -25,6 +25,7 @@ from desk.engine.backfill import backfill_candles
 from desk.engine.bot_board import BotBoard
 from desk.engine.commands import CommandHandler
 from desk.engine.cross_venue_board import board_for
+from desk.engine.gc_policy import POLICY, collect_every
 from desk.engine.health import LoopLagMonitor, ProcessProbe
 from desk.engine.indicator_board import IndicatorBoard
 from desk.engine.instruments import InstrumentRegistry
@@ -427,10 +428,28 @@ class Engine:
         if self.venue_replays is not None:
             await self.venue_replays.stop()
 
-    async def run(self, duration: float | None = None, stop: asyncio.Event | None = None) -> None:
-        """Start, run until ``duration`` passes or ``stop`` is set, then stop cleanly."""
+    async def run(
+        self,
+        duration: float | None = None,
+        stop: asyncio.Event | None = None,
+        *,
+        gc_policy: bool = True,
+    ) -> None:
+        """Start, run until ``duration`` passes or ``stop`` is set, then stop cleanly.
+
+        ``gc_policy``: once started, the engine takes the garbage collector's schedule over as
+        the App does (engine/gc_policy.py: start-up objects frozen, collections from a 10 Hz
+        timer between turns of the loop instead of every 700 new objects, wherever they fall).
+        The App runs the engine through start/stop and collects after its frames instead.
+        """
         stop = stop or asyncio.Event()
         await self.start()
+        collector: asyncio.Task[None] | None = None
+        if gc_policy:
+            POLICY.start()
+            collector = asyncio.get_running_loop().create_task(
+                collect_every(), name="desk-gc-policy"
+            )
         try:
             if duration is None:
                 await stop.wait()
@@ -440,7 +459,15 @@ class Engine:
                 except TimeoutError:
                     pass
         finally:
-            await self.stop()
+            if collector is not None:
+                collector.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collector
+            try:
+                await self.stop()
+            finally:
+                if gc_policy:
+                    POLICY.stop()
 
 
 _trade_feeder = trade_feeder  # its name before venues

@@ -107,6 +107,8 @@ class OrderManager(Reconciler):
         self._done = DoneOrders(history)
         self._fills: deque[Fill] = deque(maxlen=recent_fills)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._discard = self._tasks.discard
+        self._on_change = self._order_changed
         self._started = False
         self._reconciled = False
         self._unexplained = False
@@ -173,10 +175,7 @@ class OrderManager(Reconciler):
                 older_orders[fill.client_order_id] = fill.venue_order_id
                 continue
             self._seen_fills.add(key)
-            if tracked.fill_keys is None:
-                tracked.fill_keys = [key]
-            else:
-                tracked.fill_keys.append(key)
+            tracked.fill_keys = (*(tracked.fill_keys or ()), key)
         for client_order_id, venue_order_id in older_orders.items():
             self._done.forget(client_order_id, venue_order_id)
         if older and self.portfolio is not None:
@@ -215,8 +214,10 @@ class OrderManager(Reconciler):
                 "invalid: client order id already used by a done order",
             )
         if not request.client_order_id:
-            request = msgspec.structs.replace(request, client_order_id=self._new_id())
-        if request.venue != self.venue_name:
+            request = msgspec.structs.replace(
+                request, client_order_id=self._new_id(), venue=self.venue_name
+            )
+        elif request.venue != self.venue_name:
             request = msgspec.structs.replace(request, venue=self.venue_name)
         reason = validate(request)
         if reason:
@@ -247,6 +248,8 @@ class OrderManager(Reconciler):
             return f"risk: check failed: {exc}"
         if isinstance(verdict, str):
             return verdict if verdict.startswith("risk:") else f"risk: {verdict}"
+        if verdict is request:
+            return request  # passed as it came (validated already)
         if not verdict.client_order_id:
             verdict = msgspec.structs.replace(verdict, client_order_id=request.client_order_id)
         changed = [

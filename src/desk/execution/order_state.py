@@ -125,7 +125,8 @@ class Tracked:
         self.cancel_wanted = False  # asked while the order was still on its way to the venue
         # The store's row count to wait for before sending (0: durable already, journalled)
         self.durable_at = 0
-        self.fill_keys: list[FillKey] | None = None  # this order's fills, forgotten with it
+        # This order's fills, forgotten with it (a tuple: no list object kept per order)
+        self.fill_keys: tuple[FillKey, ...] | None = None
 
     @property
     def order(self) -> Order:
@@ -200,6 +201,8 @@ class OrderStateMachine:
     _done: DoneOrders
     _tasks: set[asyncio.Task[None]]
     _fills: deque[Fill]
+    _on_change: Callable[[Order | None, Order], None]  # self._order_changed, bound once
+    _discard: Callable[[asyncio.Task[None]], None]  # self._tasks.discard, bound once
 
     # ---- the table ----
 
@@ -215,25 +218,33 @@ class OrderStateMachine:
 
     def _register(self, tracked: Tracked) -> None:
         self._orders[tracked.order.client_order_id] = tracked
-        tracked.on_change = self._order_changed
+        tracked.on_change = self._on_change  # one bound method for all, not one per order
         self._order_changed(None, tracked.order)
 
     def _order_changed(self, old: Order | None, new: Order) -> None:
-        """Keep the open index and the open sizes per account/symbol and side exact."""
-        for order, sign in ((old, -1), (new, 1)):
-            if order is None or not order.status.open:
-                continue
-            remaining = order.size - order.filled
-            if remaining <= 0:
-                continue
-            by_account = (order.bot_id, order.symbol, order.side)
-            by_symbol = (order.symbol, order.side)
-            self._open_by_account[by_account] = (
-                self._open_by_account.get(by_account, ZERO) + sign * remaining
-            )
-            self._open_by_symbol[by_symbol] = (
-                self._open_by_symbol.get(by_symbol, ZERO) + sign * remaining
-            )
+        """Keep the open index and the open sizes per account/symbol and side exact.
+
+        ``old`` and ``new`` are states of one order: its account, symbol and side are the same.
+        """
+        open_before = old is not None and old.status.open
+        open_now = new.status.open
+        if open_before or open_now:
+            change = ZERO
+            if open_before:
+                assert old is not None
+                remaining = old.size - old.filled
+                if remaining > 0:
+                    change = -remaining
+            if open_now:
+                remaining = new.size - new.filled
+                if remaining > 0:
+                    change += remaining
+            if change:
+                by_account = (new.bot_id, new.symbol, new.side)
+                by_symbol = (new.symbol, new.side)
+                accounts, symbols = self._open_by_account, self._open_by_symbol
+                accounts[by_account] = accounts.get(by_account, ZERO) + change
+                symbols[by_symbol] = symbols.get(by_symbol, ZERO) + change
         cid = new.client_order_id
         if new.status.open:
             self._open.setdefault(cid, None)
@@ -280,7 +291,7 @@ class OrderStateMachine:
     def _spawn(self, coro: object, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._discard)  # one bound method for all, not one per task
 
     async def _send(self, tracked: Tracked, request: OrderRequest) -> None:
         tracked.sending = True

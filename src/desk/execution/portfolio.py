@@ -182,9 +182,14 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> Position:
         """Apply one fill; a fill already applied (same :func:`fill_key`) changes nothing."""
+        self.apply(fill)
+        return self._position(fill.bot_id, fill.symbol, fill.venue)
+
+    def apply(self, fill: Fill) -> None:
+        """:meth:`apply_fill` without the position it returns (seven exact divisions the OMS,
+        applying each fill on the order path, never reads)."""
         self._roll_day()
         self._apply(fill)
-        return self._position(fill.bot_id, fill.symbol, fill.venue)
 
     def mark(self, symbol: str, price: Decimal | float, venue: str = "") -> None:
         """Set the price ``symbol`` is valued at (a mid, last trade or mark price).

@@ -143,10 +143,7 @@ class ReportHandler(OrderStateMachine):
             log.debug("duplicate fill %s ignored", key)
             return
         self._seen_fills.add(key)
-        if tracked.fill_keys is None:
-            tracked.fill_keys = [key]
-        else:
-            tracked.fill_keys.append(key)
+        tracked.fill_keys = (*(tracked.fill_keys or ()), key)
         tracked.outcome_unknown = False
         filled = EXACT.add(order.filled, report.size)
         tracked.notional = EXACT.add(tracked.notional, EXACT.multiply(report.price, report.size))
@@ -183,7 +180,7 @@ class ReportHandler(OrderStateMachine):
         if filled > order.size:
             log.error("order %s overfilled: %s of %s", order.client_order_id, filled, order.size)
         if self.portfolio is not None:
-            self.portfolio.apply_fill(fill)
+            self.portfolio.apply(fill)
         self._fills.append(fill)
         self.store.record_fill(fill)
         self.bus.publish(topics.trade_updates(order.bot_id), fill)

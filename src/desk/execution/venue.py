@@ -24,13 +24,13 @@ class VenueError(Exception):
     """A request could not be delivered to the venue (network, auth, timeout, 5xx)."""
 
 
-class OrderAccepted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class OrderAccepted(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     client_order_id: str
     venue_order_id: str
     ts: int
 
 
-class OrderRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class OrderRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     """The venue refused the order; ``reason`` carries its code and message."""
 
     client_order_id: str
@@ -38,7 +38,7 @@ class OrderRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     ts: int
 
 
-class OrderCanceled(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class OrderCanceled(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     """Canceled by request, by the venue (IOC remainder, post-only would cross), or expired."""
 
     client_order_id: str
@@ -48,7 +48,7 @@ class OrderCanceled(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     expired: bool = False
 
 
-class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     """A cancel the venue refused (e.g. the order had already filled)."""
 
     client_order_id: str
@@ -56,7 +56,7 @@ class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     ts: int
 
 
-class FillReport(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class FillReport(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
     """One execution. ``trade_id`` is unique per venue and symbol; ``fee`` > 0 = charged."""
 
     client_order_id: str

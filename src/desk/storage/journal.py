@@ -2,32 +2,41 @@
 
 The OMS must never send an order that a crash could make it forget (the restarted desk would
 not know it, and could send it again or miss its fills). Waiting for the write-behind batch to
-commit costs a millisecond or more per order; one ``os.write`` of the order's row to this file
-costs microseconds. The row still goes to SQLite through the write-behind queue; the journal
-only has to hold it until that commit, and :meth:`SqliteStore.open` replays what it finds
-(rows SQLite lacks are inserted, rows it has are left alone: SQLite's state is newer).
+commit costs a millisecond or more per order; copying the order's row into this file costs a
+microsecond. The row still goes to SQLite through the write-behind queue; the journal only has
+to hold it until that commit, and :meth:`SqliteStore.open` replays what it finds (rows SQLite
+lacks are inserted, rows it has are left alone: SQLite's state is newer).
 
-What "durable" means here: a row is in the file once ``os.write`` returns, so it survives the
-death of the process (kill -9, an OOM kill, a crash of the interpreter): the kernel's page cache
-belongs to the file, not to the process. It does not survive a power loss or a kernel crash
-unless ``fsync`` is set (an ``os.fdatasync`` per order, a disk flush: hundreds of microseconds
-to milliseconds). That is the same class as SQLite's ``synchronous=NORMAL`` in WAL mode, which
-the store uses: a power loss may cost its last commits too.
+What "durable" means here: each file is mapped into memory (``mmap``, shared) over blocks
+reserved beforehand (``posix_fallocate``), and a row is in the file once it is copied into the
+mapping: the kernel's page cache belongs to the file, not to the process, so the row survives
+the death of the process (kill -9, an OOM kill, a crash of the interpreter), exactly as a
+``write`` would. A copy is not a system call: the order path neither waits for the kernel nor
+lets go of the GIL (which another thread, the SQLite writer's, would take: the order then waits
+for it to be handed back). It does not survive a power loss or a kernel crash unless ``fsync``
+is set (an ``msync`` of the row per order, a disk flush: hundreds of microseconds to
+milliseconds). That is the same class as SQLite's ``synchronous=NORMAL`` in WAL mode, which the
+store uses: a power loss may cost its last commits too. Blocks are reserved before rows are
+copied in, so a full disk refuses an order (:class:`JournalError`) instead of killing the process
+with SIGBUS; the mapping grows (doubling) when a file is full.
 
 Two files take turns so that the journal stays small while orders keep coming: rows go to the
-active file; once every row of the other file is committed to SQLite it is emptied, and when the
-active one has rows and the other is empty they swap. Each file holds about one commit's worth
-of orders.
+active file; once every row of the other file is committed to SQLite it is emptied (its bytes
+zeroed in place), and when the active one has rows and the other is empty they swap. Each file
+holds about one commit's worth of orders. A file nobody needs is cut to nothing when the
+journal closes.
 
 One line per row: the ``orders`` row as a JSON array (the parameters of
-:data:`desk.storage.statements.ORDER`). A torn last line (the process died inside ``write``,
-which a regular file makes very unlikely) is skipped and counted.
+:data:`desk.storage.statements.ORDER`); the rows end at the first zero byte (the reserved,
+unused rest of the file). A torn last line (the process died inside the copy) is skipped and
+counted.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -37,6 +46,10 @@ import msgspec
 log = logging.getLogger("desk.storage.journal")
 
 _encoder = msgspec.json.Encoder()
+
+INITIAL_BYTES = 1 << 20
+"""Reserved per file at its first row: about 3,500 order rows (it doubles when full)."""
+_PAGE = mmap.PAGESIZE
 
 
 class JournalError(OSError):
@@ -58,6 +71,11 @@ class OrderJournal:
         )
         self.fsync = fsync
         self._fds: list[int] = []
+        self._maps: list[mmap.mmap | None] = [None, None]
+        self._size = [0, 0]  # bytes mapped (and reserved) of each file
+        self._end = [0, 0]  # where each file's next row goes
+        self._stale = [False, False]  # rows of a previous run in it, not yet emptied
+        self._torn_tail = [False, False]  # its last row of a previous run has no line end
         self._active = 0
         self._rows = [0, 0]  # rows in each file
         self._upto = [0, 0]  # the store's rows_enqueued after each file's last row
@@ -80,7 +98,7 @@ class OrderJournal:
         Raises :class:`JournalBusy` while another live process holds them (a lock the kernel
         drops when that process dies, however it dies).
         """
-        fds = [os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600) for p in self.paths]
+        fds = [os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self.paths]
         try:
             fcntl.flock(fds[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -89,15 +107,25 @@ class OrderJournal:
             raise JournalBusy(f"{self.paths[0]}: in use by another process ({exc})") from exc
         self._fds = fds
         found: list[tuple[Any, ...]] = []
-        for path in self.paths:
-            found += self._read(path)
+        for index, path in enumerate(self.paths):
+            data = self._contents(path)
+            self._end[index] = len(data)  # new rows go after the old ones (replay empties it)
+            self._stale[index] = bool(data)
+            self._torn_tail[index] = bool(data) and not data.endswith(b"\n")
+            found += self._read(path, data)
         return found
 
-    def _read(self, path: Path) -> list[tuple[Any, ...]]:
+    @staticmethod
+    def _contents(path: Path) -> bytes:
+        """The file's rows: its bytes up to the reserved, zeroed rest."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return []
+            return b""
+        end = data.find(0)
+        return data if end < 0 else data[:end]
+
+    def _read(self, path: Path, data: bytes) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
         for number, line in enumerate(data.splitlines(), 1):
             if not line.strip():
@@ -121,22 +149,42 @@ class OrderJournal:
         SQLite. Raises :class:`JournalError` if the row could not be written."""
         if not self._fds:
             raise JournalError("the order journal is not open")
-        fd = self._fds[self._active]
+        index = self._active
         data = _encoder.encode(row) + b"\n"
+        if self._torn_tail[index]:
+            data = b"\n" + data  # a line of its own, after a torn one
+        start = self._end[index]
+        end = start + len(data)
+        mapped = self._maps[index]
         try:
-            written = os.write(fd, data)
-            while written < len(data):  # a regular file writes it all unless the disk is full
-                more = os.write(fd, data[written:])
-                if more == 0:
-                    raise OSError("no space written")
-                written += more
+            if mapped is None or end > self._size[index]:
+                mapped = self._grow(index, end)
+            mapped[start:end] = data
             if self.fsync:
-                os.fdatasync(fd)
-        except OSError as exc:
-            raise JournalError(f"{self.paths[self._active]}: {exc}") from exc
-        self._rows[self._active] += 1
-        self._upto[self._active] = upto
+                page = start - start % _PAGE
+                mapped.flush(page, end - page)
+        except (OSError, ValueError) as exc:
+            raise JournalError(f"{self.paths[index]}: {exc}") from exc
+        self._end[index] = end
+        self._torn_tail[index] = False
+        self._rows[index] += 1
+        self._upto[index] = upto
         self.appended += 1
+
+    def _grow(self, index: int, needed: int) -> mmap.mmap:
+        """Reserve disk blocks for at least ``needed`` bytes and map them (a full disk raises
+        here, before any row is copied, never as SIGBUS later)."""
+        size = max(INITIAL_BYTES, self._size[index] * 2)
+        while size < needed:
+            size *= 2
+        fd = self._fds[index]
+        os.posix_fallocate(fd, 0, size)
+        old = self._maps[index]
+        self._maps[index] = mapped = mmap.mmap(fd, size)
+        self._size[index] = size
+        if old is not None:
+            old.close()
+        return mapped
 
     def settled(self, rows_settled: int) -> None:
         """SQLite now holds the store's first ``rows_settled`` rows: empty what it covers."""
@@ -159,20 +207,46 @@ class OrderJournal:
             self._truncate(index)
 
     def _truncate(self, index: int) -> None:
+        """Empty one file whose rows SQLite holds: its rows zeroed in the mapping (no system
+        call; a crash halfway leaves only rows a replay finds harmless), or, not mapped (rows
+        of a previous run), the file cut to nothing."""
+        end = self._end[index]
+        mapped = self._maps[index]
         try:
-            os.ftruncate(self._fds[index], 0)
-        except OSError as exc:  # the rows are in SQLite; replaying them again is harmless
+            if mapped is not None:
+                mapped[:end] = bytes(end)
+                if self._stale[index]:  # anything of a previous run past the zeroed rows
+                    mapped[end:] = bytes(self._size[index] - end)
+            else:
+                os.ftruncate(self._fds[index], 0)
+        except (OSError, ValueError) as exc:  # the rows are in SQLite; replaying them is harmless
             log.warning("%s: could not empty the journal: %s", self.paths[index], exc)
             return
         if self._rows[index]:
             self.cleared += 1
+        self._end[index] = 0
         self._rows[index] = 0
         self._upto[index] = 0
+        self._stale[index] = False
+        self._torn_tail[index] = False
 
     def close(self) -> None:
-        for fd in self._fds:
+        """Unmap and close both files; one that holds no uncommitted row is cut to nothing."""
+        for index, fd in enumerate(self._fds):
+            mapped, self._maps[index] = self._maps[index], None
+            try:
+                if mapped is not None:
+                    mapped.close()
+                if not self._rows[index] and not self._stale[index]:
+                    os.ftruncate(fd, 0)
+                elif self._size[index]:
+                    os.ftruncate(fd, self._end[index])  # its rows, without the reserve
+            except (OSError, ValueError) as exc:
+                log.warning("%s: %s", self.paths[index], exc)
             try:
                 os.close(fd)
             except OSError:
                 pass
         self._fds = []
+        self._size = [0, 0]
+        self._end = [0, 0]

@@ -25,7 +25,6 @@ import heapq
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from desk.core.excerpt import excerpt
 from desk.storage import schema, statements
 from desk.storage.config import StorageConfig
 from desk.storage.journal import JournalBusy, OrderJournal
+from desk.storage.row_queue import RowQueue
 from desk.storage.statements import Statement
 from desk.storage.writer import (
     BatchResult,
@@ -49,8 +49,6 @@ from desk.storage.writer import (
 )
 
 log = logging.getLogger("desk.storage.sqlite")
-
-Row = tuple[Statement, tuple[Any, ...]]
 
 MAX_RETRY_DELAY_S = 5.0
 """The longest pause between two tries of a batch that failed for a transient reason."""
@@ -78,7 +76,7 @@ class WriteBehind:
         self.path = Path(config.sqlite_path)
         self._report = report
         self._db: aiosqlite.Connection | None = None
-        self._pending: deque[Row] = deque()
+        self._pending = RowQueue()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -199,11 +197,12 @@ class WriteBehind:
     def _enqueue(self, statement: Statement, params: tuple[Any, ...]) -> None:
         if self._closing and self._db is None:
             raise RuntimeError("SqliteStore is closed")
-        self._pending.append((statement, params))
+        queued = self._pending.append(statement, params)
         self.rows_enqueued += 1
-        if len(self._pending) > self.config.queue_size:
+        config = self.config
+        if queued > config.queue_size:
             self.over_bound += 1
-        if len(self._pending) >= self.config.batch_size:
+        if queued >= config.batch_size:
             self._wake.set()
 
     async def wait_committed(self, upto: int | None = None) -> None:
@@ -282,19 +281,22 @@ class WriteBehind:
         The batch leaves the queue only once it is committed, so a failure or a cancellation
         (close's deadline) loses nothing.
         """
+        # Preparing a batch (folding, checking, grouping its rows) takes the event loop's
+        # thread for up to a millisecond: let what is already due run first (an order that
+        # was just journalled goes to its venue before, not after).
+        await asyncio.sleep(0)
         async with self._lock:
             if not self._pending or self._db is None:
                 return True
             count = min(len(self._pending), self.config.batch_size)
-            batch = list(itertools.islice(self._pending, count))
+            batch = self._pending.head(count)
             started = time.perf_counter()
             try:
                 result = await write_batch(self._db, batch, time.time_ns())
             except Exception as exc:
                 self._failed(exc, count)
                 return False
-            for _ in range(count):
-                self._pending.popleft()
+            self._pending.drop(count)
             self._committed(result, count, started)
             return True
 
@@ -443,8 +445,7 @@ class WriteBehind:
     def _save_unwritten(self) -> None:
         if not self._pending:
             return
-        rows = list(self._pending)
-        self._pending.clear()
+        rows = self._pending.take_all()
         self.unwritten += len(rows)
         reason = self.last_error or f"not written within close_timeout {self.config.close_timeout}s"
         try:

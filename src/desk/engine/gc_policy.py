@@ -1,0 +1,108 @@
+"""When Python's cyclic garbage collector runs: the one policy of the App and the headless engine.
+
+CPython collects when new container objects pass a threshold (700). Every order the OMS keeps
+(up to ``execution.history``), every row queued for SQLite and every Strip Textual paints is
+such an object, so under load a collection lands every few orders (or several times inside a
+frame), and its pause falls on whatever runs: a young collection is cheap, a middle one costs
+milliseconds, a full one rescans every live object (tens to hundreds of ms with a large order
+history). The policy:
+
+* start-up objects (modules, config, instruments, the loaded order history) are frozen out of
+  the collector's view once the engine has started (``gc.freeze``): no full collection rescans
+  them;
+* CPython's own trigger only as a safety net, past :data:`SAFETY_NET` new objects;
+* :meth:`CollectorPolicy.collect` runs the collector at a moment the caller chooses: the App
+  right after a frame is painted, the headless engine from a timer (:func:`collect_every`),
+  between two turns of the event loop, never inside a frame or an order. The young generation
+  each time, the middle one every :data:`MIDDLE_EVERY` times, everything every
+  :data:`FULL_EVERY` middle ones (about every 30 s at 10 a second).
+
+The pause is about the same; it falls where nothing is being drawn or sent, and a full rescan
+of the frozen start-up heap never happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+
+SAFETY_NET = 100_000
+"""CPython's own young collection only past this many new container objects."""
+MIDDLE_EVERY = 10
+"""The middle generation every this many collections."""
+FULL_EVERY = 30
+"""Every generation every this many middle collections."""
+PERIOD_S = 0.1
+"""How often the headless engine collects (the App: after each frame, about as often)."""
+
+_last_collect = -float("inf")  # monotonic time of the last collection by any policy
+
+
+class CollectorPolicy:
+    """Takes the collector's schedule over (:meth:`start`) and gives it back (:meth:`stop`).
+
+    ``start`` and ``stop`` nest: a policy started by the engine and again by the App is given
+    back by the last ``stop``. ``collect`` is a no-op while the policy is not started.
+    """
+
+    def __init__(self) -> None:
+        self._saved: tuple[int, int, int] | None = None
+        self._holders = 0
+
+    @property
+    def running(self) -> bool:
+        return self._saved is not None
+
+    def start(self) -> None:
+        """Freeze what exists now out of the collector's view; raise its own trigger."""
+        self._holders += 1
+        if self._saved is not None:
+            return
+        self._saved = gc.get_threshold()
+        gc.collect()  # what is garbage now must not be frozen for good
+        gc.freeze()
+        gc.set_threshold(SAFETY_NET, *self._saved[1:])
+
+    def stop(self) -> None:
+        """Give the collector its own schedule and the frozen objects back."""
+        if self._saved is None:
+            return
+        self._holders = max(0, self._holders - 1)
+        if self._holders:
+            return
+        gc.set_threshold(*self._saved)
+        gc.unfreeze()
+        self._saved = None
+
+    def collect(self) -> None:
+        """One collection: the young generation, or an older one when its turn has come."""
+        global _last_collect
+        if self._saved is None:
+            return
+        _, young_runs, middle_runs = gc.get_count()
+        if middle_runs >= FULL_EVERY:
+            gc.collect(2)
+        else:
+            gc.collect(1 if young_runs >= MIDDLE_EVERY else 0)
+        _last_collect = time.monotonic()
+
+    def collect_if_due(self, period_s: float = PERIOD_S) -> bool:
+        """Collect unless some policy did within ``period_s`` (the App's frames, when it runs
+        in this process: the engine's timer then leaves the collections to them); whether it
+        collected."""
+        if self._saved is None or time.monotonic() - _last_collect < period_s:
+            return False
+        self.collect()
+        return True
+
+
+POLICY = CollectorPolicy()
+"""The process's policy (the collector is process-wide): the App and the engine share it."""
+
+
+async def collect_every(period_s: float = PERIOD_S, policy: CollectorPolicy = POLICY) -> None:
+    """Run the policy's collections from a timer until cancelled (the headless engine)."""
+    while True:
+        await asyncio.sleep(period_s)
+        policy.collect_if_due(period_s)
