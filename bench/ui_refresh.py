@@ -83,10 +83,12 @@ class ChurningClient(FakeEngineClient):
         trades = view.trades[shift:] + view.trades[:shift]
         return msgspec.structs.replace(view, version=self.book_versions[symbol], trades=trades)
 
-    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView:
+    def candles(
+        self, symbol: str, timeframe: str, limit: int = 120, venue: str = "okx"
+    ) -> CandlesView:
         view = self._memo(
-            ("candles", symbol, timeframe, limit),
-            lambda: super(ChurningClient, self).candles(symbol, timeframe, limit),
+            ("candles", symbol, timeframe, limit, venue),
+            lambda: super(ChurningClient, self).candles(symbol, timeframe, limit, venue),
         )
         version = self.book_versions[symbol]
         last = view.candles[-1]

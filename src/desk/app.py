@@ -13,7 +13,6 @@ imported by ``run_app``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import math
 import sys
@@ -34,6 +33,13 @@ from desk.commands import DeskCommands
 from desk.config import DeskConfig
 from desk.core.commands import Command, CommandAck
 from desk.core.enums import Severity
+from desk.engine.gc_policy import (
+    FULL_EVERY,
+    MIDDLE_EVERY,
+    POLICY,
+    SAFETY_NET,
+    CollectorPolicy,
+)
 from desk.keymap import UiConfigError, resolve_keys
 from desk.messages import (
     BotDetailRequested,
@@ -73,53 +79,16 @@ HEALTH_EVERY_S = 0.5
 MIN_GAP_S = 0.005
 STOP_TIMEOUT_S = 15.0
 TIMING_WINDOW = 2_000
-# Garbage collection between frames (FrameCollector): CPython's own collection only as a
-# safety net past this many new objects, the middle generation every tenth frame and a full
-# collection every FULL_EVERY middle ones (about every 30 s at 10 Hz).
-GC_SAFETY_NET = 100_000
-GC_MIDDLE_EVERY = 10
-GC_FULL_EVERY = 30
-
-
-class FrameCollector:
-    """Runs Python's cyclic garbage collector right after a frame is painted, not inside one.
-
-    CPython collects when new objects pass a threshold (700), which at 10 refreshes a second
-    lands inside a sample or a paint several times a second: Textual makes about fifteen
-    tracked objects per ``Strip`` and a frame makes hundreds of Strips. A young collection is
-    cheap, but a middle one adds 5-10 ms to its frame and a full one 15-90 ms. With the
-    threshold raised out of the way, the App calls ``collect`` once per refresh, after the
-    frame is on screen: the young generation every frame, the middle one every tenth, all of it
-    every few hundred. The pause is the same; it just falls where nothing is being drawn.
-    """
-
-    def __init__(self) -> None:
-        self._saved: tuple[int, int, int] | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._saved is not None
-
-    def start(self) -> None:
-        if self._saved is None:
-            self._saved = gc.get_threshold()
-            gc.set_threshold(GC_SAFETY_NET, *self._saved[1:])
-
-    def stop(self) -> None:
-        """Give the collector its own schedule back (the App is stopping)."""
-        if self._saved is not None:
-            gc.set_threshold(*self._saved)
-            self._saved = None
-
-    def collect(self) -> None:
-        """One collection: the young generation, or an older one when its turn has come."""
-        if self._saved is None:
-            return
-        _, young_runs, middle_runs = gc.get_count()
-        if middle_runs >= GC_FULL_EVERY:
-            gc.collect(2)
-        else:
-            gc.collect(1 if young_runs >= GC_MIDDLE_EVERY else 0)
+# Garbage collection between frames, with the policy the headless engine shares
+# (engine/gc_policy.py). CPython collects when new objects pass a threshold (700), which at 10
+# refreshes a second lands inside a sample or a paint several times a second: Textual makes
+# about fifteen tracked objects per ``Strip`` and a frame makes hundreds of Strips. With the
+# threshold raised out of the way, the App calls ``collect`` once per refresh, after the frame
+# is on screen.
+GC_SAFETY_NET = SAFETY_NET
+GC_MIDDLE_EVERY = MIDDLE_EVERY
+GC_FULL_EVERY = FULL_EVERY
+FrameCollector = CollectorPolicy
 
 
 class DeskApp(App[int]):
@@ -177,7 +146,8 @@ class DeskApp(App[int]):
         self._engine_task: asyncio.Task[None] | None = None
         self._engine_stopped = False
         self._freeze_gc = freeze_gc
-        self._collector = FrameCollector()
+        self._collector = POLICY
+        self._gc_held = False
         self.add_mode("logs", partial(LogsScreen, log_path or log_file_path(config)))
 
     @property
@@ -205,9 +175,9 @@ class DeskApp(App[int]):
             self.post_message(EngineFailed(error))
         else:
             self.engine_state = EngineState.RUNNING
-            if self._freeze_gc:
-                gc.freeze()  # startup objects leave the collector's view: shorter gen-2 pauses
-                self._collector.start()
+            if self._freeze_gc and not self._gc_held:
+                self._collector.start()  # startup objects frozen: shorter gen-2 pauses
+                self._gc_held = True
             self.post_message(EngineStarted())
 
     async def _stop_engine(self) -> None:
@@ -216,7 +186,9 @@ class DeskApp(App[int]):
             return
         self._engine_stopped = True
         self.engine_state = EngineState.STOPPING
-        self._collector.stop()
+        if self._gc_held:
+            self._gc_held = False
+            self._collector.stop()
         if self._timer is not None:
             self._timer.stop()
         task = self._engine_task
@@ -246,6 +218,8 @@ class DeskApp(App[int]):
         self.refresh_views()
         if self._collector.running:
             self.call_after_refresh(self._collector.collect)
+        if self._health is not None and self._health_due():
+            self.call_after_refresh(self._sample_health)
         delay = max(MIN_GAP_S, self._period - (time.perf_counter() - started))
         self._timer = self.set_timer(delay, self._tick, name="desk-refresh")
 
@@ -266,7 +240,7 @@ class DeskApp(App[int]):
 
     def _refresh_context(self) -> RefreshContext:
         now = self.clock()
-        if time.monotonic() - self._health_at >= self._health_every_s:
+        if self._health is None and self._health_due():  # the first: the header needs it now
             self._health, self._health_at = self.client.health(), time.monotonic()
         return RefreshContext(
             client=self.client,
@@ -279,6 +253,18 @@ class DeskApp(App[int]):
             events=self.events,
             health=self._health,
         )
+
+    def _health_due(self) -> bool:
+        return time.monotonic() - self._health_at >= self._health_every_s
+
+    def _sample_health(self) -> None:
+        """The engine's health, fetched after a frame is painted, not inside a refresh (as the
+        garbage collector runs): building it costs 1-3 ms (every feed's latency window), and
+        the header and the health mode draw it at the next refresh, 100 ms later at most."""
+        try:
+            self._health, self._health_at = self.client.health(), time.monotonic()
+        except Exception as error:
+            self._refresh_failed(error)
 
     def _poll_events(self) -> None:
         fresh = self.events.extend(self.client.events_since(self.events.last_seq))

@@ -164,3 +164,38 @@ def test_a_tape_asked_again_holds_exactly_the_newest_trades() -> None:
             shown = v.tape(SYMBOL, 5, venue)
             assert [t.price for t in shown.trades] == [t.price for t in reversed(mine)][:5]
             assert shown.version == len(mine)
+
+
+def test_each_venues_candles_are_kept_apart_and_move_with_that_venues_trades_only() -> None:
+    v, engine = views()
+    engine._wire_candles()  # the aggregators start() wires: forming bars from each venue's trades
+    timeframe = engine.config.trading.timeframes[0]
+    closed = Candle(
+        ts_exchange=T0,
+        ts_recv=T0,
+        venue="binance",
+        symbol=SYMBOL,
+        timeframe=timeframe,
+        end=T0,
+        open=2.0,
+        high=2.0,
+        low=2.0,
+        close=2.0,
+        volume=1.0,
+        quote_volume=2.0,
+        trades=1,
+        closed=True,
+    )
+    publish(engine, closed, msgspec.structs.replace(closed, venue="coinbase", close=3.0))
+    binance = v.candles(SYMBOL, timeframe, venue="binance")
+    assert binance.venue == "binance" and [c.close for c in binance.candles] == [2.0]
+    assert [c.close for c in v.candles(SYMBOL, timeframe, venue="coinbase").candles] == [3.0]
+    okx = v.candles(SYMBOL, timeframe)
+    assert okx.venue == "okx" and okx.candles == []  # OKX's series (the default) is its own
+    publish(engine, trade("okx", 99.0, 5), trade("coinbase", 98.0, 6))
+    assert v.candles(SYMBOL, timeframe, venue="binance").version == binance.version
+    publish(engine, trade("binance", 100.5, 7))
+    moved = v.candles(SYMBOL, timeframe, venue="binance")
+    assert moved.version != binance.version
+    assert moved.forming and moved.candles[-1].close == 100.5  # Binance's own forming bar
+    assert v.candles(SYMBOL, timeframe).candles[-1].close == 99.0  # OKX's, from OKX's trade

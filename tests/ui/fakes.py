@@ -222,14 +222,20 @@ class FakeEngineClient:
                 )
         return TickersView(version=sum(self.book_versions.values()), tickers=views)
 
-    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView:
+    def candles(
+        self, symbol: str, timeframe: str, limit: int = 120, venue: str = "okx"
+    ) -> CandlesView:
+        """``venue``'s candles: a series of its own (another seed), on its own price level."""
         self._count("candles")
+        if venue not in self._venues:
+            venue = self._venues[0]  # as a client keeping only its first venue's candles
         return CandlesView(
             version=1,
             symbol=symbol,
             timeframe=timeframe,
-            candles=_candles(symbol, timeframe, limit),
+            candles=_candles(symbol, timeframe, limit, venue),
             forming=True,
+            venue=venue,
         )
 
     def health(self) -> HealthView:
@@ -521,9 +527,12 @@ def _size(i: int, version: int) -> float:
     return round(0.05 + ((i * 37 + version * 11) % 50) / 40, 4)
 
 
-def _candles(symbol: str, timeframe: str, limit: int) -> list[CandleView]:
+def _candles(symbol: str, timeframe: str, limit: int, venue: str = "okx") -> list[CandleView]:
+    """A seeded random walk per (symbol, timeframe, venue); OKX's is the one every snapshot
+    was drawn with, another venue's has a seed of its own and sits at its venue shift."""
     mid, tick, _ = MARKETS[symbol]
-    rng = random.Random(f"{symbol}/{timeframe}")
+    mid += venue_shift(venue, mid, tick, symbol)
+    rng = random.Random(f"{symbol}/{timeframe}" + ("" if venue == "okx" else f"/{venue}"))
     step_ns = int(timeframe[:-1]) * UNIT[timeframe[-1]] * NS
     decimals = len(f"{tick:g}".split(".")[-1]) if tick < 1 else 0
 

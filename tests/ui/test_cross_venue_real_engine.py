@@ -13,6 +13,7 @@ from desk.clients.inprocess import InProcessClient
 from desk.config import DeskConfig, with_simulator
 from desk.engine.engine import Engine
 from desk.screens.cross_venue import CrossVenueScreen
+from desk.widgets.candle_chart import CandleChart
 from desk.widgets.consolidated_ladder import ConsolidatedLadder
 from desk.widgets.consolidated_rows import ASK, BID
 from tests.ui.conftest import wait_for
@@ -43,7 +44,16 @@ async def test_the_merged_ladder_and_the_cross_venue_view_show_all_three_live_ve
             lambda: all(client.book(symbol, 5, v).bids for v in VENUES),
             timeout=START_TIMEOUT_S,
         )
-        await pilot.press("v", "v", "v")
+        await pilot.press("v")  # Binance's ladder: the chart draws Binance's own candles
+        chart = app.screen.query_one(CandleChart)
+
+        def binance_candles() -> bool:
+            candles = chart.candles
+            return candles is not None and candles.venue == "binance" and bool(candles.candles)
+
+        await wait_for(pilot, binance_candles, timeout=START_TIMEOUT_S, settle=False)
+        assert chart.border_title.endswith("· binance")
+        await pilot.press("v", "v")
         merged = app.screen.query_one(ConsolidatedLadder)
 
         def every_venue_on_the_ladder() -> bool:

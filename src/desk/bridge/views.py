@@ -86,12 +86,13 @@ class CandleView(msgspec.Struct, frozen=True, array_like=True):
 
 
 class CandlesView(View, frozen=True, kw_only=True):
-    """Closed candles, oldest first, then the forming one (if any) last."""
+    """Closed candles, oldest first, then the forming one (if any) last; ``venue``'s trades."""
 
     symbol: str
     timeframe: str
     candles: list[CandleView]
     forming: bool
+    venue: str = "okx"
 
 
 class ConnectionHealth(msgspec.Struct, frozen=True, kw_only=True):

@@ -76,7 +76,12 @@ class EngineClient(Protocol):
         """The latest ticker of every symbol on every venue (by symbol, then venue order)."""
         ...
 
-    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView: ...
+    def candles(
+        self, symbol: str, timeframe: str, limit: int = 120, venue: str = "okx"
+    ) -> CandlesView:
+        """``venue``'s candles of ``symbol``; the view's ``venue`` says whose they are (a client
+        that keeps only OKX's answers with those)."""
+        ...
 
     def health(self) -> HealthView: ...
 

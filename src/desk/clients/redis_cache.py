@@ -256,7 +256,11 @@ class RedisViewCache:
     def tickers(self) -> TickersView:
         return self._views.get(self.view_keys.tickers) or TickersView(tickers=[])
 
-    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView:
+    def candles(
+        self, symbol: str, timeframe: str, limit: int = 120, venue: str = "okx"
+    ) -> CandlesView:
+        """The chart venue's (OKX's) candles whatever ``venue`` asks: Redis carries only those,
+        and the view's ``venue`` says so."""
         view = self._views.get(self.view_keys.candles(symbol, timeframe))
         if view is None:
             return CandlesView(symbol=symbol, timeframe=timeframe, candles=[], forming=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from itertools import starmap
 from typing import Any
 
 from desk.bridge.views import BookView, LevelView
@@ -47,8 +48,9 @@ def build_book_view(
         asks: list[LevelView] = []
         seq_id = ts_exchange = 0
     else:
-        bids = [LevelView(p, s) for p, s in book.bids(depth)]
-        asks = [LevelView(p, s) for p, s in book.asks(depth)]
+        # a merged ladder asks for every venue's book on every tick: no Python loop per level
+        bids = list(starmap(LevelView, book.bids(depth)))
+        asks = list(starmap(LevelView, book.asks(depth)))
         seq_id, ts_exchange = book.seq_id, book.ts_exchange
     return BookView(
         version=version,

@@ -53,6 +53,11 @@ class EngineParts(Protocol):
     def candles(self) -> dict[str, CandleAggregator]: ...
 
     @property
+    def venue_candles(self) -> dict[tuple[str, str], CandleAggregator]:
+        """Every venue's candle aggregators, by (venue, symbol)."""
+        ...
+
+    @property
     def loop_lag(self) -> LoopLagMonitor: ...
 
     @property

@@ -24,9 +24,11 @@ TAPE_LENGTH = 200
 CANDLE_HISTORY = 500
 EVENT_HISTORY = 1000
 CHART_VENUE = "okx"
-"""The venue whose candles the charts show (and whose trades move the forming bar)."""
+"""The venue whose candles bots' charts, signal accuracy and the Redis views follow (its trades
+move ``candle_version``); the market mode can chart any venue's (``venue_candles``)."""
 
 VenueKey = tuple[str, str]  # (symbol, venue)
+SeriesKey = tuple[str, str, str]  # (symbol, timeframe, venue)
 
 
 class MarketState:
@@ -35,7 +37,9 @@ class MarketState:
 
     ``trades[symbol]`` is every venue's tape together, ``venue_trades[(symbol, venue)]`` one
     venue's; ``tickers[(symbol, venue)]`` the latest ticker of each venue. Versions move per
-    (symbol, venue) (``venue_book_version``, ``venue_trade_version``) and per symbol.
+    (symbol, venue) (``venue_book_version``, ``venue_trade_version``) and per symbol. Closed
+    candles: ``candles[(symbol, timeframe)]`` the chart venue's, ``venue_candles[(symbol,
+    timeframe, venue)]`` every venue's (the chart venue's are the same deques).
     """
 
     def __init__(self, bus: Bus, symbols: tuple[str, ...], timeframes: tuple[str, ...]) -> None:
@@ -50,6 +54,11 @@ class MarketState:
         self.venue_book_version: dict[VenueKey, int] = {}
         self.venue_trade_version: dict[VenueKey, int] = {}
         self.candle_version: dict[tuple[str, str], int] = dict.fromkeys(self.candles, 0)
+        # Every venue's closed candles; the chart venue's series are the deques above.
+        self.venue_candles: dict[SeriesKey, deque[Candle]] = {
+            (s, tf, CHART_VENUE): history for (s, tf), history in self.candles.items()
+        }
+        self.venue_candle_version: dict[SeriesKey, int] = dict.fromkeys(self.venue_candles, 0)
         self.ticker_version = 0
         self.events: deque[EventView] = deque(maxlen=EVENT_HISTORY)
         self._event_seq = count(1)
@@ -77,12 +86,20 @@ class MarketState:
         elif kind is Ticker:
             self.tickers[(symbol, event.venue)] = event
             self.ticker_version += 1
-        elif kind is Candle and event.closed and event.venue == CHART_VENUE:
-            key = (symbol, event.timeframe)
-            history = self.candles.get(key)
-            if history is not None:
-                history.append(event)
-                self.candle_version[key] += 1
+        elif kind is Candle and event.closed:
+            self._on_closed_candle(symbol, event)
+
+    def _on_closed_candle(self, symbol: str, candle: Candle) -> None:
+        key = (symbol, candle.timeframe, candle.venue)
+        history = self.venue_candles.get(key)
+        if history is None:
+            if (symbol, candle.timeframe) not in self.candles:
+                return  # a timeframe the desk does not chart
+            history = self.venue_candles[key] = deque(maxlen=CANDLE_HISTORY)
+        history.append(candle)
+        self.venue_candle_version[key] = self.venue_candle_version.get(key, 0) + 1
+        if candle.venue == CHART_VENUE:
+            self.candle_version[(symbol, candle.timeframe)] += 1
 
     def chart_trade_version(self, symbol: str) -> int:
         """How many trades moved ``symbol``'s forming chart bar (the chart venue's)."""

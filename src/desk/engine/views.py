@@ -158,33 +158,27 @@ class EngineViews:
 
         return self._cached(("tickers",), version, build)
 
-    def candles(self, symbol: str, timeframe: str, limit: int = 120) -> CandlesView:
-        """Closed candles plus the forming one; rebuilt each call since the forming bar moves."""
-        closed = list(self.state.candles.get((symbol, timeframe), ()))[-limit:]
-        views = [CandleView(c.end, c.open, c.high, c.low, c.close, c.volume) for c in closed]
-        aggregator = self.engine.candles.get(symbol)
+    def candles(
+        self, symbol: str, timeframe: str, limit: int = 120, venue: str = PRIMARY_VENUE
+    ) -> CandlesView:
+        """``venue``'s closed candles plus its forming one; rebuilt each call since the forming
+        bar moves. The version moves with that venue's closed candles and trades only."""
+        state = self.state
+        closed = list(state.venue_candles.get((symbol, timeframe, venue), ()))[-limit:]
+        aggregator = self.engine.venue_candles.get((venue, symbol))
         forming = aggregator.forming(timeframe) if aggregator is not None else None
-        if forming is not None:
-            views.append(
-                CandleView(
-                    forming.end,
-                    forming.open,
-                    forming.high,
-                    forming.low,
-                    forming.close,
-                    forming.volume,
-                )
-            )
-            views = views[-limit:]
-        version = self.state.candle_version.get((symbol, timeframe), 0) * 1_000_003 + (
-            self.state.chart_trade_version(symbol)
+        bars = [*closed, forming] if forming is not None else closed
+        views = [CandleView(c.end, c.open, c.high, c.low, c.close, c.volume) for c in bars]
+        version = state.venue_candle_version.get((symbol, timeframe, venue), 0) * 1_000_003 + (
+            state.venue_trade_version.get((symbol, venue), 0)
         )
         return CandlesView(
             version=version,
             symbol=symbol,
             timeframe=timeframe,
-            candles=views,
+            candles=views[-limit:],
             forming=forming is not None,
+            venue=venue,
         )
 
     # -- health ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 The ladder shows one venue's book, or every venue's merged (``v`` cycles okx → binance →
 coinbase → all); the ticker strip and the tape follow it (that venue's, or every venue's with
-each row tagged). ``x`` pushes the cross-venue view (:mod:`desk.screens.cross_venue`).
+each row tagged). The chart shows the candles of the venue on the ladder; under the merged
+ladder, those of the venue shown before (the first venue at start), named in its title.
+``x`` pushes the cross-venue view (:mod:`desk.screens.cross_venue`).
 
 Only what is on screen is asked for: the hidden ladder samples nothing, and a venue that is not
 shown costs nothing here (each venue's book and tape have versions of their own).
@@ -58,6 +60,7 @@ class MarketScreen(DeskScreen):
         self.tickers = self.query_one(TickerStrip)
         self.venue = ""  # "" until the first sample: the client's first venue
         self.venues: tuple[str, ...] = ("okx",)  # as the last sample found them
+        self.chart_venue = ""  # whose candles the chart shows: the last single venue shown
         self._titled_for: tuple[str, ...] = ()
         self._chart_for: tuple[str, ...] = ()
         self._chart_wait = 0
@@ -86,6 +89,10 @@ class MarketScreen(DeskScreen):
         ):
             self.venue = venues[0]
         merged = self.venue == ALL_VENUES
+        if not merged:
+            self.chart_venue = self.venue
+        elif self.chart_venue not in venues:
+            self.chart_venue = venues[0]
         self.tickers.show(client.tickers(), symbol, self.venue)
         if self.consolidated.display != merged:
             self.ladder.display, self.consolidated.display = not merged, merged
@@ -97,11 +104,7 @@ class MarketScreen(DeskScreen):
             depth = self.ladder.wanted_depth(ctx.ui.ladder_depth)
             self.ladder.show(client.book(symbol, depth, self.venue), ctx.now_ns)
         self.tape.show(client.tape(symbol, self.tape.wanted_limit(), self.venue), self.venue)
-        chart_for = (symbol, ctx.timeframe)
-        self._chart_wait -= 1
-        if chart_for != self._chart_for or self._chart_wait <= 0:
-            self._chart_for, self._chart_wait = chart_for, CHART_EVERY
-            self.chart.show(client.candles(symbol, ctx.timeframe, self.chart.wanted_limit()))
+        self._sample_chart(ctx, name_venue=len(venues) > 1)
         titles = (symbol, self.venue)
         if titles != self._titled_for:
             self._titled_for = titles  # a border title repaints its whole widget: set it rarely
@@ -109,6 +112,17 @@ class MarketScreen(DeskScreen):
             self.ladder.border_title = f"book {symbol} · {where}"
             self.consolidated.border_title = f"book {symbol} · {where}"
             self.tape.border_title = f"tape {symbol} · {self.venue}"  # "all": rows tagged
+
+    def _sample_chart(self, ctx: RefreshContext, *, name_venue: bool) -> None:
+        """The chart venue's candles, every CHART_EVERY samples (at once for a new symbol,
+        timeframe or venue); the title names the venue when there is more than one."""
+        chart_for = (ctx.symbol, ctx.timeframe, self.chart_venue)
+        self._chart_wait -= 1
+        if chart_for != self._chart_for or self._chart_wait <= 0:
+            self._chart_for, self._chart_wait = chart_for, CHART_EVERY
+            limit = self.chart.wanted_limit()
+            candles = ctx.client.candles(ctx.symbol, ctx.timeframe, limit, self.chart_venue)
+            self.chart.show(candles, name_venue=name_venue)
 
 
 async def open_cross_venue(app: App[Any]) -> None:

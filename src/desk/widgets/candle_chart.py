@@ -17,6 +17,7 @@ from textual.widget import Widget
 
 from desk.bridge.views import CandlesView
 from desk.widgets.candle_grid import fit_runs, render_grid
+from desk.widgets.consolidated_rows import venue_tag
 from desk.widgets.formatting import changed_runs, fmt_pct, fmt_price, fmt_size, price_decimals
 from desk.widgets.styled import StyledLines
 
@@ -47,20 +48,23 @@ class CandleChart(StyledLines, Widget):
         self._drawn_key: tuple[object, ...] = ()
         self._decimals: dict[str, int] = {}
         self._style_cache: dict[str, Style] = {}
+        self._name_venue = False
 
     def wanted_limit(self) -> int:
         """Candles to fetch: one per column is the most that can be shown."""
         return max(20, self.size.width)
 
-    def show(self, candles: CandlesView) -> bool:
-        """Redraw for a new version, symbol, timeframe or size; returns whether it redrew."""
-        key = (candles.version, candles.symbol, candles.timeframe, self.size)
+    def show(self, candles: CandlesView, *, name_venue: bool = False) -> bool:
+        """Redraw for a new version, symbol, timeframe, venue or size; returns whether it
+        redrew. ``name_venue``: the title says whose candles these are (the view's venue)."""
+        key = (candles.version, candles.symbol, candles.timeframe, candles.venue, self.size)
         if key == self._drawn_key:
             return False
         self._drawn_key = key
         self.candles = candles
+        self._name_venue = name_venue
         self._rebuild()
-        title = f"{candles.symbol} · {candles.timeframe}"
+        title = chart_title(candles, self.size.width if name_venue else 0)
         if self.border_title != title:  # a border change repaints the whole widget
             self.border_title = title
         return True
@@ -136,7 +140,7 @@ class CandleChart(StyledLines, Widget):
 
     def on_resize(self) -> None:
         if self.candles is not None:
-            self.show(self.candles)
+            self.show(self.candles, name_venue=self._name_venue)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -154,6 +158,16 @@ class CandleChart(StyledLines, Widget):
                 0, self.size.width, self.style_of()
             )
         return Strip.blank(self.size.width, self.style_of())
+
+
+def chart_title(candles: CandlesView, venue_room: int = 0) -> str:
+    """Symbol and timeframe; with ``venue_room`` (the chart's width) also the venue, by name
+    where the border has room for it, else by its ladder tag (OKX, BIN, CB)."""
+    title = f"{candles.symbol} · {candles.timeframe}"
+    if not venue_room:
+        return title
+    named = f"{title} · {candles.venue}"
+    return named if len(named) <= venue_room - 4 else f"{title} · {venue_tag(candles.venue)}"
 
 
 def axis_decimals(price: float) -> int:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby
+from operator import itemgetter
 
 from desk.bridge.views import CandleView
 from desk.widgets.formatting import fmt_price, fmt_size, utc_label
@@ -33,6 +34,8 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 TIME_LABEL_SPACING = 12
 
 Run = tuple[str, str]
+TrendGroups = tuple[tuple[str, int], ...]
+_text_of = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +79,22 @@ def render_grid(
     shown = visible(candles, layout)
     if not shown:
         return [[(" " * width, "")] for _ in range(height)]
-    lines = _price_lines(shown, layout, decimals)
-    lines += _volume_lines(shown, layout)
+    groups = _trend_groups(shown)
+    lines = _price_lines(shown, layout, decimals, groups)
+    lines += _volume_lines(shown, layout, groups)
     lines += _time_lines(shown, layout, timeframe)
     return [fit_runs(line, width) for line in lines[:height]]
 
 
-def _price_lines(shown: list[CandleView], layout: Layout, decimals: int) -> list[list[Run]]:
+def _price_lines(
+    shown: list[CandleView], layout: Layout, decimals: int, groups: TrendGroups
+) -> list[list[Run]]:
     lo = min(c.low for c in shown)
     hi = max(c.high for c in shown)
     span = hi - lo or max(abs(hi) * 1e-4, 1e-9)
     rows = layout.price_rows
     columns = [_candle_column(c.open, c.high, c.low, c.close, hi, span, rows) for c in shown]
-    plot = _Plot(columns, [_trend(c) for c in shown], layout)
+    plot = _Plot(columns, groups, layout)
     last = shown[-1]
     last_row = _subrow(last.close, hi, span, rows * 2) // 2
     labels = {0: hi, rows - 1: lo, rows // 2: hi - span / 2}
@@ -142,11 +148,11 @@ class _Plot:
     Candles are right-aligned: the newest always sits beside the price axis.
     """
 
-    def __init__(self, columns: list[tuple[str, ...]], trends: list[str], layout: Layout) -> None:
+    def __init__(self, columns: list[tuple[str, ...]], groups: TrendGroups, layout: Layout) -> None:
         self.width, self.step = layout.width, layout.step
         gap = " " * (layout.step - 1)
         self.texts = [gap.join(cells) + gap for cells in zip(*columns, strict=True)]
-        self.groups = tuple((trend, len(list(group))) for trend, group in groupby(trends))
+        self.groups = groups
 
     def row(self, r: int, prefix: str) -> list[Run]:
         return list(_row_runs(self.texts[r], self.groups, self.step, self.width, prefix))
@@ -176,7 +182,7 @@ def _row_runs(
     return tuple(runs)
 
 
-def _volume_lines(shown: list[CandleView], layout: Layout) -> list[list[Run]]:
+def _volume_lines(shown: list[CandleView], layout: Layout, groups: TrendGroups) -> list[list[Run]]:
     rows = layout.volume_rows
     if rows <= 0:
         return []
@@ -185,7 +191,7 @@ def _volume_lines(shown: list[CandleView], layout: Layout) -> list[list[Run]]:
         _volume_column(round(c.volume / top * rows * 8) if math.isfinite(c.volume) else 0, rows)
         for c in shown
     ]
-    plot = _Plot(columns, [_trend(c) for c in shown], layout)
+    plot = _Plot(columns, groups, layout)
     lines = []
     for r in range(rows):
         runs = plot.row(r, "vol-")
@@ -218,9 +224,15 @@ def _trend(candle: CandleView) -> str:
     return "up" if candle.close >= candle.open else "down"
 
 
+def _trend_groups(shown: list[CandleView]) -> TrendGroups:
+    """Runs of neighbouring candles of one trend: (trend, how many), oldest first."""
+    trends = ["up" if c.close >= c.open else "down" for c in shown]
+    return tuple((trend, len(list(group))) for trend, group in groupby(trends))
+
+
 def fit_runs(line: list[Run], width: int) -> list[Run]:
     """Crop or pad a line to exactly ``width`` cells."""
-    used = sum(len(text) for text, _ in line)
+    used = sum(map(len, map(_text_of, line)))  # every line of every redraw passes here
     if used == width:
         return line
     out: list[Run] = []

@@ -1,8 +1,12 @@
 """The consolidated ladder: every venue's book of one symbol merged by price, levels tagged.
 
 Rows come from :mod:`desk.widgets.consolidated_rows` (plain data, rebuilt only when a venue's
-book version or staleness moves); each line is one ``Strip`` cached by its content, and only the
-lines whose content changed are repainted, as in the one-venue :class:`~desk.widgets.ladder.Ladder`.
+book version or staleness moves) and are formatted once per book, into texts that the column
+widths, the change test and the strips share. Each line keeps its ``Strip`` until what it shows
+(texts, venue, marks, bar cells) changes, and only those lines are repainted, as in the
+one-venue :class:`~desk.widgets.ladder.Ladder`. The ladder does not scroll, so strips are kept
+by line, not in a cache keyed by content: a merged book moves on every tick and a cumulative
+size near the top moves every line below it, so most lines are new every tick anyway.
 A venue's own best level is marked (``•``); a stale venue's levels are drawn in the stale colour;
 the spread row names the venues of the best bid and ask and says CROSSED when one venue bids
 above another's ask.
@@ -15,7 +19,6 @@ from typing import ClassVar, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -30,11 +33,19 @@ from desk.widgets.consolidated_rows import (
     consolidated_spread,
     venue_tag,
 )
-from desk.widgets.formatting import changed_runs, fmt_price, fmt_size, price_decimals
+from desk.widgets.formatting import (
+    changed_runs,
+    fmt_price,
+    fmt_size,
+    kept_lines,
+    price_decimals,
+    price_text,
+)
 from desk.widgets.styled import StyledLines
 
-STRIP_CACHE = 256
 TAG_WIDTH = 4
+
+LevelTexts = tuple[str, str, str]  # price, size, cumulative size as shown
 
 
 class ConsolidatedLadder(StyledLines, Widget, can_focus=True):
@@ -73,6 +84,10 @@ class ConsolidatedLadder(StyledLines, Widget, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.rows: list[ConsolidatedRow] = []
+        self._texts: list[LevelTexts | None] = []
+        self._line_keys: list[object] = []
+        self._line_strips: list[Strip | None] = []  # by line; None: draw it again
+        self._strips_for: tuple[int, tuple[int, int, int]] = (0, (1, 1, 1))  # width, columns
         self.books: list[BookView] = []
         self.symbol = ""
         self.stale_venues: frozenset[str] = frozenset()
@@ -82,7 +97,6 @@ class ConsolidatedLadder(StyledLines, Widget, can_focus=True):
         self._drawn_key: tuple[object, ...] = ()
         self._decimals: dict[str, int] = {}
         self._columns = (1, 1, 1)
-        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)
         self._painting_width: int | None = None
         self._styles: dict[tuple[str, bool, bool], _LevelStyles] = {}
 
@@ -101,28 +115,45 @@ class ConsolidatedLadder(StyledLines, Widget, can_focus=True):
             self.symbol, self._columns = symbol, (1, 1, 1)
         prices = [lv.price for b in books for lv in (*b.bids[:3], *b.asks[:3])]
         decimals = self._decimals[symbol] = price_decimals(prices, self._decimals.get(symbol, 0))
-        old, old_keys = self.rows, self._keys()  # before anything they read changes
+        old_keys = self._line_keys
         self.rows = build_rows(books, depth)
+        self._texts = [
+            (price_text(row.price, decimals), fmt_size(row.size), fmt_size(row.cum))
+            if row.kind in (ASK, BID)
+            else None
+            for row in self.rows
+        ]
         self.stale_venues = frozenset(b.venue for b in books if b.stale)
         self.books = list(books)
         self.spread_text, self.crossed = _spread_text(books, decimals, self.size.width - 2)
         widths = self._columns
-        self._columns = _widths(self.rows, decimals, widths)
+        self._columns = _widths(self._texts, widths)
+        new_keys = self._line_keys = self._keys()
         self.draws += 1
-        if widths != self._columns or len(old) != len(self.rows):
+        if widths != self._columns or len(old_keys) != len(new_keys):
+            self._line_strips = [None] * len(new_keys)
             self.refresh()
         else:
+            self._line_strips = kept_lines(self._line_strips, old_keys, new_keys)
             width = self.size.width
-            runs = changed_runs(old_keys, self._keys())
+            runs = changed_runs(old_keys, new_keys)
             regions = [Region(0, start, width, count) for start, count in runs]
             if regions:
                 self.refresh(*regions)
         return True
 
     def _keys(self) -> list[object]:
-        """What each line shows: a level with its staleness, the spread row by its text."""
-        stale, spread = self.stale_venues, (self.spread_text, self.crossed)
-        return [(row, row.venue in stale) if row.kind != SPREAD else spread for row in self.rows]
+        """What each line shows, comparable between two books: a level by its texts, venue,
+        marks and depth bar in whole cells (not the raw share, which moves with any change of
+        total depth); the spread row by its text."""
+        width, stale = self.size.width, self.stale_venues
+        spread = (self.spread_text, self.crossed)
+        return [
+            _level_key(row, texts, row.venue in stale, round(row.fill * width))
+            if texts is not None
+            else (spread if row.kind == SPREAD else None)
+            for row, texts in zip(self.rows, self._texts, strict=True)
+        ]
 
     @property
     def decimals(self) -> int:
@@ -134,11 +165,11 @@ class ConsolidatedLadder(StyledLines, Widget, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()
+        self._line_strips = [None] * len(self._line_strips)
         self._styles.clear()
 
     def on_resize(self) -> None:
-        self._strips.clear()
+        self._line_strips = [None] * len(self._line_strips)
         if self.books:
             self.spread_text, self.crossed = _spread_text(
                 self.books, self.decimals, self.size.width - 2
@@ -157,32 +188,38 @@ class ConsolidatedLadder(StyledLines, Widget, can_focus=True):
         width = self._painting_width or self.size.width or 40
         if y >= len(self.rows):
             return Strip.blank(width, self.style_of())
-        row = self.rows[y]
-        if row.kind == SPREAD:
-            key: tuple[object, ...] = (SPREAD, self.spread_text, self.crossed, width)
-        elif row.kind in (ASK, BID):
-            bar = round(row.fill * width)
-            key = (row, row.venue in self.stale_venues, bar, width, self._columns, self.decimals)
-        else:
-            return Strip.blank(width, self.style_of())
-        strip = self._strips.get(key)
+        if (width, self._columns) != self._strips_for:
+            self._strips_for = (width, self._columns)
+            self._line_strips = [None] * len(self.rows)
+        strip = self._line_strips[y]
         if strip is None:
-            strip = self._strips[key] = self._strip(row, width)
+            strip = self._line_strips[y] = self._line_strip(y, width)
         return strip
 
-    def _strip(self, row: ConsolidatedRow, width: int) -> Strip:
+    def _line_strip(self, y: int, width: int) -> Strip:
+        row, texts = self.rows[y], self._texts[y]
+        if texts is not None:
+            return self._level_strip(row, texts, row.venue in self.stale_venues, width)
+        if row.kind != SPREAD:
+            return Strip.blank(width, self.style_of())
+        style = self.style_of("consolidated-ladder--spread")
+        if self.crossed:
+            style += self.style_of("consolidated-ladder--crossed")
+        return Strip([Segment(f" {self.spread_text}"[:width].ljust(width), style)], width)
+
+    def _level_strip(
+        self, row: ConsolidatedRow, texts: LevelTexts, stale: bool, width: int
+    ) -> Strip:
+        """Venue tag, price (``•`` on a venue's best), size and cumulative size, the depth bar
+        behind them from the right."""
         base = self.style_of()
-        if row.kind == SPREAD:
-            style = self.style_of("consolidated-ladder--spread")
-            if self.crossed:
-                style += self.style_of("consolidated-ladder--crossed")
-            return Strip([Segment(f" {self.spread_text}"[:width].ljust(width), style)], width)
-        styles = self._level_styles(row.kind, row.venue in self.stale_venues, row.best)
+        styles = self._level_styles(row.kind, stale, row.best)
         price_w, size_w, cum_w = self._columns
+        shown_price, size, cum = texts
         mark = "•" if row.best else " "
         tag = f" {venue_tag(row.venue):<{TAG_WIDTH - 1}} "
-        price = f"{mark}{fmt_price(row.price, self.decimals):>{price_w}}"
-        body = f"  {fmt_size(row.size):>{size_w}}  {fmt_size(row.cum):>{cum_w}}"
+        price = f"{mark}{shown_price:>{price_w}}"
+        body = f"  {size:>{size_w}}  {cum:>{cum_w}}"
         body += " " * max(0, width - len(tag) - len(price) - len(body))
         cut = width - round(row.fill * width)
         segments: list[Segment] = []
@@ -222,16 +259,21 @@ class _LevelStyles(NamedTuple):
     barred: tuple[Style, ...]
 
 
-def _widths(
-    rows: list[ConsolidatedRow], decimals: int, known: tuple[int, int, int]
-) -> tuple[int, int, int]:
+def _level_key(
+    row: ConsolidatedRow, texts: LevelTexts, stale: bool, bar: int
+) -> tuple[object, ...]:
+    """A level line as drawn: ``bar`` is its depth bar in whole cells."""
+    return (row.kind, row.venue, row.best, stale, texts, bar)
+
+
+def _widths(texts: list[LevelTexts | None], known: tuple[int, int, int]) -> tuple[int, int, int]:
     """Column widths that only grow for a symbol, so columns never shift under the eye."""
-    levels = [row for row in rows if row.kind in (ASK, BID)]
+    levels = [level for level in texts if level is not None]
     price_w, size_w, cum_w = known
     return (
-        max(price_w, *(len(fmt_price(r.price, decimals)) for r in levels), 1),
-        max(size_w, *(len(fmt_size(r.size)) for r in levels), 1),
-        max(cum_w, *(len(fmt_size(r.cum)) for r in levels), 1),
+        max(price_w, *(len(price) for price, _, _ in levels), 1),
+        max(size_w, *(len(size) for _, size, _ in levels), 1),
+        max(cum_w, *(len(cum) for _, _, cum in levels), 1),
     )
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
+from typing import TypeVar
 
 NS = 1_000_000_000
+T = TypeVar("T")
 MAX_DECIMALS = 8
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
@@ -45,6 +48,12 @@ def fmt_size(size: float) -> str:
     if magnitude >= 100:
         return f"{size:,.2f}"
     return f"{size:.4f}"
+
+
+@lru_cache(maxsize=4096)
+def price_text(price: float, decimals: int) -> str:
+    """``fmt_price``, remembered: a ladder shows the same few dozen prices tick after tick."""
+    return fmt_price(price, decimals)
 
 
 def fmt_pct(value: float) -> str:
@@ -102,8 +111,14 @@ def fmt_duration(seconds: float) -> str:
 def utc_hms(ts_ns: int, millis: bool = False) -> str:
     """HH:MM:SS (or HH:MM:SS.mmm) in UTC of a ns timestamp."""
     seconds, rest = divmod(int(ts_ns), NS)
-    text = time.strftime("%H:%M:%S", time.gmtime(seconds))
+    text = _hms(seconds)
     return f"{text}.{rest // 1_000_000:03d}" if millis else text
+
+
+@lru_cache(maxsize=256)
+def _hms(seconds: int) -> str:
+    """A tape prints dozens of trades within one second: format each second once."""
+    return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
 def utc_label(ts_ns: int, timeframe: str) -> str:
@@ -160,3 +175,11 @@ def changed_runs(old: list[object], new: list[object]) -> list[tuple[int, int]]:
     if start >= 0:
         runs.append((start, max(len(old), len(new)) - start))
     return runs
+
+
+def kept_lines(lines: list[T], old: list[object], new: list[object]) -> list[T | None]:
+    """``lines`` (drawn for the keys ``old``) where ``new`` has the same key, None elsewhere:
+    a widget that keeps a finished line per row redraws only the rows whose key changed."""
+    if len(lines) != len(new) or len(old) != len(new):
+        return [None] * len(new)
+    return [line if a == b else None for line, a, b in zip(lines, old, new, strict=True)]

@@ -2,8 +2,9 @@
 
 A ladder can change on every tick, and a DataTable repainting two dozen cells costs ~20 ms, so
 the ladder keeps its rows as plain data (``ladder_rows``), rebuilds them only when the book's
-``version`` (or its staleness) changes, and turns each row into a ``Strip`` through a cache keyed
-by the row's content: an unchanged level costs a dict lookup, whatever the book does elsewhere.
+``version`` (or its staleness) changes, and keeps each row's ``Strip`` until what the row shows
+(its key: texts, bar cells, marks) changes: an unchanged level costs a list lookup, whatever
+the book does elsewhere.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from desk.widgets.formatting import (
     fmt_age_ms,
     fmt_price,
     fmt_size,
+    kept_lines,
     price_decimals,
+    price_text,
 )
 from desk.widgets.ladder_rows import ASK, BID, SPREAD, LadderRow, build_rows, spread_info
 from desk.widgets.styled import StyledLines
@@ -85,7 +88,9 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         self._spread_text = ""
         self._columns = (1, 1, 1)
         self._palette: dict[str, tuple[dict[str, Style], dict[str, Style]]] = {}
-        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIP_CACHE)  # spread rows
+        self._row_strips: list[Strip | None] = []  # each level row's, kept while its key holds
+        self._strips_for: tuple[object, ...] = ()  # the width, staleness and columns they fit
         self._centred_for: tuple[int, int] = (-1, -1)
         self._painting: tuple[int, int] | None = None
 
@@ -136,8 +141,10 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         self.draws += 1
         self._resize_virtual()
         if full or columns != self._columns:
+            self._row_strips = [None] * len(self._keys)
             self.refresh()
         else:
+            self._row_strips = kept_lines(self._row_strips, old_keys, self._keys)
             self._refresh_changed(old_keys, self._keys)
         return True
 
@@ -194,6 +201,7 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
             return
         old = self._keys
         self._keys = self._line_keys()
+        self._row_strips = kept_lines(self._row_strips, old, self._keys)
         self._refresh_changed(old, self._keys)
 
     def _remember_decimals(self, book: BookView) -> None:
@@ -228,6 +236,7 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
+        self._strips_for = ()
         self._centred_for = (-1, -1)
         if self._rows:
             self._resize_virtual()
@@ -235,6 +244,7 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._strips_for = ()
         self._palette.clear()
 
     # -- text ------------------------------------------------------------------------------
@@ -284,13 +294,14 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
             return self._spread_strip(width)
         if texts is None:
             return Strip.blank(width, self.style_of())
-        line = _line_key(row, texts, width)
-        marks = self._marks(row)
-        key = (line, marks, width, self.stale, self._columns)
-        strip = self._strips.get(key)
+        fits = (width, self.stale, self._columns)
+        if fits != self._strips_for or len(self._row_strips) != len(self._rows):
+            self._strips_for, self._row_strips = fits, [None] * len(self._rows)
+        strip = self._row_strips[index]
         if strip is None:
-            strip = self._level_strip(row, texts, line[-1], width, marks)
-            self._strips[key] = strip
+            bar = _line_key(row, texts, width)[-1]
+            strip = self._level_strip(row, texts, bar, width, self._marks(row))
+            self._row_strips[index] = strip
         return strip
 
     def _level_strip(
@@ -305,12 +316,12 @@ class Ladder(StyledLines, ScrollView, can_focus=True):
         in trading mode also the own-orders column (left) and the selection highlight."""
         plain, barred = self._level_styles(row.kind)
         price_w, size_w, cum_w = self._columns
-        price_text, size_text, cum_text = texts
+        shown_price, shown_size, shown_cum = texts
         own_w = self._own_width
         room = width - own_w
         gap = " " * min(4, max(1, (room - 3 - price_w - size_w - cum_w) // 2))
-        price = f" {price_text:>{price_w}}"
-        body = f"{gap}{size_text:>{size_w}}{gap}{cum_text:>{cum_w}}"
+        price = f" {shown_price:>{price_w}}"
+        body = f"{gap}{shown_size:>{size_w}}{gap}{shown_cum:>{cum_w}}"
         body += " " * max(0, room - len(price) - len(body) - 1)
         marker = "◂" if row.last_side is not None else " "
         pieces = [(price, "last" if row.last_side else "price"), (body, "body"), (marker, "marker")]
@@ -384,7 +395,7 @@ def _level_texts(row: LadderRow, decimals: int) -> LevelTexts | None:
     per book, for the column widths, the change test and the strip alike."""
     if row.kind not in (ASK, BID):
         return None
-    return fmt_price(row.price, decimals), fmt_size(row.size), fmt_size(row.cum)
+    return price_text(row.price, decimals), fmt_size(row.size), fmt_size(row.cum)
 
 
 def _line_key(row: LadderRow, texts: LevelTexts | None, width: int) -> tuple[object, ...]:

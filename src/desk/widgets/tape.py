@@ -19,7 +19,7 @@ from textual.widget import Widget
 from desk.bridge.views import TapeView
 from desk.core.enums import Side
 from desk.widgets.consolidated_rows import venue_tag
-from desk.widgets.formatting import changed_runs, fmt_price, fmt_size, price_decimals, utc_hms
+from desk.widgets.formatting import changed_runs, fmt_size, price_decimals, price_text, utc_hms
 from desk.widgets.styled import StyledLines
 from desk.widgets.tape_rows import TapeRow, aggregate, large_size
 
@@ -28,6 +28,7 @@ from desk.widgets.tape_rows import TapeRow, aggregate, large_size
 STRIP_CACHE = 256
 
 WIDE = 36
+BOLD = Style(bold=True)
 
 
 class Tape(StyledLines, Widget):
@@ -104,7 +105,7 @@ class Tape(StyledLines, Widget):
         decimals = self._decimals.get(self.tape.symbol, 2)
         shown = self.rows[: self.size.height]
         self._size_w = max(self._size_w, *(len(fmt_size(row.size)) for row in shown), 1)
-        self._price_w = max(self._price_w, *(len(fmt_price(r.price, decimals)) for r in shown), 1)
+        self._price_w = max(self._price_w, *(len(price_text(r.price, decimals)) for r in shown), 1)
         return widths != (self._size_w, self._price_w)
 
     def notify_style_update(self) -> None:
@@ -143,9 +144,9 @@ class Tape(StyledLines, Widget):
         side = "tape--buy" if row.side is Side.BUY else "tape--sell"
         side_style = self.style_of(side)
         if row.size >= self._big:
-            side_style += Style(bold=True)
+            side_style += BOLD
         arrow = ("▲ " if row.side is Side.BUY else "▼ ") if wide else ""
-        price = f"{fmt_price(row.price, decimals):>{self._price_w}}"
+        price = f"{price_text(row.price, decimals):>{self._price_w}}"
         count = (f" ×{row.count}" if row.count > 1 else "") if wide else ""
         tag = f"{venue_tag(row.venue):<3} " if self._tagged else ""
         trade = f"{tag}{arrow}{price} {fmt_size(row.size):>{self._size_w}}{count}"
@@ -162,7 +163,8 @@ class Tape(StyledLines, Widget):
 
 def _stamp(ts_ns: int, room: int, wide: bool) -> str:
     """The trade time in the room left: HH:MM:SS(.mmm), then MM:SS, then nothing."""
-    for text in (utc_hms(ts_ns, millis=wide), utc_hms(ts_ns)[3:]):
-        if len(text) + 1 <= room:
-            return f"{text} "
-    return ""
+    text = utc_hms(ts_ns, millis=wide)
+    if len(text) + 1 <= room:
+        return f"{text} "
+    text = utc_hms(ts_ns)[3:]
+    return f"{text} " if len(text) + 1 <= room else ""
