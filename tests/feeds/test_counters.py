@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -104,3 +105,22 @@ def test_the_clock_is_injectable() -> None:
     counters.on_message(10, T0)
     now[0] = T0 + 2 * S
     assert counters.snapshot().last_message_age_s == pytest.approx(2.0)
+
+
+def test_latency_percentiles_are_the_ranks_of_the_window_on_random_samples() -> None:
+    """p50 and p99 are the samples at ranks count*50//100 and count*99//100 of the sorted
+    window (the oldest samples leave it), and last is the newest one."""
+    rng = random.Random(17)
+    counters = FeedCounters("okx", latency_window=512)
+    received: list[int] = []
+    for _ in range(1500):
+        value = rng.randrange(0, 50_000_000)
+        counters.latency.append(value)
+        received.append(value)
+        if rng.random() < 0.05:
+            window = sorted(received[-512:])
+            count = len(window)
+            last, p50, p99 = counters.latencies_ms()
+            assert last == received[-1] / 1_000_000
+            assert p50 == window[min(count - 1, count * 50 // 100)] / 1_000_000
+            assert p99 == window[min(count - 1, count * 99 // 100)] / 1_000_000
