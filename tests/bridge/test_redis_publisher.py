@@ -215,3 +215,33 @@ async def _kill_and_restart(server: RedisServer, running: list[RedisPublisher]) 
     assert publisher.reconnects >= 1
     assert await stream_fills(client, keys) == list(range(n))  # every fill, in order
     await client.aclose()
+
+
+async def test_market_data_leaves_from_the_bus_handler_and_a_burst_keeps_its_order(
+    redis_client: aioredis.Redis, keys: RedisKeys, running: list[RedisPublisher]
+) -> None:
+    pubsub = redis_client.pubsub()
+    await pubsub.psubscribe(keys.channel_pattern(topics.market_data("*")))
+    await pubsub.get_message(timeout=1.0)  # the subscribe confirmation
+    bus = Bus()
+    config = PublisherConfig(direct_limit=50, idle_ping_s=0.05)
+    publisher = publisher_for(shared_url(), bus, keys, config)
+    running.append(publisher)
+    publisher.start()
+    await wait_until(lambda: publisher.state is PublisherState.CONNECTED, what="connected")
+    market = topics.market_data("BTC-USDT")
+
+    bus.publish(market, numbered_trade(0))
+    assert publisher.sent == 1 and publisher.buffered == 0  # written, no task woken for it
+
+    for n in range(1, 500):  # past direct_limit the rest queue for the batching task
+        bus.publish(market, numbered_trade(n))
+    assert publisher.buffered > 0
+    received: list[int] = []
+    while len(received) < 500:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+        assert message is not None, f"only {len(received)} of 500 arrived"
+        received.append(int(decode_event(message["data"]).trade_id))
+    await pubsub.aclose()
+    assert received == list(range(500))
+    assert publisher.counters().dropped_market == 0

@@ -50,6 +50,7 @@ from desk.bridge.commands_stream import (
 from desk.bridge.keys import COMMAND_GROUP, RedisKeys
 from desk.bridge.lease import LeaseAuthority, LeaseReader
 from desk.bridge.ledger import Ledger, RecentCommands
+from desk.bridge.resp import first_error, replies
 from desk.bridge.security import RefusalReporter, excerpt
 from desk.bridge.signing import Keyring, Report
 from desk.bridge.stream_consumer import GroupConsumer
@@ -191,7 +192,7 @@ class CommandReceiver(GroupConsumer):
     async def _handle_verified(self, entry_id: bytes, envelope: CommandEnvelope) -> None:
         command_id = envelope.command_id
         for _ in range(3):  # a planted entry that changes under us: look again, a few times
-            if await self.ledger.claim(command_id, self.consumer):
+            if await self.ledger.claim(command_id, self.consumer, await self.lean()):
                 seen, receipt = self._recent.get(command_id)
                 if seen:  # we claimed a key someone deleted: put the outcome back in it
                     await self._replayed(
@@ -398,18 +399,20 @@ class CommandReceiver(GroupConsumer):
             if self._receipt_sealer is not None
             else payload
         )
-        pipe = self._redis.pipeline(transaction=True)
+        commands: list[tuple[Any, ...]] = [("MULTI",)]
         if ledger_id is not None:
-            self.ledger.write_done(pipe, ledger_id, self.consumer, receipt)
-        pipe.xack(self._stream, self._group, entry_id)
-        pipe.xadd(
-            ack_stream,
-            {"receipt": sealed},
-            maxlen=self.config.ack_stream_maxlen,
-            approximate=True,
-        )
-        pipe.expire(ack_stream, self.config.ack_stream_ttl_s)
-        await pipe.execute()
+            commands.append(self.ledger.done_command(ledger_id, self.consumer, receipt))
+        commands += [
+            ("XACK", self._stream, self._group, entry_id),
+            ("XADD", ack_stream, "MAXLEN", "~", self.config.ack_stream_maxlen, "*",
+             "receipt", sealed),
+            ("EXPIRE", ack_stream, self.config.ack_stream_ttl_s),
+            ("EXEC",),
+        ]  # fmt: skip
+        results = await replies((await self.lean()).send_many(commands))  # one write
+        error = first_error(results)
+        if error is not None:
+            raise error
 
 
 def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:

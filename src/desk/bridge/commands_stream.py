@@ -31,7 +31,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 
 from desk.bridge.codec import CodecError, as_command, decode_as, encode
 from desk.bridge.keys import RedisKeys
+from desk.bridge.resp import RespConnection
 from desk.bridge.signing import Keyring, Report, SealedReader
 from desk.core.commands import AnyCommand, Command
 
@@ -128,8 +129,19 @@ def load_secret(env_var: str, environ: Mapping[str, str] | None = None) -> bytes
     return secret
 
 
+_KEYED: dict[bytes, Any] = {}
+
+
 def sign(secret: bytes, body: bytes) -> str:
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+    """HMAC-SHA256 of ``body`` under ``secret``, hex (the key's pads computed once per secret)."""
+    keyed = _KEYED.get(secret)
+    if keyed is None:
+        if len(_KEYED) > 64:
+            _KEYED.clear()
+        keyed = _KEYED[secret] = hmac.new(secret, digestmod=hashlib.sha256)
+    mac = keyed.copy()
+    mac.update(body)
+    return mac.hexdigest()
 
 
 def signature_ok(secret: bytes, body: bytes, sig: bytes | None) -> bool:
@@ -189,6 +201,10 @@ class CommandSender:
         self._last_ack_id: bytes | str | None = None
         self._receipts: OrderedDict[str, CommandReceipt] = OrderedDict()
         self._read_lock = asyncio.Lock()
+        self._conn: RespConnection | None = None
+        self._ack_waiters: dict[str, asyncio.Future[CommandReceipt]] = {}
+        self.listening = False
+        """True while a :class:`~desk.bridge.receipt_listener.ReceiptListener` files receipts."""
         self.forged_receipts = 0
 
     @classmethod
@@ -204,28 +220,36 @@ class CommandSender:
         secret = load_secret(config.secret_env) if config.require_signature else None
         return cls(redis, keys, sender_id, secret, holder_id, config)
 
+    @property
+    def ack_stream(self) -> str:
+        return self._ack_stream
+
+    @property
+    def last_ack_id(self) -> bytes | str | None:
+        """The last ack-stream entry read (receipts after it are still to come)."""
+        return self._last_ack_id
+
     async def _start_ack_cursor(self) -> None:
         if self._last_ack_id is None:
             newest = await self._redis.xrevrange(self._ack_stream, count=1)
             self._last_ack_id = newest[0][0] if newest else "0-0"
 
-    async def _append(self, field: str, body: bytes, domain: bytes = b"") -> None:
-        fields: dict[str, bytes | str] = {field: body}
+    def _xadd_args(self, field: str, body: bytes, domain: bytes = b"") -> tuple[Any, ...]:
+        """``XADD`` of one signed entry (``sig``: HMAC of ``domain + body``)."""
+        signed: tuple[Any, ...] = ()
         if self._secret is not None:
-            fields["sig"] = sign(self._secret, domain + body)
-        await self._redis.xadd(
-            self._keys.commands_stream,
-            fields,
-            maxlen=self.config.stream_maxlen,
-            approximate=True,
-        )
+            signed = ("sig", sign(self._secret, domain + body))
+        stream, maxlen = self._keys.commands_stream, self.config.stream_maxlen
+        return ("XADD", stream, "MAXLEN", "~", maxlen, "*", field, body, *signed)
 
-    async def send(self, command: Command | Mapping[str, Any]) -> str:
-        """Validate, sign and append ``command``; returns its command id."""
+    async def _append(self, field: str, body: bytes, domain: bytes = b"") -> None:
+        await self._redis.execute_command(*self._xadd_args(field, body, domain))
+
+    def _envelope(self, command: Command | Mapping[str, Any]) -> tuple[str, bytes]:
+        """``(command id, encoded envelope)`` of a validated ``command``."""
         valid = as_command(command)
         if self.holder_id:
             valid = msgspec.structs.replace(valid, actor=self.holder_id)
-        await self._start_ack_cursor()
         command_id = uuid.uuid4().hex
         envelope = CommandEnvelope(
             command_id=command_id,
@@ -234,8 +258,42 @@ class CommandSender:
             issued_ns=time.time_ns(),
             command=valid,
         )
-        await self._append("body", encode(envelope))
+        return command_id, encode(envelope)
+
+    async def send(self, command: Command | Mapping[str, Any]) -> str:
+        """Validate, sign and append ``command``; returns its command id."""
+        await self._start_ack_cursor()
+        command_id, body = self._envelope(command)
+        await self._append("body", body)
         return command_id
+
+    async def prepare(self) -> None:
+        """Find where this sender's receipts start (before the first command goes out)."""
+        await self._start_ack_cursor()
+
+    def send_over(self, conn: RespConnection | None) -> None:
+        """Write commands on ``conn`` from now on (:meth:`send_now`); None: stop."""
+        self._conn = conn
+
+    @property
+    def can_send_now(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn.connected and self._last_ack_id is not None
+
+    def send_now(self, command: Command | Mapping[str, Any]) -> tuple[str, asyncio.Future[Any]]:
+        """Sign and write ``command`` at once, from synchronous code (:meth:`prepare` first).
+
+        Returns its command id and the future of the ``XADD`` reply (a redis-py error if it
+        failed); wait for its receipt with :meth:`wait_ack`. Raises redis-py's
+        ``ConnectionError`` when the connection is gone (use :meth:`send` then).
+        """
+        conn = self._conn
+        if conn is None or self._last_ack_id is None:
+            raise RuntimeError("send_now() before prepare()")
+        command_id, body = self._envelope(command)
+        written = conn.send(*self._xadd_args("body", body))
+        assert written is not None
+        return command_id, written
 
     async def send_lease(self, action: LeaseAction) -> str:
         """Ask the engine to ``acquire``, ``renew`` or ``release`` the control lease."""
@@ -252,18 +310,33 @@ class CommandSender:
         await self._append("lease", encode(request), LEASE_DOMAIN)
         return request.request_id
 
+    def _timed_out(self, command_id: str, timeout: float) -> CommandTimeout:
+        return CommandTimeout(
+            f"no acknowledgement for command {command_id} in {timeout}s (the engine answers "
+            f"nothing it cannot verify: is ${self.config.secret_env} the same as the engine's?)"
+        )
+
     async def wait_ack(self, command_id: str, timeout_s: float | None = None) -> CommandReceipt:
-        """The receipt of ``command_id``; :class:`CommandTimeout` if none comes in time."""
+        """The receipt of ``command_id``; :class:`CommandTimeout` if none comes in time.
+
+        While a listener files receipts (``listening``) this only waits to be told; otherwise
+        whoever waits reads the ack stream for everyone.
+        """
         timeout = self.config.ack_timeout_s if timeout_s is None else timeout_s
+        if self.listening:
+            waiter = self.expect(command_id)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await waiter
+            except TimeoutError:
+                raise self._timed_out(command_id, timeout) from None
+            finally:
+                self.forget(command_id)
         deadline = time.monotonic() + timeout
         while command_id not in self._receipts:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise CommandTimeout(
-                    f"no acknowledgement for command {command_id} in {timeout}s (the engine "
-                    f"answers nothing it cannot verify: is ${self.config.secret_env} the same "
-                    f"as the engine's?)"
-                )
+                raise self._timed_out(command_id, timeout)
             try:
                 await asyncio.wait_for(self._read_lock.acquire(), left)
             except TimeoutError:
@@ -274,6 +347,24 @@ class CommandSender:
             finally:
                 self._read_lock.release()
         return self._receipts.pop(command_id)
+
+    def expect(self, command_id: str) -> asyncio.Future[CommandReceipt]:
+        """The receipt of ``command_id`` as a future, set when it is filed (while a listener
+        files them: ``listening``); :meth:`forget` it if you stop waiting."""
+        waiter = self._ack_waiters.get(command_id)
+        if waiter is None:
+            waiter = self._ack_waiters[command_id] = asyncio.get_running_loop().create_future()
+            receipt = self._receipts.pop(command_id, None)
+            if receipt is not None:
+                waiter.set_result(receipt)
+        return waiter
+
+    def forget(self, command_id: str) -> None:
+        self._ack_waiters.pop(command_id, None)
+
+    def timed_out(self, command_id: str) -> CommandTimeout:
+        """What a wait for ``command_id``'s receipt ends with when it took too long."""
+        return self._timed_out(command_id, self.config.ack_timeout_s)
 
     async def request(
         self, command: Command | Mapping[str, Any], timeout_s: float | None = None
@@ -289,22 +380,31 @@ class CommandSender:
         start = self._last_ack_id or "0-0"
         reply = await self._redis.xread({self._ack_stream: start}, count=100, block=block_ms)
         for _stream, entries in reply or ():
-            for entry_id, fields in entries:
-                self._last_ack_id = entry_id
-                raw = fields.get(b"receipt")
-                payload = self._receipt_reader.open(self._ack_stream, raw) if raw else None
-                if payload is None:
-                    if not raw:
-                        self._refused_receipt("forged_receipt", self._ack_stream, "no receipt")
-                    continue
-                try:
-                    receipt = decode_as(payload, CommandReceipt)
-                except CodecError as exc:
-                    log.warning("undecodable command receipt %s: %s", entry_id, exc)
-                    continue
-                self._receipts[receipt.command_id] = receipt
-                while len(self._receipts) > MAX_UNCLAIMED_RECEIPTS:
-                    self._receipts.popitem(last=False)
+            self.file_entries(entries)
+
+    def file_entries(self, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Open and file the receipts of ack-stream entries read after ``last_ack_id``."""
+        for entry_id, fields in entries:
+            self._last_ack_id = entry_id
+            raw = fields.get(b"receipt")
+            payload = self._receipt_reader.open(self._ack_stream, raw) if raw else None
+            if payload is None:
+                if not raw:
+                    self._refused_receipt("forged_receipt", self._ack_stream, "no receipt")
+                continue
+            try:
+                receipt = decode_as(payload, CommandReceipt)
+            except CodecError as exc:
+                log.warning("undecodable command receipt %s: %s", entry_id, exc)
+                continue
+            waiter = self._ack_waiters.pop(receipt.command_id, None)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result(receipt)
+                continue
+            self._receipts[receipt.command_id] = receipt
+            while len(self._receipts) > MAX_UNCLAIMED_RECEIPTS:
+                self._receipts.popitem(last=False)
 
     def _refused_receipt(self, kind: str, name: str, detail: str) -> None:
         self.forged_receipts += 1

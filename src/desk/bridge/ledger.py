@@ -25,6 +25,7 @@ from redis.exceptions import WatchError
 from desk.bridge.codec import CodecError, decode_as, encode
 from desk.bridge.commands_stream import CommandReceipt
 from desk.bridge.keys import RedisKeys
+from desk.bridge.resp import RespConnection
 from desk.bridge.signing import SealedReader, Sealer
 
 
@@ -62,11 +63,18 @@ class Ledger:
         payload = encode(entry)
         return self._sealer.seal(key, payload) if self._sealer is not None else payload
 
-    async def claim(self, command_id: str, consumer: str) -> bool:
-        """``SET NX`` an "applying" entry: True if this consumer now owns the command."""
+    async def claim(
+        self, command_id: str, consumer: str, conn: RespConnection | None = None
+    ) -> bool:
+        """``SET NX`` an "applying" entry: True if this consumer now owns the command.
+
+        One round trip, on ``conn`` (the receiver's lean connection) when given.
+        """
         key = self.key(command_id)
-        entry = LedgerEntry(state="applying", consumer=consumer)
-        return bool(await self._redis.set(key, self.pack(key, entry), nx=True, ex=self.ttl_s))
+        entry = self.pack(key, LedgerEntry(state="applying", consumer=consumer))
+        if conn is not None:
+            return await conn.call("SET", key, entry, "NX", "EX", self.ttl_s) is not None
+        return bool(await self._redis.set(key, entry, nx=True, ex=self.ttl_s))
 
     async def read(self, command_id: str) -> tuple[LedgerState, LedgerEntry | None, bytes | None]:
         key = self.key(command_id)
@@ -98,13 +106,13 @@ class Ledger:
                 return False
         return True
 
-    def write_done(
-        self, pipe: Any, command_id: str, consumer: str, receipt: CommandReceipt
-    ) -> None:
-        """Queue the "done" entry on a MULTI pipeline (the receipt and XACK go with it)."""
+    def done_command(
+        self, command_id: str, consumer: str, receipt: CommandReceipt
+    ) -> tuple[Any, ...]:
+        """The ``SET`` of the "done" entry, for a MULTI (the receipt and XACK go with it)."""
         key = self.key(command_id)
         done = LedgerEntry(state="done", consumer=consumer, receipt=receipt)
-        pipe.set(key, self.pack(key, done), ex=self.ttl_s)
+        return ("SET", key, self.pack(key, done), "EX", self.ttl_s)
 
 
 class RecentCommands:

@@ -1,9 +1,11 @@
 """Ships the in-process bus to Redis: pub/sub for every topic, and a durable stream for trades.
 
-The publisher hangs off the bus with synchronous handlers that only append the event to one of
-three buffers (no encoding, no I/O on the hot path); one task drains them in batches, each batch
-a single pipelined round trip (``PUBLISH`` per event, plus ``XADD`` for trade updates). While a
-round trip is in flight new events accumulate, so batches grow by themselves under load.
+Market data goes out at once: the bus handler encodes, seals and writes its ``PUBLISH`` to the
+socket itself (:mod:`desk.bridge.resp`, no task to wake, no timer), as long as nothing is queued
+before it and fewer than ``direct_limit`` replies are outstanding. Everything else (and market
+data past that limit) is appended to one of three buffers, which one task drains in batches,
+each batch one pipelined write (``PUBLISH`` per event, plus ``XADD`` for trade updates). While
+a batch is in flight new events accumulate, so batches grow by themselves under load.
 
 What happens when Redis is unreachable depends on the class of message (DESIGN.md section 3):
 
@@ -47,6 +49,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from desk.bridge.codec import encode
 from desk.bridge.keys import RedisKeys
+from desk.bridge.resp import RespConnection, params_of, replies
 from desk.bridge.signing import Sealer
 from desk.core import topics
 from desk.core.bus import Bus
@@ -60,6 +63,8 @@ class PublisherConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Bounds and timings of one publisher (all have working defaults)."""
 
     batch_size: int = 1000
+    direct_limit: int = 256
+    """Market data is written from the bus handler while fewer replies than this are due."""
     market_buffer: int = 10_000
     event_buffer: int = 10_000
     trade_buffer_bound: int = 100_000
@@ -144,12 +149,13 @@ class RedisPublisher:
         self.config = config or PublisherConfig()
         self.publisher_id = publisher_id or os.urandom(6).hex()
         self._client: aioredis.Redis | None = None
+        self._conn: RespConnection | None = None
+        self._wakeup: asyncio.Future[bool] | None = None
         self._market: deque[_Item] = deque()
         self._events: deque[_Item] = deque()
         self._trades: deque[_TradeItem] = deque()
         self._channels: dict[str, str] = {}
         self._seq = 0
-        self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: list[Callable[[], None]] = []
@@ -176,11 +182,22 @@ class RedisPublisher:
         if self.state is not PublisherState.CONNECTED:
             self.dropped_market += 1
             return
+        channel = self._channel(topics.market_data(event.symbol))
+        conn = self._conn
+        if not self._market and conn is not None and conn.waiting < self.config.direct_limit:
+            seal = self._sealer.seal if self._sealer is not None else _plain
+            try:
+                conn.send("PUBLISH", channel, seal(channel, encode(event)), reply=False)
+            except CONNECTION_ERRORS:
+                pass  # lost: the sending task notices; queue it like the rest meanwhile
+            else:
+                self.sent += 1
+                return
         if len(self._market) >= self.config.market_buffer:
             self._market.popleft()
             self.dropped_market += 1
-        self._market.append((self._channel(topics.market_data(event.symbol)), event))
-        self._wake.set()
+        self._market.append((channel, event))
+        self._wake()
 
     def on_system_event(self, event: Any) -> None:
         self._offer_event(self._channel(topics.SYSTEM_EVENTS), event)
@@ -193,14 +210,20 @@ class RedisPublisher:
             self._events.popleft()
             self.dropped_events += 1
         self._events.append((channel, event))
-        self._wake.set()
+        self._wake()
 
     def on_trade_update(self, event: Any) -> None:
         if len(self._trades) >= self.config.trade_buffer_bound:
             self.over_bound += 1
         self._seq += 1
         self._trades.append((self._channel(topics.trade_updates(event.bot_id)), event, self._seq))
-        self._wake.set()
+        self._wake()
+
+    def _wake(self, ping: bool = False) -> None:
+        """Wake the sending task if it waits (``ping``: its idle timer ran out)."""
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(ping)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -254,12 +277,13 @@ class RedisPublisher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_flushed(), flush_timeout_s)
         self._stopping.set()
-        self._wake.set()
+        self._wake()
         task, self._task = self._task, None
         done, _ = await asyncio.wait({task}, timeout=flush_timeout_s)
         if not done:  # stuck in a round trip: cancel (the batch goes back into the buffers)
             task.cancel()
             await asyncio.wait({task}, timeout=1.0)
+        self._close_conn()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
@@ -284,9 +308,7 @@ class RedisPublisher:
                     backoff = min(backoff * 2, self.config.reconnect_max_s)
                 continue
             if not self.buffered:
-                self._wake.clear()
-                if not self.buffered:
-                    await self._idle()
+                await self._idle()
                 continue
             await self._send_batch()
 
@@ -295,14 +317,28 @@ class RedisPublisher:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _idle(self) -> None:
-        """Wait for events; PING now and then so ``state`` notices a silent disconnect."""
+        """Wait for events; PING now and then so ``state`` notices a silent disconnect.
+
+        A plain future and a timer (not ``wait_for``, which wraps the wait in a task of its own
+        and so costs the wake-up several loop turns).
+        """
+        loop = asyncio.get_running_loop()
+        self._wakeup = waiter = loop.create_future()
+        timer = loop.call_later(self.config.idle_ping_s, self._wake, True)
         try:
-            await asyncio.wait_for(self._wake.wait(), self.config.idle_ping_s)
-        except TimeoutError:
-            try:
-                await self._redis().ping()
-            except CONNECTION_ERRORS as exc:
-                self._lost_connection(exc)
+            ping = await waiter
+        finally:
+            timer.cancel()
+            self._wakeup = None
+        conn = self._conn
+        if not ping or self._stopping.is_set():
+            return
+        try:
+            if conn is None:
+                raise RedisConnectionError("not connected to Redis")
+            await conn.call("PING")
+        except CONNECTION_ERRORS as exc:
+            self._lost_connection(exc)
 
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
@@ -310,12 +346,16 @@ class RedisPublisher:
         return self._client
 
     async def _connect(self) -> bool:
+        self._close_conn()
         try:
-            await self._redis().ping()
-        except CONNECTION_ERRORS as exc:
-            self._note_error(exc)
-            return False
-        except RedisError as exc:  # e.g. auth refused: keep trying, it may be fixed
+            params, context = params_of(self._redis())
+            conn = await RespConnection.open(params, context)
+            self._conn = conn
+            conn.on_error = self._note_error
+            conn.closed.add_done_callback(lambda _: self._conn_closed(conn))
+            await conn.call("PING")
+        except (*CONNECTION_ERRORS, RedisError) as exc:  # RedisError: e.g. auth refused
+            self._close_conn()
             self._note_error(exc)
             return False
         if self._ever_connected:
@@ -329,7 +369,19 @@ class RedisPublisher:
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
 
+    def _conn_closed(self, conn: RespConnection) -> None:
+        """The connection went (Redis gone, or a reply overdue): disconnected until back."""
+        if conn is self._conn and self.state is PublisherState.CONNECTED:
+            self._lost_connection(RedisConnectionError("connection to Redis lost"))
+            self._wake()
+
+    def _close_conn(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
     def _lost_connection(self, exc: BaseException) -> None:
+        self._close_conn()
         self._note_error(exc)
         if self.state is PublisherState.CONNECTED:
             log.warning("redis publisher lost its connection: %s", self.last_error)
@@ -349,26 +401,26 @@ class RedisPublisher:
 
     async def _send_batch(self) -> None:
         trades, events, market = self._take_batch()
-        pipe = self._redis().pipeline(transaction=False)
         stream = self._keys.trade_updates_stream
         maxlen = self.config.trade_stream_maxlen
         src = self.publisher_id
         seal = self._sealer.seal if self._sealer is not None else _plain
+        commands: list[tuple[Any, ...]] = []
         for channel, event, seq in trades:
             data = encode(event)
-            pipe.publish(channel, seal(channel, data))
-            pipe.xadd(
-                stream,
-                {"event": seal(stream, data), "src": src, "seq": seq},
-                maxlen=maxlen,
-                approximate=True,
-            )
+            commands.append(("PUBLISH", channel, seal(channel, data)))
+            commands.append(
+                ("XADD", stream, "MAXLEN", "~", maxlen, "*",
+                 "event", seal(stream, data), "src", src, "seq", seq)
+            )  # fmt: skip
         for channel, event in events:
-            pipe.publish(channel, seal(channel, encode(event)))
+            commands.append(("PUBLISH", channel, seal(channel, encode(event))))
         for channel, event in market:
-            pipe.publish(channel, seal(channel, encode(event)))
+            commands.append(("PUBLISH", channel, seal(channel, encode(event))))
         try:
-            results = await pipe.execute(raise_on_error=False)
+            if self._conn is None:
+                raise RedisConnectionError("not connected to Redis")
+            results = await replies(self._conn.send_many(commands))  # one write
         except CONNECTION_ERRORS as exc:
             self._requeue(trades, events)
             self.dropped_market += len(market)
@@ -377,12 +429,12 @@ class RedisPublisher:
         except asyncio.CancelledError:
             self._requeue(trades, events)  # stopped mid-flight: keep them for whoever asks
             raise
-        failures = [r for r in results if isinstance(r, Exception)]
+        failures = [r for r in results if isinstance(r, RedisError)]
         if failures:
             # A command Redis refused (not a lost connection): re-sending would fail the same way.
             self._note_error(failures[0])
             log.error(
-                "redis refused %d of %d commands: %s", len(failures), len(results), failures[0]
+                "redis refused %d of %d commands: %s", len(failures), len(commands), failures[0]
             )
         self.sent += len(trades) + len(events) + len(market)
         self.streamed += len(trades)

@@ -5,6 +5,11 @@ entries after a (re)start, takes over entries another consumer left pending long
 ``claim_idle_s`` (``XAUTOCLAIM``), recreates the group when Redis lost it, and survives Redis
 going away. What an entry means is the subclass's :meth:`GroupConsumer._handle` (the command
 receiver's).
+
+New entries are read on a lean connection of the consumer's own (:mod:`desk.bridge.resp`): the
+``XREADGROUP`` is parked on the server until an entry comes, and the reply wakes the reading task
+directly, without redis-py's per-command machinery; the subclass's hot commands (the ledger
+claim, the answer) go on the same connection (:meth:`GroupConsumer.lean`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from redis.exceptions import ResponseError
 
 from desk.bridge.commands_stream import CommandStreamConfig
 from desk.bridge.redis_publisher import CONNECTION_ERRORS
+from desk.bridge.resp import RespConnection, params_of, stream_entries
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ class GroupConsumer:
         self.consumer = consumer
         self.config = config
         self._task: asyncio.Task[None] | None = None
+        self._conn: RespConnection | None = None
         self._stopping = asyncio.Event()
         self._last_claim = 0.0
         self.claimed = 0
@@ -80,6 +87,20 @@ class GroupConsumer:
             log.error("%s %s ended with %r", self.what, self.consumer, task.exception())
         self._task = None
         self._stopping.clear()
+        self._close_lean()
+
+    async def lean(self) -> RespConnection:
+        """This consumer's lean connection, opened again if it was lost."""
+        conn = self._conn
+        if conn is None or not conn.connected:
+            self._close_lean()
+            conn = self._conn = await RespConnection.open(*params_of(self._redis))
+        return conn
+
+    def _close_lean(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     async def run(self) -> None:
         """Read and apply until stopped; survives Redis going away and coming back."""
@@ -95,6 +116,7 @@ class GroupConsumer:
                 backoff = 0.05
             except CONNECTION_ERRORS as exc:
                 self._note_error(exc)
+                self._close_lean()
                 resume_own = True
                 await self._pause(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -168,17 +190,16 @@ class GroupConsumer:
             self._last_claim = now
             done += await self.claim_stale()
         await self.periodic()
-        reply = await self._redis.xreadgroup(
-            self._group,
-            self.consumer,
-            {self._stream: ">"},
-            count=self.config.read_count,
-            block=self.config.block_ms if block_ms is None else block_ms,
-        )
-        for _stream, entries in reply or ():
-            for entry_id, fields in entries:
-                if self._stopping.is_set():
-                    return done  # the rest stay pending for us (or another consumer) later
-                await self._handle(entry_id, fields)
-                done += 1
+        block = self.config.block_ms if block_ms is None else block_ms
+        conn = await self.lean()
+        reply = await conn.call(
+            "XREADGROUP", "GROUP", self._group, self.consumer,
+            "COUNT", self.config.read_count, "BLOCK", block, "STREAMS", self._stream, ">",
+            timeout_s=block / 1000 + conn.reply_timeout_s if block else 0,
+        )  # fmt: skip
+        for entry_id, fields in stream_entries(reply):
+            if self._stopping.is_set():
+                return done  # the rest stay pending for us (or another consumer) later
+            await self._handle(entry_id, fields)
+            done += 1
         return done

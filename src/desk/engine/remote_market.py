@@ -23,8 +23,9 @@ from redis.exceptions import RedisError
 
 from desk.bridge.codec import CodecError, decode_as, decode_event
 from desk.bridge.keys import RedisKeys
-from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client, redis_auth
+from desk.bridge.redis_publisher import CONNECTION_ERRORS, make_client
 from desk.bridge.redis_views import ViewKeys
+from desk.bridge.resp import RespConnection, params_of
 from desk.bridge.signing import Keyring, Liveness, Report, SealedReader
 from desk.bridge.tasks import cancel_and_wait
 from desk.bridge.views import BookView
@@ -192,27 +193,30 @@ class RedisMarketIn:
         await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
+        """Subscribed on a lean connection (:mod:`desk.bridge.resp`): each message is
+        verified and published here straight from the socket's callback, no task between."""
         pattern = self.keys.channel_pattern(topics.market_data("*"))
+        client = make_client(self.config.redis.url)
+        params, context = params_of(client)
+        await client.aclose()
+        on_push = self._on_push
         while True:
-            redis = aioredis.Redis.from_url(
-                self.config.redis.url, socket_connect_timeout=2, **redis_auth()
-            )
-            pubsub = redis.pubsub(ignore_subscribe_messages=True)
+            conn: RespConnection | None = None
             try:
-                await pubsub.psubscribe(pattern)
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is None:
-                        continue
-                    self.deliver(message["channel"], message["data"])
+                conn = await RespConnection.open(params, context, on_push=on_push)
+                await conn.call("PSUBSCRIBE", pattern)
+                await asyncio.shield(conn.closed)
+                self.errors += 1  # the connection went: subscribe again
             except REDIS_ERRORS:
                 self.errors += 1
-                await asyncio.sleep(0.5)
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                with contextlib.suppress(Exception):
-                    await redis.aclose()
+                if conn is not None:
+                    conn.close()
+            await asyncio.sleep(0.5)
+
+    def _on_push(self, message: list[Any]) -> None:
+        if message[0] == b"pmessage":
+            self.deliver(message[2], message[3])
 
     def deliver(self, channel: bytes | str, data: bytes) -> None:
         """One pub/sub message: verified, decoded, and published here if of a wanted kind."""
