@@ -9,8 +9,14 @@ this machine is shared and noisy: ratios are what to compare (goal: >= 0.5 x the
    same bytes.
 2. ``trade`` combined frames (decode, price band, clock check, dedupe, Trade publish) vs raw
    decode.
-3. End to end over a real WebSocket from the simulator in firehose mode (in a child process):
+3. ``bookTicker`` combined frames (decode, price band, update id check, Ticker publish) vs raw
+   decode.
+4. End to end over a real WebSocket from the simulator in firehose mode (in a child process):
    messages/s the feed handles vs a bare ``websockets`` client that only receives.
+
+The floor and the feed take turns round by round (best of ``--rounds`` each), so a burst of load
+from the rest of the machine hits both alike. The bus has no subscriber: each event is built and
+published, nobody handles it.
 
     .venv/bin/python bench/binance_feed.py [--updates 5000] [--rounds 15] [--seconds 5]
 """
@@ -19,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import multiprocessing
 import random
@@ -34,6 +39,7 @@ from desk.feeds.binance.config import BinanceConfig
 from desk.feeds.binance.feed import BinanceFeed
 from desk.feeds.binance.rest import RestDepth
 from desk.sim.config import SimulatorConfig
+from turns import best_rates  # bench/ is on sys.path
 
 SYMBOL, NATIVE, STREAM = "BTC-USDT", "BTCUSDT", "btcusdt"
 MID_TICKS = 6_000_000  # 60000.00 on a 0.01 tick
@@ -114,17 +120,17 @@ def trade_messages(count: int, *, seed: int = 2) -> list[bytes]:
     return out
 
 
-def _best_rate(run: Callable[[], None], count: int, rounds: int) -> float:
-    """Best messages/s over ``rounds`` runs (the least disturbed by the rest of the machine)."""
-    best = float("inf")
-    for _ in range(rounds):
-        gc.collect()
-        gc.disable()
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-        gc.enable()
-    return count / best
+def ticker_messages(count: int, *, seed: int = 3) -> list[bytes]:
+    """``bookTicker`` frames: the best bid and ask a tick or two around the mid."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        bid = MID_TICKS - rng.randint(1, 3)
+        data = {"u": 400_900_217 + i, "s": NATIVE, "b": _px(bid), "B": _qty(rng),
+                "a": _px(bid + rng.randint(1, 3)), "A": _qty(rng)}  # fmt: skip
+        frame = {"stream": f"{STREAM}@bookTicker", "data": data}
+        out.append(json.dumps(frame, separators=(",", ":")).encode())
+    return out
 
 
 def _feed(snapshot: RestDepth | None = None) -> BinanceFeed:
@@ -162,9 +168,8 @@ def bench_depth(updates: int, rounds: int) -> None:
         f"depthUpdate frames: {len(messages)}, mean {statistics.mean(sizes):.0f} bytes, "
         f"~{levels:.0f} levels each"
     )
-    raw = _best_rate(_floor(messages), len(messages), rounds)
     feeds = [_feed(snapshot) for _ in range(rounds)]
-    fed = _best_rate(_through_feed(messages, feeds), len(messages), rounds)
+    raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
     check = _feed(snapshot)
     _through_feed(messages, [check])()
     c = check.counters
@@ -182,11 +187,28 @@ def bench_trades(count: int, rounds: int) -> None:
     print(
         f"trade frames: {len(messages)}, mean {statistics.mean(len(m) for m in messages):.0f} bytes"
     )
-    raw = _best_rate(_floor(messages), len(messages), rounds)
     feeds = [_feed() for _ in range(rounds)]
-    fed = _best_rate(_through_feed(messages, feeds), len(messages), rounds)
+    raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
+    check = _feed()
+    _through_feed(messages, [check])()
+    assert check.counters.decode_errors == check.counters.duplicate_trades == 0
     print(f"  raw msgspec decode (floor)          {raw:>12,.0f} msgs/s")
     print(f"  BinanceFeed decode+dedupe+publish   {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
+
+
+def bench_tickers(count: int, rounds: int) -> None:
+    messages = ticker_messages(count)
+    print(
+        f"bookTicker frames: {len(messages)}, "
+        f"mean {statistics.mean(len(m) for m in messages):.0f} bytes"
+    )
+    feeds = [_feed() for _ in range(rounds)]
+    raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
+    check = _feed()
+    _through_feed(messages, [check])()
+    assert check.counters.decode_errors == 0
+    print(f"  raw msgspec decode (floor)          {raw:>12,.0f} msgs/s")
+    print(f"  BinanceFeed decode+check+publish    {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
 
 
 # -- end to end ------------------------------------------------------------------------------
@@ -275,6 +297,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_depth(args.updates, args.rounds)
     bench_trades(args.updates * 4, args.rounds)
+    bench_tickers(args.updates * 4, args.rounds)
     if not args.skip_e2e:
         print(f"end to end over a real WebSocket, simulator firehose, {args.seconds:.0f} s each:")
         bench_end_to_end(args.seconds)

@@ -9,6 +9,12 @@ machine is shared and noisy: compare the ratios). Goal: the feed at >= 0.5x the 
    vs ``msgspec.json.decode`` of the same bytes. Repeated at a few update sizes.
 2. ``market_trades`` updates (1-5 trades each: decode, validation, maker->aggressor side,
    dedupe, ``Trade`` publish) vs the raw decode.
+3. ``ticker`` updates (one ticker each: decode, every number checked, ``Ticker`` publish) vs the
+   raw decode.
+
+The floor and the feed take turns round by round (best of ``--rounds`` each), so a burst of load
+from the rest of the machine hits both alike. The bus has no subscriber: each event is built and
+published, nobody handles it.
 
     .venv/bin/python bench/coinbase_feed.py [--updates 5000] [--rounds 15] [--levels 10]
 """
@@ -16,18 +22,17 @@ machine is shared and noisy: compare the ratios). Goal: the feed at >= 0.5x the 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import statistics
 import time
-from collections.abc import Callable
 
 import msgspec
 
 from desk.core.bus import Bus
 from desk.feeds.coinbase.config import CoinbaseConfig
 from desk.feeds.coinbase.feed import CoinbaseFeed
+from turns import best_rates  # bench/ is on sys.path
 
 PRODUCT = "BTC-USD"
 BASE_NS = 1_700_000_000_000_000_000
@@ -112,17 +117,19 @@ def trade_messages(count: int, seed: int = 2) -> list[bytes]:
     return out
 
 
-def _best_rate(run: Callable[[], None], count: int, rounds: int) -> float:
-    """Best messages/s over ``rounds`` runs (the least disturbed by the rest of the machine)."""
-    best = float("inf")
-    for _ in range(rounds):
-        gc.collect()
-        gc.disable()
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-        gc.enable()
-    return count / best
+def ticker_messages(count: int, seed: int = 3) -> list[bytes]:
+    rng = random.Random(seed)
+    ns, out = BASE_NS, []
+    for seq in range(count):
+        ns += 10_000_000
+        bid = MID_CENTS + rng.randint(-50, 50)
+        row = {"type": "ticker", "product_id": PRODUCT, "price": _px(bid + 1),
+               "volume_24_h": "16038.28", "low_24_h": "58835.29", "high_24_h": "61011.18",
+               "low_52_w": "15460", "high_52_w": "73750", "price_percent_chg_24_h": "-1.157",
+               "best_bid": _px(bid), "best_bid_quantity": _sz(rng),
+               "best_ask": _px(bid + rng.randint(1, 3)), "best_ask_quantity": _sz(rng)}  # fmt: skip
+        out.append(_message("ticker", seq, ns, [{"type": "update", "tickers": [row]}]))
+    return out
 
 
 def _feed(channels: tuple[str, ...]) -> CoinbaseFeed:
@@ -156,8 +163,7 @@ def bench(
         for m in body:
             handle(m, recv)
 
-    raw = _best_rate(floor, len(body), rounds)
-    fed = _best_rate(through_feed, len(body), rounds)
+    raw, fed = best_rates(floor, through_feed, len(body), rounds)
     for m in body:
         check.handle_message(m, recv)
     c = check.counters
@@ -190,6 +196,13 @@ def main() -> None:
     raw, fed = bench(trades, args.rounds, ("market_trades",), first=0)
     print(f"  raw msgspec decode (floor)          {raw:>10,.0f} msgs/s")
     print(f"  CoinbaseFeed decode+dedupe+publish  {fed:>10,.0f} msgs/s  = {fed / raw:.2f} x floor")
+
+    tickers = ticker_messages(args.updates * 2)
+    sizes = [len(m) for m in tickers]
+    print(f"ticker updates: {len(tickers)} messages, mean {statistics.mean(sizes):.0f} bytes")
+    raw, fed = bench(tickers, args.rounds, ("ticker",), first=0)
+    print(f"  raw msgspec decode (floor)          {raw:>10,.0f} msgs/s")
+    print(f"  CoinbaseFeed decode+check+publish   {fed:>10,.0f} msgs/s  = {fed / raw:.2f} x floor")
 
 
 if __name__ == "__main__":

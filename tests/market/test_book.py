@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desk.market import book as book_module
+from desk.market import book_side
 from desk.market.book import OrderBook
 from desk.market.checksum import okx_checksum
 from tests.market.doc_samples import DOC_ASKS, DOC_BIDS
@@ -358,7 +358,7 @@ def test_book_matches_a_plain_dict_model_on_random_streams(messages: list) -> No
 
 
 def test_book_stays_right_when_stale_levels_are_compacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(book_module, "_COMPACT_EVERY", 3)  # compact all the time
+    monkeypatch.setattr(book_side, "COMPACT_EVERY", 3)  # compact all the time
     book = OrderBook("X")
     model: dict[float, tuple[str, str]] = {}
     for step in range(400):
@@ -381,7 +381,7 @@ def test_kept_checksum_equals_the_definition_after_every_message(
     on a deep book with changes above and below that floor (inserts, deletes, size changes,
     another spelling of a price, snapshots, clears, compactions) it equals okx_checksum of
     the book's own levels after every message."""
-    monkeypatch.setattr(book_module, "_COMPACT_EVERY", compact_every)
+    monkeypatch.setattr(book_side, "COMPACT_EVERY", compact_every)
     rng = random.Random(17)
     grid = [f"{1000 + i}" for i in range(60)]  # bids 1000..1059, asks 1060..1119 below
 

@@ -32,7 +32,7 @@ from desk.core.enums import Severity
 from desk.core.events import BookChanged
 from desk.core.topics import market_data
 from desk.feeds.binance.rest import RestDepth
-from desk.feeds.binance.wire import DepthFrame, DepthUpdate, decoder
+from desk.feeds.binance.wire import DepthData, DepthDataFrame, DepthUpdate, decoder
 from desk.feeds.book_events import book_changed
 from desk.feeds.counters import FeedCounters
 from desk.feeds.validation import MAX_PRICE, BadData, PriceGuard, bad_timestamp, check_levels
@@ -75,6 +75,7 @@ class BookSync:
         "state",
         "symbol",
         "task",
+        "ticker_u",
         "topic",
     )
 
@@ -84,12 +85,13 @@ class BookSync:
         self.book = OrderBook(symbol, venue=venue, keep_raw=True)
         self.topic = market_data(symbol)
         self.state = SyncState.WAITING
-        self.buffer: list[DepthUpdate] = []  # events held while the snapshot is fetched
+        self.buffer: list[DepthData] = []  # events held while the snapshot is fetched
         self.task: asyncio.Task[None] | None = None  # the REST bootstrap in flight
         self.retry_at = 0.0  # monotonic time before which no new bootstrap starts
         self.guard = PriceGuard(band)  # its ``last`` is the last good trade price
         self.last_size = math.nan  # of the last trade, for tickers
         self.last_trade_id = -1  # the highest trade (or aggTrade) id published
+        self.ticker_u = -1  # the highest bookTicker update id published (this connection)
 
 
 class BinanceBookKeeper:
@@ -127,32 +129,45 @@ class BinanceBookKeeper:
         self._report = report
         self._fetch = fetch_depth
         self._skew_ns = skew_ns
+        self._early = -skew_ns
         self._latency_append = counters.latency_append
-        self._decode_frame = decoder(DepthFrame).decode
         self._decode_payload = decoder(DepthUpdate).decode
 
     # --- events -----------------------------------------------------------------------------
 
-    def handle_frame(self, raw: bytes, recv_ns: int) -> None:
-        """A combined ``{"stream":"btcusdt@depth@100ms","data":{...}}`` frame (the hot path)."""
-        self.on_depth(self._decode_frame(raw).data, recv_ns)
+    def frame_handler(self, native: str) -> Callable[[bytes, int], None]:
+        """The handler of ``native``'s combined ``{"stream":"btcusdt@depth@100ms","data":{...}}``
+        frames (the hot path): the stream names the symbol, so its state is bound here instead
+        of looked up by the payload's ``s`` (which is not even decoded)."""
+        sync = self.syncs[native]
+        decode = decoder(DepthDataFrame).decode
+        apply = self.apply
+
+        def handle_frame(raw: bytes, recv_ns: int) -> None:
+            apply(sync, decode(raw).data, recv_ns)
+
+        return handle_frame
 
     def handle_payload(self, raw: bytes, recv_ns: int) -> None:
         """A bare ``depthUpdate`` payload (a raw stream, or a frame in unusual key order)."""
         self.on_depth(self._decode_payload(raw), recv_ns)
 
     def on_depth(self, ev: DepthUpdate, recv_ns: int) -> None:
-        """Apply one decoded event. Raises ``BadData`` (a ValueError) for an exchange time far
-        from the clock (nothing applied) or unusable levels (that book is resynced)."""
+        """Apply one decoded event of the symbol it names (``apply``)."""
         sync = self.syncs.get(ev.s)
         if sync is None:
             self._counters.unknown_symbols += 1
             return
+        self.apply(sync, ev, recv_ns)
+
+    def apply(self, sync: BookSync, ev: DepthData, recv_ns: int) -> None:
+        """Apply one decoded event to ``sync``'s book. Raises ``BadData`` (a ValueError) for an
+        exchange time far from the clock (nothing applied) or unusable levels (that book is
+        resynced)."""
         ts = ev.E * NS_PER_MS
         lag = recv_ns - ts
-        skew = self._skew_ns
-        if not -skew <= lag <= skew:
-            raise bad_timestamp(ts, recv_ns, skew)
+        if not self._early <= lag <= self._skew_ns:
+            raise bad_timestamp(ts, recv_ns, self._skew_ns)
         self._latency_append(lag)
         if sync.state is not LIVE:
             self._on_depth_slow(sync, ev)
@@ -164,7 +179,7 @@ class BinanceBookKeeper:
             self._gap(sync, ev)
             return
         try:
-            book.apply_update(ev.b, ev.a, ev.u, ts)
+            book.apply_pairs(ev.b, ev.a, ev.u, ts)
         except (ValueError, IndexError, TypeError) as exc:
             self.resync(sync.native, "bad levels", str(exc))
             raise BadData(f"unusable book levels: {exc}") from exc
@@ -187,7 +202,7 @@ class BinanceBookKeeper:
             ),
         )
 
-    def _on_depth_slow(self, sync: BookSync, ev: DepthUpdate) -> None:
+    def _on_depth_slow(self, sync: BookSync, ev: DepthData) -> None:
         if sync.state is SyncState.BOOTSTRAPPING:
             sync.buffer.append(ev)
             if len(sync.buffer) > MAX_BUFFERED:
@@ -195,7 +210,7 @@ class BinanceBookKeeper:
         else:
             self._start_bootstrap(sync, ev)
 
-    def _replay(self, sync: BookSync, ev: DepthUpdate, recv_ns: int) -> bool:
+    def _replay(self, sync: BookSync, ev: DepthData, recv_ns: int) -> bool:
         """The live rule for a buffered event; False when it broke the book (resynced)."""
         book = sync.book
         if ev.u <= book.seq_id:
@@ -204,7 +219,7 @@ class BinanceBookKeeper:
             self._gap(sync, None)
             return False
         try:
-            book.apply_update(ev.b, ev.a, ev.u, ev.E * NS_PER_MS)
+            book.apply_pairs(ev.b, ev.a, ev.u, ev.E * NS_PER_MS)
         except (ValueError, IndexError, TypeError) as exc:
             self.resync(sync.native, "bad levels", str(exc))
             return False
@@ -221,7 +236,7 @@ class BinanceBookKeeper:
 
     # --- integrity failures -----------------------------------------------------------------
 
-    def _gap(self, sync: BookSync, ev: DepthUpdate | None) -> None:
+    def _gap(self, sync: BookSync, ev: DepthData | None) -> None:
         """Events were missed: resync, and let the event that showed it start the new buffer."""
         self._counters.gaps += 1
         detail = f"first update id {ev.U} > last applied {sync.book.seq_id} + 1" if ev else ""
@@ -255,6 +270,7 @@ class BinanceBookKeeper:
         for sync in self.syncs.values():
             self._reset(sync)
             sync.retry_at = 0.0
+            sync.ticker_u = -1
 
     def close(self) -> None:
         for sync in self.syncs.values():
@@ -286,7 +302,7 @@ class BinanceBookKeeper:
 
     # --- REST bootstrap ---------------------------------------------------------------------
 
-    def _start_bootstrap(self, sync: BookSync, first: DepthUpdate) -> None:
+    def _start_bootstrap(self, sync: BookSync, first: DepthData) -> None:
         if self._fetch is None or time.monotonic() < sync.retry_at:
             return
         try:
@@ -339,7 +355,7 @@ class BinanceBookKeeper:
         )
 
     def load_snapshot(
-        self, native: str, snap: RestDepth, buffered: list[DepthUpdate] | None = None
+        self, native: str, snap: RestDepth, buffered: list[DepthData] | None = None
     ) -> bool:
         """Load a snapshot (``local = lastUpdateId``) and replay ``buffered`` events through
         the live rule; False when the result is broken (then resynced)."""

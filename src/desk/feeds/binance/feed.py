@@ -7,16 +7,18 @@ and turns every event into normalised events on the bus (named ``BTC-USDT``, ven
 * depth -> ``OrderBook`` updates via ``BinanceBookKeeper`` (REST snapshot, ``U``/``u``
   sequencing, crossed-book detection, per-symbol resync) and ``BookChanged`` on
   ``market_data:{symbol}``;
-* trades -> ``Trade`` (``m`` true means the taker sold); replays dropped by the deduplicator;
+* trades -> ``Trade`` (``m`` true means the taker sold); replays dropped by trade id
+  (``TradeTickerNormaliser``, which also does the next item);
 * bookTicker -> ``Ticker`` with the best bid/ask, the last trade seen on this feed, and NaN for
   the 24 h figures the stream does not carry (``ts_exchange`` 0: it has no time);
 * connects, disconnects, gaps, resyncs, decode errors, crossed books, venue errors, planned
   reconnects -> ``FeedStatus`` / ``SystemEvent`` on ``system_events``.
 
-``handle_message`` reads the stream name from the first bytes of the frame and decodes with that
-stream's typed decoder: one parse per message. It needs no socket, so tests and benchmarks feed
-it recorded frames directly. The planned reconnect before Binance's 24 h limit (and on
-``serverShutdown``) is ``Handover``'s job: the next connection takes over without a gap.
+``handle_message`` routes a frame by its first bytes (``routing``) to its stream's handler,
+bound to the stream's symbol, which decodes it with the stream's typed decoder: one parse per
+message. It needs no socket, so tests and benchmarks feed it recorded frames directly. The
+planned reconnect before Binance's 24 h limit (and on ``serverShutdown``) is ``Handover``'s
+job: the next connection takes over without a gap.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -32,46 +33,27 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from desk.core.bus import Bus
-from desk.core.enums import ConnectionState, Severity, Side
-from desk.core.events import Ticker, Trade
+from desk.core.enums import ConnectionState, Severity
 from desk.core.excerpt import excerpt
 from desk.feeds.binance.books import BinanceBookKeeper
 from desk.feeds.binance.config import BinanceConfig
 from desk.feeds.binance.connection import BinanceConnection
 from desk.feeds.binance.handover import ACTIVE, STANDBY, Handover, Link
+from desk.feeds.binance.normalise import TradeTickerNormaliser
 from desk.feeds.binance.rest import BinanceRestClient, RestDepth
+from desk.feeds.binance.routing import FrameRoutes
 from desk.feeds.binance.symbols import SymbolMap, stream_symbol
-from desk.feeds.binance.wire import (
-    COMBINED_PREFIX,
-    MAX_STREAM_NAME,
-    AggTradeEvent,
-    AggTradeFrame,
-    BookTickerEvent,
-    BookTickerFrame,
-    Envelope,
-    TradeEvent,
-    TradeFrame,
-    combined_url,
-    decoder,
-    stream_name,
-)
+from desk.feeds.binance.wire import Envelope, combined_url, stream_name, stream_of
 from desk.feeds.counters import FeedCounters
 from desk.feeds.dedupe import TradeDeduplicator
 from desk.feeds.reporting import FeedReporter
-from desk.feeds.validation import BadData, bad_timestamp
+from desk.feeds.validation import BadData
 from desk.market.book import OrderBook
 
 log = logging.getLogger(__name__)
 
 VENUE = "binance"
-NS_PER_MS = 1_000_000
 SHUTDOWN_STREAM = "!serverShutdown"
-_PREFIX_LEN = len(COMBINED_PREFIX)
-_NAME_END = _PREFIX_LEN + MAX_STREAM_NAME
-NAN = math.nan
-RENUMBERED = 1_000_000
-"""A trade id this far below the highest seen is a fresh numbering, not a replay."""
-BUY, SELL = Side.BUY, Side.SELL
 Handler = Callable[[bytes, int], None]
 
 
@@ -99,7 +81,7 @@ class BinanceFeed:
         self.bus = bus
         self.name = name
         self.counters = FeedCounters(name)
-        self.dedupe = dedupe or TradeDeduplicator()  # the desk's; trades use ids (_on_trade)
+        self.dedupe = dedupe or TradeDeduplicator()  # the desk's; trades use ids (normalise.py)
         self.reporter = FeedReporter(bus, name, VENUE)
         self._report = self.reporter.report
         self.venue_errors = 0
@@ -121,50 +103,47 @@ class BinanceFeed:
         )
         self.books: dict[str, OrderBook] = self.keeper.books
         self._syncs = self.keeper.syncs
-        self._latency_append = self.counters.latency_append
-        self._publish = bus.publish
-        self._ticker_u: dict[str, int] = {}
+        self.normaliser = TradeTickerNormaliser(
+            self._syncs, publish=bus.publish, counters=self.counters, skew_ns=self._skew_ns
+        )
         self.streams = self._stream_names()
         self.url = combined_url(config.ws_url, self.streams)
-        self._trade_decode = decoder(TradeFrame).decode
-        self._agg_decode = decoder(AggTradeFrame).decode
-        self._ticker_decode = decoder(BookTickerFrame).decode
-        self._trade_payload = decoder(TradeEvent).decode
-        self._agg_payload = decoder(AggTradeEvent).decode
-        self._ticker_payload = decoder(BookTickerEvent).decode
         self._envelope_decode = msgspec.json.Decoder(Envelope).decode
-        self._by_stream, self._payloads = self._handlers()
+        self._routes, self._payloads = self._handlers()
+        self._heads, self._head_len = self._routes.heads, self._routes.length
         self.handover = Handover(self)
         self.link = Link(ACTIVE)
         self._housekeeping: asyncio.Task[None] | None = None
 
-    def _stream_names(self) -> list[str]:
+    def _kinds(self) -> list[str]:
         kinds = [self.config.depth_stream, self.config.trade_stream]
         if self.config.book_ticker:
             kinds.append("bookTicker")
-        return [stream_name(stream_symbol(n), k) for n in self.natives for k in kinds]
+        return kinds
 
-    def _handlers(self) -> tuple[dict[bytes, Handler], dict[str, Handler]]:
-        """Frame handlers by stream name (bytes, the fast path) and payload handlers (str)."""
-        frame_of = {
-            self.config.depth_stream: self.keeper.handle_frame,
-            "trade": self._on_trade_frame,
-            "aggTrade": self._on_agg_frame,
-            "bookTicker": self._on_ticker_frame,
-        }
+    def _stream_names(self) -> list[str]:
+        return [stream_name(stream_symbol(n), k) for n in self.natives for k in self._kinds()]
+
+    def _handlers(self) -> tuple[FrameRoutes, dict[str, Handler]]:
+        """Frame handlers by stream, bound to their symbol (the fast path, see ``routing``),
+        and payload handlers by stream."""
+        depth = self.config.depth_stream
         payload_of = {
-            self.config.depth_stream: self.keeper.handle_payload,
-            "trade": lambda raw, ns: self._on_trade(self._trade_payload(raw), ns, 1),
-            "aggTrade": self._on_agg_payload,
-            "bookTicker": lambda raw, ns: self._on_ticker(self._ticker_payload(raw), ns),
+            depth: self.keeper.handle_payload,
+            "trade": self.normaliser.trade_payload,
+            "aggTrade": self.normaliser.agg_payload,
+            "bookTicker": self.normaliser.ticker_payload,
         }
-        frames: dict[bytes, Handler] = {}
+        frames: dict[str, Handler] = {}
         payloads: dict[str, Handler] = {}
-        for stream in self.streams:
-            kind = stream.split("@", 1)[1]
-            frames[stream.encode()] = frame_of[kind]
-            payloads[stream] = payload_of[kind]
-        return frames, payloads
+        for native in self.natives:
+            frame_of = self.normaliser.frame_handlers(native)
+            frame_of[depth] = self.keeper.frame_handler(native)
+            for kind in self._kinds():
+                stream = stream_name(stream_symbol(native), kind)
+                frames[stream] = frame_of[kind]
+                payloads[stream] = payload_of[kind]
+        return FrameRoutes(frames), payloads
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -270,7 +249,6 @@ class BinanceFeed:
             self.counters.reconnects += 1
         if state is ConnectionState.DISCONNECTED:
             self.keeper.reset_all()  # a book is only as good as the stream that feeds it
-            self._ticker_u.clear()
         self.reporter.status(state, reason, self.url)
 
     async def _fetch_depth(self, native: str) -> RestDepth:
@@ -288,124 +266,29 @@ class BinanceFeed:
         counters.messages += 1
         counters.bytes += len(raw)
         counters.last_recv_ns = recv_ns
+        handler = self._heads.get(raw[: self._head_len])  # type: ignore[call-overload]
+        if handler is None:
+            self.dispatch(raw, recv_ns)
+            return
+        try:
+            handler(raw, recv_ns)
+        except ValueError as exc:  # msgspec.DecodeError and BadData are ValueErrors
+            self.decode_error(raw, exc, recv_ns)
+
+    def dispatch(self, raw: bytes | str, recv_ns: int, *, standby: bool = False) -> None:
+        """``handle_message`` without the counting (frames of a handover's standby, and frames
+        off the fast path: another layout, text, a stream without a header key, no stream)."""
         if isinstance(raw, str):
             raw = raw.encode()
-        if raw.startswith(COMBINED_PREFIX):
-            handler = self._by_stream.get(raw[_PREFIX_LEN : raw.find(b'"', _PREFIX_LEN, _NAME_END)])
-            if handler is not None:
-                try:
-                    handler(raw, recv_ns)
-                except ValueError as exc:  # msgspec.DecodeError and BadData are ValueErrors
-                    self.decode_error(raw, exc, recv_ns)
-                return
-        self.on_other(raw, recv_ns)
-
-    def dispatch(self, raw: bytes, recv_ns: int, *, standby: bool = False) -> None:
-        """``handle_message`` without the counting (frames of a handover's standby)."""
-        if raw.startswith(COMBINED_PREFIX):
-            handler = self._by_stream.get(raw[_PREFIX_LEN : raw.find(b'"', _PREFIX_LEN, _NAME_END)])
-            if handler is not None:
-                try:
-                    handler(raw, recv_ns)
-                except ValueError as exc:
-                    self.decode_error(raw, exc, recv_ns)
-                return
-        self.on_other(raw, recv_ns, standby=standby)
-
-    def _on_trade_frame(self, raw: bytes, recv_ns: int) -> None:
-        self._on_trade(self._trade_decode(raw).data, recv_ns, 1)
-
-    def _on_agg_frame(self, raw: bytes, recv_ns: int) -> None:
-        ev = self._agg_decode(raw).data
-        self._on_trade(ev, recv_ns, ev.l - ev.f + 1)
-
-    def _on_agg_payload(self, raw: bytes, recv_ns: int) -> None:
-        ev = self._agg_payload(raw)
-        self._on_trade(ev, recv_ns, ev.l - ev.f + 1)
-
-    def _on_ticker_frame(self, raw: bytes, recv_ns: int) -> None:
-        self._on_ticker(self._ticker_decode(raw).data, recv_ns)
-
-    def _on_trade(self, ev: TradeEvent | AggTradeEvent, recv_ns: int, count: int) -> None:
-        """``trade`` (one fill, id ``t``) or ``aggTrade`` (``count`` fills at one price, id
-        ``a``, decoded as ``t``) -> ``Trade``; a replay of a trade already seen is dropped.
-
-        Binance numbers a symbol's trades (and aggregates) in increasing order on every
-        connection, so "seen" is "at or below the highest id published": the dedupe of
-        PROTOCOLS.md D.6 as one integer per symbol, shared by both connections of a handover
-        (an LRU lookup cost a quarter of this path). An id more than ``RENUMBERED`` below it
-        means the venue (a restarted simulator) numbers afresh: it is taken, and counts again.
-        """
-        sync = self._syncs.get(ev.s)
-        if sync is None:
-            self.counters.unknown_symbols += 1
+        name = stream_of(raw)
+        handler = None if name is None else self._routes.by_name.get(name)
+        if handler is None:
+            self.on_other(raw, recv_ns, standby=standby)
             return
-        price = ev.p
-        guard = sync.guard
-        if not guard.lo < price < guard.hi:
-            raise guard.refuse(price, "trade price")
-        ts = ev.T * NS_PER_MS
-        lag = recv_ns - ts
-        skew = self._skew_ns
-        if not -skew <= lag <= skew:
-            raise bad_timestamp(ts, recv_ns, skew)
-        trade_id = ev.t
-        if trade_id <= sync.last_trade_id and sync.last_trade_id - trade_id < RENUMBERED:
-            self.counters.duplicate_trades += 1
-            return
-        sync.last_trade_id = trade_id
-        guard.last = price
-        sync.last_size = ev.q
-        self._latency_append(lag)
-        self._publish(
-            sync.topic,
-            Trade(
-                ts_exchange=ts,
-                ts_recv=recv_ns,
-                venue=VENUE,
-                symbol=sync.symbol,
-                trade_id=str(trade_id),
-                price=price,
-                size=ev.q,
-                side=SELL if ev.m else BUY,
-                count=count,
-            ),
-        )
-
-    def _on_ticker(self, ev: BookTickerEvent, recv_ns: int) -> None:
-        """``bookTicker`` -> ``Ticker``; an older ``u`` than the last one seen is dropped."""
-        sync = self.keeper.syncs.get(ev.s)
-        if sync is None:
-            self.counters.unknown_symbols += 1
-            return
-        if ev.u <= self._ticker_u.get(ev.s, -1):
-            return  # the same update seen on the other connection of a handover
-        guard = sync.guard
-        for price in (ev.b, ev.a):
-            if price and not guard.lo < price < guard.hi:
-                raise guard.refuse(price, "book ticker price")
-        self._ticker_u[ev.s] = ev.u
-        last, last_size = sync.guard.last, sync.last_size
-        self.bus.publish(
-            sync.topic,
-            Ticker(
-                ts_exchange=0,
-                ts_recv=recv_ns,
-                venue=VENUE,
-                symbol=sync.symbol,
-                last=last,
-                last_size=last_size,
-                bid=ev.b or NAN,
-                bid_size=ev.B,
-                ask=ev.a or NAN,
-                ask_size=ev.A,
-                open_24h=NAN,
-                high_24h=NAN,
-                low_24h=NAN,
-                volume_24h=NAN,
-                volume_quote_24h=NAN,
-            ),
-        )
+        try:
+            handler(raw, recv_ns)
+        except ValueError as exc:
+            self.decode_error(raw, exc, recv_ns)
 
     # --- everything else: replies, errors, shutdown notices, unusual layouts, garbage -------
 

@@ -6,7 +6,7 @@ Reconnecting the usual way would clear every book and rebuild it from REST snaps
 books (make before break):
 
 1. the standby's depth events are buffered per symbol; its trades and tickers are handled at once
-   (the deduplicator and the ``bookTicker`` update id drop what both connections deliver);
+   (the trade ids and the ``bookTicker`` update id drop what both connections deliver);
 2. update ids are the venue's, not the connection's, so the standby's stream continues the very
    chain the books are on. A symbol is covered once the standby's first buffered ``U`` is at
    most the book's ``local + 1``; a symbol with no event on the standby after ``QUIET_GRACE``

@@ -9,9 +9,12 @@ extra cost. A frame of the wrong shape raises ``msgspec.ValidationError`` (a ``V
 which the feed counts as a decode error.
 
 On a combined stream every event is wrapped: ``{"stream":"btcusdt@trade","data":{...}}``. The
-feed reads the stream name from the first bytes (``stream_of``) and decodes the whole frame with
-that stream's typed decoder: one parse per message. Fields desk does not use (``"e"``, ``"M"``)
-are not declared, so they are skipped without being built.
+feed routes a frame by the stream name in its first bytes (``routing``) to that symbol's handler,
+which decodes the whole frame with the stream's typed decoder: one parse per message. The stream
+says whose event it is, so the frame structs (``TradeData`` ...) leave the symbol ``s`` out; the
+``...Event`` subclasses add it for bare payloads. Fields desk does not use (``"e"``, ``"M"``) are
+not declared either: skipped without being built. No struct is tracked by the garbage collector
+(``gc=False``): none can be part of a reference cycle.
 """
 
 from __future__ import annotations
@@ -36,29 +39,34 @@ BookPrice = Annotated[float, msgspec.Meta(ge=0.0, lt=MAX_PRICE)]
 """A ``bookTicker`` price: 0 stands for an empty side."""
 
 
-class DepthUpdate(msgspec.Struct):
+class DepthData(msgspec.Struct, gc=False):
     """``{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,
-    "b":[["0.0024","10"]],"a":[["0.0026","100"]]}``
+    "b":[["0.0024","10"]],"a":[["0.0026","100"]]}`` as the hot path reads it: in a combined
+    frame the stream name already says whose event it is, so ``s`` is not even decoded.
 
     ``U``/``u``: first and final update id of the event. Quantities are absolute. Spot diffs carry
     no ``pu`` (futures do).
     """
 
     E: TsMs
-    s: str
     U: int
     u: int
     b: list[Level]
     a: list[Level]
 
 
-class TradeEvent(msgspec.Struct):
+class DepthUpdate(DepthData, gc=False):
+    """A ``depthUpdate`` with its symbol: a bare payload, or a frame routed by its symbol."""
+
+    s: str
+
+
+class TradeData(msgspec.Struct, gc=False):
     """``{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
     "T":1672515782136,"m":true,"M":true}``; ``m`` true: the buyer was the maker, the taker sold.
     """
 
     E: TsMs
-    s: str
     t: int
     p: Price
     q: Size
@@ -66,13 +74,16 @@ class TradeEvent(msgspec.Struct):
     m: bool
 
 
-class AggTradeEvent(msgspec.Struct):
+class TradeEvent(TradeData, gc=False):
+    s: str
+
+
+class AggTradeData(msgspec.Struct, gc=False):
     """``{"e":"aggTrade","E":1672515782136,"s":"BNBBTC","a":12345,"p":"0.001","q":"100",
     "f":100,"l":105,"T":1672515782136,"m":true,"M":true}``; fills ``f``..``l`` of one taker
     order at one price, aggregate id ``a`` (read into ``t``, the id a trade has)."""
 
     E: TsMs
-    s: str
     t: int = msgspec.field(name="a")
     p: Price
     q: Size
@@ -82,16 +93,23 @@ class AggTradeEvent(msgspec.Struct):
     m: bool
 
 
-class BookTickerEvent(msgspec.Struct):
+class AggTradeEvent(AggTradeData, gc=False):
+    s: str
+
+
+class BookTickerData(msgspec.Struct, gc=False):
     """``{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000",
     "A":"40.66000000"}``; no event type and no time."""
 
     u: int
-    s: str
     b: BookPrice
     B: Size
     a: BookPrice
     A: Size
+
+
+class BookTickerEvent(BookTickerData, gc=False):
+    s: str
 
 
 class PartialDepth(msgspec.Struct):
@@ -110,20 +128,28 @@ class ServerShutdown(msgspec.Struct):
     E: int = 0
 
 
-class DepthFrame(msgspec.Struct):
+class DepthFrame(msgspec.Struct, gc=False):
+    """A combined ``depthUpdate`` frame, for whoever needs its symbol (a handover's buffers)."""
+
     data: DepthUpdate
 
 
-class TradeFrame(msgspec.Struct):
-    data: TradeEvent
+class DepthDataFrame(msgspec.Struct, gc=False):
+    """A combined ``depthUpdate`` frame on the hot path (the stream names the symbol)."""
+
+    data: DepthData
 
 
-class AggTradeFrame(msgspec.Struct):
-    data: AggTradeEvent
+class TradeFrame(msgspec.Struct, gc=False):
+    data: TradeData
 
 
-class BookTickerFrame(msgspec.Struct):
-    data: BookTickerEvent
+class AggTradeFrame(msgspec.Struct, gc=False):
+    data: AggTradeData
+
+
+class BookTickerFrame(msgspec.Struct, gc=False):
+    data: BookTickerData
 
 
 class Envelope(msgspec.Struct, kw_only=True):

@@ -16,7 +16,8 @@ connection, and calls ``on_gap``), a crossed book, levels the checks refuse (``B
 book never touches the others: every event of a message is applied or refused on its own.
 
 Snapshots and updates over ``CAREFUL_BYTES`` have every price and size parsed; other updates
-get the book's cheap checks (new prices within the symbol's band, sizes starting with a digit).
+get the book's cheap checks (new prices within the symbol's band, sizes starting with a digit),
+applied straight from the wire levels in one pass (``levels.apply_levels``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from desk.core.enums import Severity
 from desk.core.events import BookChanged
 from desk.core.topics import market_data
 from desk.feeds.book_events import book_changed
+from desk.feeds.coinbase.levels import RawLevel, apply_levels, split_levels
 from desk.feeds.coinbase.symbols import VENUE
-from desk.feeds.coinbase.wire import L2Event, L2Level, L2Message
+from desk.feeds.coinbase.wire import L2Event, L2Message
 from desk.feeds.counters import FeedCounters
 from desk.feeds.validation import BadData, PriceGuard, check_levels, level_mid
 from desk.market.book import OrderBook
@@ -51,7 +53,6 @@ Publish = Callable[[str, Any], None]
 Report = Callable[[str, str, Severity, str], None]
 Resubscribe = Callable[[list[str]], bool]
 """Unsubscribe and subscribe ``level2`` for these product ids; False when the budget is spent."""
-RawLevel = tuple[str, str]
 
 
 class BookState(Enum):
@@ -77,20 +78,6 @@ class ProductBook:
         self.state = BookState.WAITING
         self.since = time.monotonic()  # when the current state began (for stuck resyncs)
         self.send_due = False  # a resubscription is owed (the send budget was spent)
-
-
-def split_levels(updates: list[L2Level]) -> tuple[list[RawLevel], list[RawLevel]]:
-    """(bids, asks) as ``(price, size)`` strings, in the order received; not ``bid`` is an ask
-    (Coinbase says ``offer``)."""
-    bids: list[RawLevel] = []
-    asks: list[RawLevel] = []
-    add_bid, add_ask = bids.append, asks.append
-    for u in updates:
-        if u.side == "bid":
-            add_bid((u.price_level, u.new_quantity))
-        else:
-            add_ask((u.price_level, u.new_quantity))
-    return bids, asks
 
 
 class CoinbaseBookKeeper:
@@ -149,15 +136,8 @@ class CoinbaseBookKeeper:
                 if careful or pb.state is not LIVE or event.type != "update":
                     self._slow(pb, event, careful, seq, ts, recv_ns)
                     continue
-                bids: list[RawLevel] = []
-                asks: list[RawLevel] = []
-                for u in event.updates:
-                    if u.side == "bid":
-                        bids.append((u.price_level, u.new_quantity))
-                    else:
-                        asks.append((u.price_level, u.new_quantity))
                 book = pb.book
-                book.apply_update(bids, asks, seq, ts)
+                apply_levels(book, event.updates, seq, ts)
                 bid = book.best_bid_px  # NaN when empty; NaN >= x is False
                 ask = book.best_ask_px
                 if bid >= ask:

@@ -41,6 +41,7 @@ from desk.core.excerpt import excerpt
 from desk.feeds.coinbase.books import CoinbaseBookKeeper
 from desk.feeds.coinbase.config import CoinbaseConfig
 from desk.feeds.coinbase.normalise import TradeTickerNormaliser
+from desk.feeds.coinbase.routing import HEAD_LEN, channel_heads
 from desk.feeds.coinbase.sequence import STALE, ConnectionSequence
 from desk.feeds.coinbase.symbols import VENUE, to_native
 from desk.feeds.coinbase.timestamps import parse_ns
@@ -142,7 +143,7 @@ class CoinbaseFeed:
         self.name = name
         self.products = {to_native(s): s for s in self.symbols}  # product id -> desk symbol
         self.counters = FeedCounters(name)
-        self.dedupe = dedupe or TradeDeduplicator()
+        self.dedupe = dedupe or TradeDeduplicator()  # the desk's; trades use trade_ids.py
         self.sequence = ConnectionSequence()
         self.venue_errors = 0
         self.heartbeats = 0
@@ -170,7 +171,6 @@ class CoinbaseFeed:
             self.guards,
             publish=bus.publish,
             counters=self.counters,
-            dedupe=self.dedupe,
             skew_ns=self._skew,
         )
         self._conn = self._connection(config, rng)
@@ -191,6 +191,7 @@ class CoinbaseFeed:
             HEARTBEATS.encode(): self._on_heartbeats,
             SUBSCRIPTIONS.encode(): self._on_subscriptions,
         }
+        self._heads = channel_heads({c.decode(): h for c, h in self._handlers.items()})
 
     @classmethod
     def from_config(cls, config: CoinbaseConfig, bus: Bus, **options: object) -> CoinbaseFeed:
@@ -307,17 +308,19 @@ class CoinbaseFeed:
             except ValueError as exc:
                 self._decode_error(raw, exc, recv_ns)  # type: ignore[arg-type]
             return
-        if isinstance(raw, str):  # tests and replays may hand over text
-            raw = raw.encode()
-        channel = channel_of(raw)
-        handler = self._handlers.get(channel) if channel is not None else None
-        if handler is None:
-            self._on_other(raw, recv_ns)
-            return
+        handler = self._heads.get(raw[:HEAD_LEN])  # type: ignore[call-overload]
+        if handler is None:  # another layout, text, an error, garbage: the slow way
+            if isinstance(raw, str):  # tests and replays may hand over text
+                raw = raw.encode()
+            channel = channel_of(raw)
+            handler = self._handlers.get(channel) if channel is not None else None
+            if handler is None:
+                self._on_other(raw, recv_ns)
+                return
         try:
-            handler(raw, recv_ns)
+            handler(raw, recv_ns)  # type: ignore[arg-type]
         except ValueError as exc:  # msgspec.DecodeError and BadData are ValueErrors
-            self._decode_error(raw, exc, recv_ns)
+            self._decode_error(raw, exc, recv_ns)  # type: ignore[arg-type]
 
     def _in_sequence(self, seq: int, l2_updates: list[str] | None) -> bool:
         """Check a message's number; False for a stale one. ``l2_updates``: the products an
@@ -373,9 +376,14 @@ class CoinbaseFeed:
         except ValueError:
             self._salvage(raw)
             raise
-        if self._in_sequence(msg.sequence_num, None):
-            self._stamp(msg.timestamp, recv_ns)
-            self.normaliser.trades(msg, recv_ns)
+        seq = msg.sequence_num
+        sequence = self.sequence
+        if seq == sequence.last + 1:  # _in_sequence's usual case, inline
+            sequence.last = seq
+        elif not self._in_sequence(seq, None):
+            return
+        self._stamp(msg.timestamp, recv_ns)
+        self.normaliser.trades(msg, recv_ns)
 
     def _on_ticker(self, raw: bytes, recv_ns: int) -> None:
         try:

@@ -4,8 +4,8 @@ Venue quirks handled here:
 
 * ``market_trades`` ``side`` is the **maker's** side: ``"BUY"`` means a resting buy was hit, so the
   aggressor sold. desk's ``Trade.side`` is the aggressor's, hence inverted.
-* A subscription starts with a ``snapshot`` of recent trades (a replay after a reconnect): every
-  trade goes through the shared ``TradeDeduplicator`` keyed by (venue, symbol, trade id), and
+* A subscription starts with a ``snapshot`` of recent trades (a replay after a reconnect): a
+  trade whose id the product published lately is dropped (``trade_ids.RecentTradeIds``), and
   snapshot trades may be older than the clock-skew limit (only their century is checked).
 * Trades of one message are published oldest first, whatever order the venue lists them in.
 * ``ticker`` has no last size, 24 h open or quote volume: the open is derived from
@@ -28,9 +28,9 @@ from desk.core.excerpt import excerpt
 from desk.core.topics import market_data
 from desk.feeds.coinbase.symbols import VENUE
 from desk.feeds.coinbase.timestamps import parse_ns
+from desk.feeds.coinbase.trade_ids import RecentTradeIds
 from desk.feeds.coinbase.wire import TickerEntry, TickerMessage, TradeEntry, TradesMessage
 from desk.feeds.counters import FeedCounters
-from desk.feeds.dedupe import TradeDeduplicator
 from desk.feeds.validation import (
     MAX_TS_MS,
     MIN_TS_MS,
@@ -46,6 +46,10 @@ MAX_TS_NS = MAX_TS_MS * NS_PER_MS
 MAKER_TO_AGGRESSOR = {"BUY": Side.SELL, "SELL": Side.BUY, "buy": Side.SELL, "sell": Side.BUY}
 
 Publish = Callable[[str, Any], None]
+Route = tuple[str, str, PriceGuard, Callable[[str], bool]]
+"""A product's (desk symbol, topic, price band, duplicate check)."""
+Accepted = tuple[int, TradeEntry, Side, Route]
+"""A trade that passed the checks: (time ns, entry, aggressor side, its product's route)."""
 
 
 class TradeTickerNormaliser:
@@ -58,7 +62,6 @@ class TradeTickerNormaliser:
         *,
         publish: Publish,
         counters: FeedCounters,
-        dedupe: TradeDeduplicator,
         skew_ns: int,
         venue: str = VENUE,
     ) -> None:
@@ -68,73 +71,78 @@ class TradeTickerNormaliser:
         self.topics = {pid: market_data(symbol) for pid, symbol in products.items()}
         self.guards = guards
         self.skew_ns = skew_ns
+        self.trade_ids = {pid: RecentTradeIds() for pid in products}
+        self._routes: dict[str, Route] = {
+            pid: (symbol, self.topics[pid], guards[symbol], self.trade_ids[pid].seen)
+            for pid, symbol in products.items()
+        }
+        """Product id -> (desk symbol, topic, price band, duplicate check): one lookup."""
         self._publish = publish
         self._counters = counters
-        self._dedupe = dedupe
 
     # --- trades ---------------------------------------------------------------------------
 
     def trades(self, msg: TradesMessage, recv_ns: int) -> None:
         error: BadData | None = None
-        symbols, guards, topics = self.symbols, self.guards, self.topics
-        skew = self.skew_ns
+        routes = self._routes
+        early, late = -self.skew_ns, self.skew_ns
         for event in msg.events:
             snapshot = event.type == "snapshot"
-            accepted: list[tuple[int, TradeEntry, str, Side]] = []
+            accepted: list[Accepted] = []
             in_order = True
             last_ts = 0
+            seen_time: str | None = None  # trades of one taker order share a time: parsed once
             for t in event.trades:
-                symbol = symbols.get(t.product_id)
-                if symbol is None:
+                route = routes.get(t.product_id)
+                if route is None:
                     self._counters.unknown_symbols += 1
                     continue
-                try:
-                    side = MAKER_TO_AGGRESSOR.get(t.side)
-                    if side is None:
-                        raise BadData(f"trade side {excerpt(t.side, 20)} is neither BUY nor SELL")
-                    guard = guards[symbol]
-                    if not guard.lo < t.price < guard.hi:
-                        raise guard.refuse(t.price, "trade price")
-                    ts = parse_ns(t.time)
-                    if snapshot:  # recent trades replayed on subscribe: only absurd times refused
-                        if not MIN_TS_NS < ts < MAX_TS_NS:
-                            text = f"trade time {excerpt(t.time, 40)} is not in this century"
-                            raise BadData(text, "timestamp")
-                    elif not -skew <= recv_ns - ts <= skew:
-                        raise bad_timestamp(ts, recv_ns, skew)
-                except ValueError as exc:
-                    error = error or (exc if isinstance(exc, BadData) else BadData(str(exc)))
+                guard = route[2]
+                side = MAKER_TO_AGGRESSOR.get(t.side)
+                if side is None or not guard.lo < t.price < guard.hi:
+                    error = error or _refusal(t, side, guard)
                     continue
+                if t.time != seen_time:
+                    try:
+                        ts = _trade_time(t.time, snapshot, recv_ns, early, late)
+                    except ValueError as exc:
+                        error = error or (exc if isinstance(exc, BadData) else BadData(str(exc)))
+                        seen_time = None
+                        continue
+                    seen_time = t.time
                 if ts < last_ts:
                     in_order = False
                 last_ts = ts
-                accepted.append((ts, t, symbol, side))
+                accepted.append((ts, t, side, route))
             if not in_order:
                 accepted.sort(key=_first)
-            is_duplicate = self._dedupe.is_duplicate
-            publish = self._publish
-            venue = self.venue
-            for ts, t, symbol, side in accepted:
-                if is_duplicate(venue, symbol, t.trade_id):
-                    self._counters.duplicate_trades += 1
-                    continue
-                if not snapshot:
-                    guards[symbol].last = t.price
-                publish(
-                    topics[t.product_id],
-                    Trade(
-                        ts_exchange=ts,
-                        ts_recv=recv_ns,
-                        venue=venue,
-                        symbol=symbol,
-                        trade_id=t.trade_id,
-                        price=t.price,
-                        size=t.size,
-                        side=side,
-                    ),
-                )
+            self._publish_trades(accepted, snapshot, recv_ns)
         if error is not None:
             raise error
+
+    def _publish_trades(self, accepted: list[Accepted], snapshot: bool, recv: int) -> None:
+        """Publish the trades not published lately, in the given order."""
+        publish = self._publish
+        venue = self.venue
+        for ts, t, side, (symbol, topic, guard, seen) in accepted:
+            if seen(t.trade_id):
+                self._counters.duplicate_trades += 1
+                continue
+            if not snapshot:
+                guard.last = t.price
+            publish(
+                topic,
+                Trade(
+                    ts_exchange=ts,
+                    ts_recv=recv,
+                    venue=venue,
+                    symbol=symbol,
+                    trade_id=t.trade_id,
+                    price=t.price,
+                    size=t.size,
+                    side=side,
+                ),
+            )
 
     # --- tickers --------------------------------------------------------------------------
 
@@ -191,5 +199,23 @@ def _open_24h(last: float, change_pct: str) -> float:
     return last / (1.0 + pct / 100.0)
 
 
-def _first(item: tuple[int, Any, Any, Any]) -> int:
+def _first(item: Accepted) -> int:
     return item[0]
+
+
+def _refusal(t: TradeEntry, side: Side | None, guard: PriceGuard) -> BadData:
+    if side is None:
+        return BadData(f"trade side {excerpt(t.side, 20)} is neither BUY nor SELL")
+    return guard.refuse(t.price, "trade price")
+
+
+def _trade_time(text: str, snapshot: bool, recv_ns: int, early: int, late: int) -> int:
+    """A trade's time (ns); BadData when far from the clock (snapshot trades, recent trades
+    replayed on subscribe, only when not in this century), ValueError when not a time."""
+    ts = parse_ns(text)
+    if snapshot:
+        if not MIN_TS_NS < ts < MAX_TS_NS:
+            raise BadData(f"trade time {excerpt(text, 40)} is not in this century", "timestamp")
+    elif not early <= recv_ns - ts <= late:
+        raise bad_timestamp(ts, recv_ns, late)
+    return ts

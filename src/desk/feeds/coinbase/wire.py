@@ -12,7 +12,8 @@ from ``desk.feeds.validation``). A frame of the wrong shape raises ``msgspec.Val
 (a ``ValueError``), which the feed counts as a decode error.
 
 The venue writes ``"channel"`` first, so the feed finds a message's decoder from its first bytes
-(``channel_of``); a message in another key order takes the slower ``Envelope`` path.
+(``routing``, else ``channel_of``); a message in another key order takes the slower ``Envelope``
+path.
 """
 
 from __future__ import annotations
