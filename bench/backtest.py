@@ -17,8 +17,9 @@ taker fees, fixed size 1 (no leverage cap):
   vectorbt's own end-to-end sweep of the grid (its MA, crossings and from_signals over all
   columns at once), with how many final equities agree with desk's (desk computes each
   moving average once per worker: the sweep reuses indicators, see
-  :func:`desk.signals.indicators.reuse`; and runs 16 parameter sets at a time through the
-  lockstep kernel of :mod:`desk.backtest.batch`);
+  :func:`desk.signals.indicators.reuse`; and runs a chunk's parameter sets together through
+  the lockstep kernel of :mod:`desk.backtest.lockstep`, 16 per SIMD group, making each MA
+  crossover's codes from the shared averages as it goes);
 * **first call** in a fresh process, compiling (an empty numba cache) and loading the cache,
   beside the warm call: one backtest, and a sweep of 16 parameter sets (one lockstep group)
   in the same process;

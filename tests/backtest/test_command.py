@@ -155,3 +155,19 @@ def test_backtest_on_the_simulator_with_a_time_range(tmp_path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["id"] is None and out["bars"] == 50
     assert out["source"].startswith("sim:") and out["config"]["lot"] == 1e-06
+
+
+def test_a_bots_filters_on_the_command_line_are_saved_with_the_run(
+    csv_path, tmp_path, capsys
+) -> None:
+    common = ("--strategy", "ma_crossover", "--params", "fast=5,slow=20", "--data", str(csv_path))
+    assert backtest_cli(*common, "--no-save", "--json") == 0
+    plain = json.loads(capsys.readouterr().out)
+    runs = str(tmp_path / "runs")
+    argv = ("--confirm-bars", "3", "--cooldown", "600", "--runs", runs, "--json")
+    assert backtest_cli(*common, *argv) == 0
+    filtered = json.loads(capsys.readouterr().out)
+    assert filtered["config"]["confirm_bars"] == 3 and filtered["config"]["cooldown_s"] == 600.0
+    assert filtered["metrics"]["trades"] < plain["metrics"]["trades"]
+    assert backtest_cli(*common, "--confirm-bars", "0", "--no-save") == 2
+    assert "`confirm_bars` must be >= 1" in capsys.readouterr().err

@@ -174,6 +174,13 @@ CASES = {
         {"sizing": "fraction", "size": 1_000.0, "fraction": 0.4},
         BacktestConfig(cash=CASH, sizing="fraction", size=1_000.0, fraction=0.4, leverage=None),
     ),
+    # A bot's signal filters: held signals sent on the candle that confirms them, a cooldown.
+    "filtered": (
+        {"sizing": "fixed", "size": 0.05, "confirm_bars": 2, "cooldown_s": 30.0},
+        BacktestConfig(
+            cash=CASH, sizing="fixed", size=0.05, leverage=None, confirm_bars=2, cooldown_s=30.0
+        ),
+    ),
 }
 
 

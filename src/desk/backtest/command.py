@@ -88,6 +88,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     bt.add_argument("--tick", type=float, default=None, help="price tick (default: instrument)")
     bt.add_argument("--lot", type=float, default=None, help="size lot (default: instrument)")
     bt.add_argument("--min-size", type=float, default=None, help="minimum order size")
+    f = p.add_argument_group("a bot's signal filters (as in the bots mode; default: none)")
+    f.add_argument("--min-strength", type=float, default=0.0, help="drop weaker signals (0-1)")
+    f.add_argument("--cooldown", type=float, default=0.0, help="seconds between sent signals")
+    f.add_argument("--confirm-bars", type=int, default=1, help="bars a direction must stand")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print JSON on stdout (for scripts)")
     out.add_argument("--runs", default=DEFAULT_ROOT, help=f"saved runs (default {DEFAULT_ROOT})")
@@ -165,6 +169,9 @@ def _config(args: argparse.Namespace) -> BacktestConfig:
         "leverage": args.leverage if args.leverage and args.leverage > 0 else None,
         "stop_loss": args.stop_loss,
         "take_profit": args.take_profit,
+        "min_strength": args.min_strength,
+        "cooldown_s": args.cooldown,
+        "confirm_bars": args.confirm_bars,
     }
     for name in ("tick", "lot", "min_size"):
         if getattr(args, name) is not None:

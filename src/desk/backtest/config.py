@@ -46,6 +46,9 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     * ``stop_loss``/``take_profit``: optional exits, a fraction of the entry price (0.02 = 2%).
     * ``tick``/``lot``/``min_size``: the instrument's rules (0 = none); see
       :meth:`with_instrument`.
+    * ``min_strength``/``cooldown_s``/``confirm_bars``: a bot's signal filters, as in
+      :class:`~desk.signals.bots.BotConfig` (:mod:`desk.backtest.filters`); the defaults filter
+      nothing.
     """
 
     cash: float = 10_000.0
@@ -66,6 +69,9 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     tick: float = 0.0
     lot: float = 0.0
     min_size: float = 0.0
+    min_strength: float = 0.0
+    cooldown_s: float = 0.0
+    confirm_bars: int = 1
 
     def __post_init__(self) -> None:
         problem = self._problem()
@@ -85,6 +91,7 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             "tick": self.tick,
             "lot": self.lot,
             "min_size": self.min_size,
+            "cooldown_s": self.cooldown_s,
         }
         for name, value in finite.items():
             if not math.isfinite(value):
@@ -106,6 +113,12 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                 return f"`{name}` must be >= 0, got {getattr(self, name)!r}"
         if self.leverage is not None and not (self.leverage > 0 and math.isfinite(self.leverage)):
             return f"`leverage` must be > 0 (or null for no cap), got {self.leverage!r}"
+        if not 0.0 <= self.min_strength <= 1.0:
+            return f"`min_strength` must be in [0, 1], got {self.min_strength!r}"
+        if self.cooldown_s < 0:
+            return f"`cooldown_s` must be >= 0, got {self.cooldown_s!r}"
+        if isinstance(self.confirm_bars, bool) or self.confirm_bars < 1:
+            return f"`confirm_bars` must be >= 1, got {self.confirm_bars!r}"
         for name in ("stop_loss", "take_profit"):
             value = getattr(self, name)
             if value is not None and not 0 < value < (1 if name == "stop_loss" else math.inf):

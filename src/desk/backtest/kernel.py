@@ -25,8 +25,8 @@ The kernel walks the bars once (numba, ``cache=True``, ``nogil=True``). In each 
    ``start`` on, from which :func:`~desk.backtest.metrics.metrics_from_stats` makes the metrics.
 
 The rules below (sizing, fill prices and fees, exits) are compiled once, on plain numbers,
-in :mod:`desk.backtest.orders`; this kernel and the lockstep one of :mod:`desk.backtest.batch`
-both call them.
+in :mod:`desk.backtest.orders`; this kernel and the lockstep one of
+:mod:`desk.backtest.lockstep` both call them.
 
 Sizing, as a bot's order goes through :class:`~desk.execution.bot_orders.OmsSink`,
 :func:`~desk.execution.sizing.size_for` and risk:

@@ -111,7 +111,9 @@ def metrics_from_pnl(
     growth = final / cash
     years = n * bar_ns / YEAR_NS
     cagr = growth ** (1.0 / years) - 1.0 if growth > 0 else -1.0
-    gross_profit = float(pnl[pnl > 0].sum())
+    wins = pnl > 0
+    won = int(np.count_nonzero(wins))
+    gross_profit = float(pnl[wins].sum())
     gross_loss = float(-pnl[pnl < 0].sum())
     if len(pnl) == 0:
         profit_factor = math.nan
@@ -130,7 +132,7 @@ def metrics_from_pnl(
         "max_drawdown_bars": float(longest),
         "max_drawdown_duration_s": longest * bar_ns / 1e9,
         "calmar": _ratio(cagr, max_dd),
-        "win_rate": float((pnl > 0).sum()) / len(pnl) if len(pnl) else math.nan,
+        "win_rate": float(won) / len(pnl) if len(pnl) else math.nan,
         "profit_factor": profit_factor,
         "avg_trade": float(pnl.mean()) if len(pnl) else math.nan,
         "exposure": exposed / n,

@@ -2,10 +2,11 @@
 fee, and the stop-loss / take-profit exit inside a bar.
 
 Both bar loops use these (:mod:`desk.backtest.kernel` through its state vector,
-:mod:`desk.backtest.batch` on local variables), so the rules exist once; see the kernel's
+:mod:`desk.backtest.account` on local variables), so the rules exist once; see the kernel's
 docstring for what they are. They take and return numbers only: a compiled call with array
 arguments counts references up and down with atomic instructions, which on the rare bars
-that trade cost more than the rules themselves.
+that trade cost more than the rules themselves. The two run on every order are inlined
+into their callers (a call would also spill the callers' many live values around it).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def round_price(p: float, tick: float, up: bool) -> float:
     return math.floor(s) * tick
 
 
-@numba.njit(**_JIT)
+@numba.njit(inline="always", **_JIT)
 def order_size(
     pos: float,
     cash: float,
@@ -117,7 +118,7 @@ def order_size(
     return (q if delta > 0.0 else -q), False
 
 
-@numba.njit(**_JIT)
+@numba.njit(inline="always", **_JIT)
 def fill_price(
     qty: float,
     base: float,

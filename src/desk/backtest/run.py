@@ -22,6 +22,7 @@ from desk.backtest.book import REASON_SIGNAL, REASONS, T_REASON, TRADE_COLUMNS
 from desk.backtest.config import ATR_PERIOD, BacktestConfig, BacktestError
 from desk.backtest.data import Candles
 from desk.backtest.events import events_from_codes
+from desk.backtest.filters import strategy_codes
 from desk.backtest.kernel import KernelOutput, simulate
 from desk.backtest.metrics import metrics_from_stats
 from desk.signals import indicators as ind
@@ -191,10 +192,10 @@ def _run(
     curves: bool = True,
     buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, KernelOutput]:
-    """(the strategy's candidate codes, the kernel's output)."""
+    """(the candidate codes of the signals the bot would send, the kernel's output)."""
     if config.sizing == "atr" and atr is None:
         atr = atr_series(arrays)
-    codes = strategy.batch_codes(arrays)
+    codes = strategy_codes(strategy, arrays, config, start)
     out = simulate(
         arrays, codes, config, atr=atr, start=start, buffers=buffers, codes=True, curves=curves
     )

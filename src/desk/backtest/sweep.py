@@ -1,10 +1,11 @@
 """Parameter sweeps: many backtests of one strategy over one data set, in parallel.
 
-Work is cut into chunks of combination numbers (:mod:`desk.backtest.grid`). A chunk takes
-each combination's candidate codes from the strategy's batch path, runs them through the
-lockstep kernel of :mod:`desk.backtest.batch` (:data:`~desk.backtest.batch.LANES` at a time,
-each to the bit what :func:`~desk.backtest.run.evaluate` gives alone) and returns one row of
-metrics per combination, plus, when asked, the equity curves of its best ``curves``
+Work is cut into chunks of combination numbers (:mod:`desk.backtest.grid`). A chunk runs its
+combinations together through the lockstep kernel (:func:`desk.backtest.batch.evaluate_many`:
+candidate codes from the strategy's batch path, or made in the kernel from the shared
+indicator arrays where the strategy is a crossing of two of them; each combination to the
+bit what :func:`~desk.backtest.run.evaluate` gives alone) and returns one row of metrics per
+combination, plus, when asked, the equity curves of its best ``curves``
 combinations (run again alone, keeping their curve): never every curve, so memory stays
 bounded however large the grid.
 
@@ -169,9 +170,13 @@ def _chunks(indices: np.ndarray, size: int) -> Iterator[np.ndarray]:
 
 
 def chunk_size_for(count: int, workers: int) -> int:
-    """About 8 chunks per worker (balance and progress), in whole lockstep groups of
-    :data:`~desk.backtest.batch.LANES` combinations, 256 at most."""
-    size = min(256, math.ceil(count / (workers * 8)))
+    """One chunk per worker, 256 combinations at most, in whole lockstep groups of
+    :data:`~desk.backtest.batch.LANES`. The kernel runs a chunk's combinations together,
+    reading each indicator array once for all of them, and a worker computes the indicators
+    its chunks need: few large chunks share the most. A grid of more than 256 per worker
+    makes more chunks than workers, which the pool hands out as workers come free;
+    progress is told chunk by chunk."""
+    size = min(256, math.ceil(count / workers))
     return max(LANES, math.ceil(size / LANES) * LANES)
 
 
