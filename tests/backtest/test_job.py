@@ -63,9 +63,19 @@ def test_a_long_curve_is_thinned_keeping_the_last_equity_and_the_deepest_drawdow
         ({"grid": "fast=9:3"}, "is empty"),
         ({"source": "db", "path": ""}, "no database named"),
         ({"source": "csv", "path": "/nonexistent.csv"}, "no CSV file at"),
+        ({"filters": {"confirm_bars": 0}}, "`confirm_bars` must be >= 1"),
     ],
 )
 def test_bad_input_is_refused_with_the_reason(change: dict, message: str, tmp_path: Path) -> None:
     with pytest.raises(BacktestError, match=message):
         run_job(replace(SWEEP, runs=str(tmp_path), hours=0.1, **change))
     assert not (tmp_path / "runs.sqlite").exists()  # nothing saved
+
+
+def test_a_bots_filters_change_what_is_traded_and_are_saved(tmp_path: Path) -> None:
+    one = replace(SWEEP, grid="", params="fast=3,slow=8", runs=str(tmp_path))
+    plain = run_job(one)
+    filtered = run_job(replace(one, filters={"confirm_bars": 3, "cooldown_s": 300.0}))
+    assert 0 < filtered.metrics["trades"] < plain.metrics["trades"]
+    saved = RunStore(tmp_path).get(filtered.run_id)
+    assert saved.config["confirm_bars"] == 3 and saved.config["cooldown_s"] == 300.0

@@ -85,7 +85,15 @@ async def test_a_bad_field_is_refused_on_screen_and_nothing_runs(tmp_path: Path)
         await wait_for(pilot, lambda: "period" in str(screen.status.render()))
         assert "not a duration like 4h" in str(screen.status.render())
         assert screen.job is None
-        fill(screen, period="1h", source="csv")
+        fill(screen, period="1h", filters="confirm=2")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "filters: 'confirm=2'" in str(screen.status.render()))
+        assert screen.job is None
+        fill(screen, filters="confirm_bars=3 cooldown_s=60")
+        request = screen.form.request(runs=str(tmp_path), database="", workers=1)
+        assert not isinstance(request, str)
+        assert request.filters == {"confirm_bars": 3, "cooldown_s": 60.0}
+        fill(screen, source="csv")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: "the CSV to test on" in str(screen.status.render()))
         assert screen.job is None

@@ -117,7 +117,9 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             return f"`min_strength` must be in [0, 1], got {self.min_strength!r}"
         if self.cooldown_s < 0:
             return f"`cooldown_s` must be >= 0, got {self.cooldown_s!r}"
-        if isinstance(self.confirm_bars, bool) or self.confirm_bars < 1:
+        if not isinstance(self.confirm_bars, int) or isinstance(self.confirm_bars, bool):
+            return f"`confirm_bars` must be a whole number of bars, got {self.confirm_bars!r}"
+        if self.confirm_bars < 1:
             return f"`confirm_bars` must be >= 1, got {self.confirm_bars!r}"
         for name in ("stop_loss", "take_profit"):
             value = getattr(self, name)

@@ -47,7 +47,8 @@ class JobRequest(msgspec.Struct, frozen=True, kw_only=True):
     SQLite at ``path``) or ``csv`` (the file at ``path``); for the last two ``hours`` > 0 keeps
     only that many hours up to the last candle. ``params``/``grid`` are typed as on the command
     line (``fast=10,slow=30``; ``fast=5:50:5 slow=20:200:10 fast<slow``); a grid makes a sweep
-    ranked by ``metric``. Runs are saved under ``runs``.
+    ranked by ``metric``. ``filters``: a bot's signal filters by name (``confirm_bars`` ...,
+    :class:`~desk.backtest.config.BacktestConfig`). Runs are saved under ``runs``.
     """
 
     strategy: str
@@ -60,6 +61,7 @@ class JobRequest(msgspec.Struct, frozen=True, kw_only=True):
     grid: str = ""
     metric: str = "sharpe"
     taker_bps: float = 5.0
+    filters: dict[str, float] = {}
     seed: int = 7
     steps_per_second: float = SIM_STEPS_PER_SECOND
     runs: str = DEFAULT_ROOT
@@ -125,7 +127,7 @@ def run_job(request: JobRequest, progress: Any = None) -> JobResult:
     make_strategy(request.strategy, params)  # a bad name or parameter before any data
     grid = _grid(request, params)
     candles = _candles(request, report)
-    config = BacktestConfig(taker_bps=request.taker_bps)
+    config = BacktestConfig(taker_bps=request.taker_bps, **request.filters)  # type: ignore[arg-type]
     store = RunStore(request.runs)
     if grid is None:
         report("backtesting", 0, len(candles))

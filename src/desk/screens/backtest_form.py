@@ -4,9 +4,10 @@ Fields: strategy, symbol, timeframe, the metric a sweep ranks by (and its heatma
 data (the simulator's market generated offline, the engine's own SQLite candles, or a CSV
 file), the period (hours: simulated, or the last hours of the stored data; ``4h``, ``90m``,
 ``2d``; empty = all stored), the taker fee, the parameters (``fast=10,slow=30`` or JSON,
-prefilled with the strategy's defaults) and a grid (``fast=5:50:5 slow=20:200:10 fast<slow``;
-empty: one backtest). :meth:`BacktestForm.request` turns them into a
-:class:`~desk.backtest.job.JobRequest`, or says what is wrong.
+prefilled with the strategy's defaults), a grid (``fast=5:50:5 slow=20:200:10 fast<slow``;
+empty: one backtest) and a bot's signal filters (``confirm_bars=2,cooldown_s=60``; empty:
+none), so a run trades what a bot with those filters would send. :meth:`BacktestForm.request`
+turns them into a :class:`~desk.backtest.job.JobRequest`, or says what is wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from desk.bridge.views import StrategyInfo
 SOURCES = (("simulated", "sim"), ("engine candles", "db"), ("CSV file", "csv"))
 PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd]?)\s*$")
 HOURS_PER = {"m": 1 / 60, "h": 1.0, "d": 24.0, "": 1.0}
+FILTERS = ("min_strength", "cooldown_s", "confirm_bars")
+"""A bot's signal filters (:class:`~desk.signals.bots.BotConfig`), as a backtest takes them."""
 
 
 def parse_period(text: str, source: str) -> float | str:
@@ -41,6 +44,23 @@ def parse_period(text: str, source: str) -> float | str:
     if not hours > 0:
         return "period: must be more than 0"
     return hours
+
+
+def parse_filters(text: str) -> dict[str, float] | str:
+    """``confirm_bars=2,cooldown_s=60`` (commas or spaces) as numbers by name; or why not."""
+    out: dict[str, float] = {}
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or name not in FILTERS:
+            return f"filters: {part!r} is not one of {', '.join(f + '=...' for f in FILTERS)}"
+        try:
+            number = float(value)
+        except ValueError:
+            return f"filters: {name} = {value!r} is not a number"
+        out[name] = int(number) if name == "confirm_bars" and number.is_integer() else number
+    return out
 
 
 def params_text(values: dict[str, Any]) -> str:
@@ -104,6 +124,14 @@ class BacktestForm(Vertical):
                 classes="bt-span",
                 placeholder="empty: one backtest · fast=5:50:5 slow=20:200:10 fast<slow: a sweep",
             )
+            yield Label("filters", classes="bt-label")
+            yield Input(
+                "",
+                id="bt-filters",
+                compact=True,
+                classes="bt-span",
+                placeholder="bot signal filters: min_strength=0.2 cooldown_s=60 confirm_bars=2",
+            )
         yield Label(
             f"enter or ctrl+r runs · esc: results · simulated data: seed 7, "
             f"{SIM_STEPS_PER_SECOND:g} steps/s",
@@ -139,7 +167,7 @@ class BacktestForm(Vertical):
         self.field("params").value = params_text(info.defaults) if info is not None else ""
 
     def field(self, name: str) -> Input:
-        """The input ``bt-<name>`` (period, fees, file, params, grid)."""
+        """The input ``bt-<name>`` (period, fees, file, params, grid, filters)."""
         return self.query_one(f"#bt-{name}", Input)
 
     def choice(self, name: str) -> str:
@@ -169,6 +197,9 @@ class BacktestForm(Vertical):
             fees = float(fees_text)
         except ValueError:
             return f"fees bps: {fees_text!r} is not a number"
+        filters = parse_filters(self.field("filters").value)
+        if isinstance(filters, str):
+            return filters
         path = database if source == "db" else self.field("file").value.strip()
         if source == "csv" and not path:
             return "file: the CSV to test on (data: CSV file)"
@@ -183,6 +214,7 @@ class BacktestForm(Vertical):
             grid=self.field("grid").value.strip(),
             metric=self.choice("metric") or "sharpe",
             taker_bps=fees,
+            filters=filters,
             runs=runs,
             workers=workers,
         )
