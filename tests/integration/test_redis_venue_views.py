@@ -1,8 +1,10 @@
-"""Per-venue tapes, tickers and positions reach a UI in this process and one attached over Redis.
+"""Per-venue tapes, tickers, candles and positions reach a UI in this process and one attached
+over Redis.
 
 A real engine trades BTC-USDT on OKX and Binance (both on the simulator, over real WebSockets);
 a paper order fills on Binance's book. The in-process client and a RedisClient against real
-Redis must both show each venue's own tape, every venue's ticker, and the position's venue.
+Redis must both show each venue's own tape, every venue's ticker, each venue's own candles (the
+chart follows the ladder's venue), and the position's venue.
 """
 
 from __future__ import annotations
@@ -124,6 +126,24 @@ async def test_each_venues_tape_tickers_and_positions_in_process_and_over_redis(
                 (SYMBOL, "okx"),
                 (SYMBOL, "binance"),
             ]
+
+            def same_candles(venue: str) -> bool:
+                remote = client.candles(SYMBOL, "1s", 500, venue)
+                closed = remote.candles[:-1] if remote.forming else remote.candles
+                here = local.candles(SYMBOL, "1s", 500, venue).candles
+                return (
+                    remote.venue == venue
+                    and len(closed) >= 3
+                    and {c.end: c for c in here}.get(closed[-1].end) == closed[-1]
+                )
+
+            for venue in ("okx", "binance"):
+                await wait_until(lambda v=venue: same_candles(v), 30, f"{venue}'s candles")
+            okx = {c.end: c.close for c in client.candles(SYMBOL, "1s", 500, "okx").candles}
+            binance = client.candles(SYMBOL, "1s", 500, "binance").candles
+            assert any(okx.get(c.end) not in (None, c.close) for c in binance), (
+                "Binance's candles are its own, not OKX's again"
+            )
 
             def binance_position() -> list[tuple[str, str, float]]:
                 return [

@@ -13,6 +13,8 @@ string key ``{prefix}:view:{name}``. The writer and the reader agree on the name
     view:tape:{symbol}:{venue}       the same, of one venue (written when there are several)
     view:tickers                     TickersView
     view:candles:{symbol}:{tf}       CandlesView, the last CANDLE_LIMIT closed candles + forming
+                                     (OKX's, the chart venue's)
+    view:candles:{symbol}:{tf}:{venue}  the same, of another venue (binance, coinbase)
     view:health                      HealthView (with a "redis" connection row)
     view:bots                        BotsView
     view:bot:{bot_id}                BotDetailView
@@ -115,8 +117,10 @@ class ViewKeys:
             return self.keys.view("tape", symbol)
         return self.keys.view("tape", symbol, venue)
 
-    def candles(self, symbol: str, timeframe: str) -> str:
-        return self.keys.view("candles", symbol, timeframe)
+    def candles(self, symbol: str, timeframe: str, venue: str = "okx") -> str:
+        if venue == "okx":  # OKX's stay where they were before other venues
+            return self.keys.view("candles", symbol, timeframe)
+        return self.keys.view("candles", symbol, timeframe, venue)
 
     def bot(self, bot_id: str) -> str:
         return self.keys.view("bot", bot_id)

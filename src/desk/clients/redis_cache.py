@@ -140,7 +140,11 @@ class RedisViewCache:
             wanted.append((vk.tape(symbol), TapeView))
             if len(self.venues) > 1:
                 wanted.extend((vk.tape(symbol, venue), TapeView) for venue in self.venues)
-            wanted.extend((vk.candles(symbol, tf), CandlesView) for tf in self.timeframes)
+            wanted.extend(
+                (vk.candles(symbol, tf, venue), CandlesView)
+                for tf in self.timeframes
+                for venue in self.venues
+            )
         bots = self._views.get(vk.bots)
         if bots is not None:
             wanted.extend((vk.bot(b.bot_id), BotDetailView) for b in bots.bots)
@@ -259,13 +263,14 @@ class RedisViewCache:
     def candles(
         self, symbol: str, timeframe: str, limit: int = 120, venue: str = "okx"
     ) -> CandlesView:
-        """The chart venue's (OKX's) candles whatever ``venue`` asks: Redis carries only those,
-        and the view's ``venue`` says so."""
-        view = self._views.get(self.view_keys.candles(symbol, timeframe))
+        """``venue``'s candles, as the engine wrote them for each of its venues."""
+        view = self._views.get(self.view_keys.candles(symbol, timeframe, venue))
         if view is None:
-            return CandlesView(symbol=symbol, timeframe=timeframe, candles=[], forming=False)
+            return CandlesView(
+                symbol=symbol, timeframe=timeframe, candles=[], forming=False, venue=venue
+            )
         return self._sliced(
-            ("candles", symbol, timeframe, limit),
+            ("candles", symbol, timeframe, limit, venue),
             view,
             lambda: msgspec.structs.replace(view, candles=view.candles[-limit:]),
         )

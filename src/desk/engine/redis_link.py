@@ -172,7 +172,7 @@ class RedisLink:
         self._redis: aioredis.Redis | None = None
         self._state_writer: RedisStateWriter | None = None
         self._written: dict[str, Any] = {}
-        self._candle_marks: dict[tuple[str, str], tuple[int, int]] = {}
+        self._candle_marks: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._instruments: InstrumentsView | None = None
         self._models_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -364,6 +364,20 @@ class RedisLink:
 
     # -- views ----------------------------------------------------------------------------
 
+    def _candles(self, symbol: str, timeframe: str, venue: str) -> Iterator[tuple[str, View]]:
+        """``venue``'s candles view, unless neither its closed bars nor its trades moved."""
+        state = self.views.state
+        series = (symbol, timeframe, venue)
+        mark = (
+            state.venue_candle_version.get(series, 0),
+            state.venue_trade_version.get((symbol, venue), 0),
+        )
+        key = self.view_keys.candles(symbol, timeframe, venue)
+        if self._candle_marks.get(series) == mark and key in self._written:
+            return  # unchanged: skip building 500 candles
+        self._candle_marks[series] = mark
+        yield key, self.views.candles(symbol, timeframe, CANDLE_LIMIT, venue)
+
     def _views(self) -> Iterator[tuple[str, View]]:
         keys, views, engine = self.view_keys, self.views, self.engine
         config = engine.config
@@ -382,7 +396,6 @@ class RedisLink:
                     venues=views.venues,
                 ),
             )
-            state = views.state
             for symbol in config.trading.symbols:
                 for venue in views.venues:
                     yield keys.book(symbol, venue), views.book(symbol, BOOK_DEPTH, venue)
@@ -391,15 +404,8 @@ class RedisLink:
                     for venue in views.venues:
                         yield keys.tape(symbol, venue), views.tape(symbol, TAPE_LIMIT, venue)
                 for timeframe in config.trading.timeframes:
-                    mark = (
-                        state.candle_version.get((symbol, timeframe), 0),
-                        state.chart_trade_version(symbol),
-                    )
-                    key = keys.candles(symbol, timeframe)
-                    if self._candle_marks.get((symbol, timeframe)) == mark and key in self._written:
-                        continue  # unchanged: skip building 500 candles
-                    self._candle_marks[(symbol, timeframe)] = mark
-                    yield key, views.candles(symbol, timeframe, CANDLE_LIMIT)
+                    for venue in views.venues:
+                        yield from self._candles(symbol, timeframe, venue)
             yield keys.tickers, views.tickers()
             yield keys.cross_venue, views.cross_venue()
         if "health" in groups:
