@@ -53,6 +53,22 @@ def test_a_timer_collection_waits_for_one_that_just_happened() -> None:
     assert not policy.collect_if_due(period_s=0)  # stopped: nothing to do
 
 
+def test_a_full_collection_hands_the_c_heaps_free_pages_back(monkeypatch) -> None:
+    """glibc here: after the full collection (its turn comes every FULL_EVERY middle ones) the
+    heap is trimmed, so pages freed by big short-lived objects do not stay with the process."""
+    policy = CollectorPolicy()
+    assert policy._trim is not None, "glibc's malloc_trim should be found on Linux"
+    policy.start()
+    try:
+        for _ in range((gc_policy.FULL_EVERY + 1) * (gc_policy.MIDDLE_EVERY + 1)):
+            policy.collect()
+        assert policy.trims >= 1
+    finally:
+        policy.stop()
+    monkeypatch.setenv("DESK_MALLOC_TRIM", "0")
+    assert CollectorPolicy()._trim is None  # turned off, to compare in a bench
+
+
 async def test_the_headless_timer_collects() -> None:
     seen: list[int] = []
 

@@ -19,13 +19,27 @@ history). The policy:
 
 The pause is about the same; it falls where nothing is being drawn or sent, and a full rescan
 of the frozen start-up heap never happens.
+
+After each full collection the C heap's free pages go back to the system (glibc's
+``malloc_trim``): frames, decoded payloads and rows bigger than Python's small-object allocator
+serves come from malloc, at tens of thousands a second, and the pages they free otherwise stay
+with the process, so its RSS creeps and swings over hours of a full-speed feed (bench/desk_soak.py
+prints the curve). A trim costs about a millisecond and runs at most every ~30 s, between two
+turns of the loop like the collection itself. ``DESK_MALLOC_TRIM=0`` turns it off (to compare).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
+import logging
+import os
+import sys
 import time
+from collections.abc import Callable
+
+log = logging.getLogger("desk.engine.gc_policy")
 
 SAFETY_NET = 100_000
 """CPython's own young collection only past this many new container objects."""
@@ -39,6 +53,19 @@ PERIOD_S = 0.1
 _last_collect = -float("inf")  # monotonic time of the last collection by any policy
 
 
+def malloc_trim() -> Callable[[], int] | None:
+    """glibc's ``malloc_trim(0)``, or None where there is no such call (or it is turned off)."""
+    if sys.platform != "linux" or os.environ.get("DESK_MALLOC_TRIM", "1") == "0":
+        return None
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
 class CollectorPolicy:
     """Takes the collector's schedule over (:meth:`start`) and gives it back (:meth:`stop`).
 
@@ -49,6 +76,9 @@ class CollectorPolicy:
     def __init__(self) -> None:
         self._saved: tuple[int, int, int] | None = None
         self._holders = 0
+        self._trim = malloc_trim()
+        self.trims = 0
+        """Times the C heap was trimmed (after a full collection)."""
 
     @property
     def running(self) -> bool:
@@ -83,9 +113,19 @@ class CollectorPolicy:
         _, young_runs, middle_runs = gc.get_count()
         if middle_runs >= FULL_EVERY:
             gc.collect(2)
+            self._release()
         else:
             gc.collect(1 if young_runs >= MIDDLE_EVERY else 0)
         _last_collect = time.monotonic()
+
+    def _release(self) -> None:
+        """Hand the C heap's free pages back to the system (see the module docstring)."""
+        if self._trim is None:
+            return
+        started = time.perf_counter()
+        self._trim()
+        self.trims += 1
+        log.debug("malloc_trim in %.2f ms", (time.perf_counter() - started) * 1e3)
 
     def collect_if_due(self, period_s: float = PERIOD_S) -> bool:
         """Collect unless some policy did within ``period_s`` (the App's frames, when it runs
