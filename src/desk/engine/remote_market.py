@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,6 +32,7 @@ from desk.bridge.tasks import cancel_and_wait
 from desk.bridge.views import BookView
 from desk.config import DeskConfig
 from desk.core import topics
+from desk.core.events import SystemEvent
 
 REDIS_ERRORS = (*CONNECTION_ERRORS, RedisError)
 
@@ -158,6 +160,10 @@ class RedisBooks:
                 self._alive = False
 
 
+EVENT_MAX_AGE_S = 3600.0
+"""A system event older than this is refused (a replay, or an outage longer than the buffer)."""
+
+
 class RedisMarketIn:
     """Market data from Redis pub/sub onto the local bus (only the event ``kinds`` asked for).
 
@@ -173,7 +179,12 @@ class RedisMarketIn:
         kinds: tuple[type, ...],
         keyring: Keyring | None = None,
         report: Report | None = None,
+        on_system_event: Callable[[SystemEvent], None] | None = None,
+        on_link: Callable[[bool], None] | None = None,
     ) -> None:
+        """``on_system_event``: also receive the other roles' system events (a feed's connects
+        and disconnects), handed to it and not put on the bus; ``on_link(up)``: told when this
+        subscription is made (True) and lost (False): what was published meanwhile is gone."""
         self.bus = bus
         self.config = config
         self.keys = RedisKeys(config.redis.key_prefix)
@@ -181,10 +192,19 @@ class RedisMarketIn:
         self.reader = _data_reader(
             keyring, "market data", report, strict=True, max_age_s=config.redis.command_max_age
         )
+        # Every role writes the events channel (no one order to check) and keeps its events
+        # through an outage, so they may come late: sealed, and at most EVENT_MAX_AGE_S old.
+        self.event_reader = _data_reader(
+            keyring, "system events", report, ordered=False, max_age_s=EVENT_MAX_AGE_S
+        )
+        self.on_system_event = on_system_event
+        self.on_link = on_link
+        self._events_channel = self.keys.channel(topics.SYSTEM_EVENTS)
         self.received = 0
         self.errors = 0
         self.refused = 0
         self._task: asyncio.Task[None] | None = None
+        self._up = False
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-market-in")
@@ -205,6 +225,9 @@ class RedisMarketIn:
             try:
                 conn = await RespConnection.open(params, context, on_push=on_push)
                 await conn.call("PSUBSCRIBE", pattern)
+                if self.on_system_event is not None:
+                    await conn.call("SUBSCRIBE", self._events_channel)
+                self._link(True)
                 await asyncio.shield(conn.closed)
                 self.errors += 1  # the connection went: subscribe again
             except REDIS_ERRORS:
@@ -212,11 +235,35 @@ class RedisMarketIn:
             finally:
                 if conn is not None:
                     conn.close()
+            self._link(False)  # not when stopped (cancelled): that is no gap in the data
             await asyncio.sleep(0.5)
+
+    def _link(self, up: bool) -> None:
+        """Tell ``on_link`` of a change (once per change: a failed retry is not news)."""
+        if up != self._up and self.on_link is not None:
+            self.on_link(up)
+        self._up = up
 
     def _on_push(self, message: list[Any]) -> None:
         if message[0] == b"pmessage":
             self.deliver(message[2], message[3])
+        elif message[0] == b"message" and self.on_system_event is not None:
+            self.deliver_event(message[1], message[2])
+
+    def deliver_event(self, channel: bytes | str, data: bytes) -> None:
+        """One message of the system events channel: verified, decoded, handed on."""
+        name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
+        payload = self.event_reader.open(name, data) if name == self._events_channel else None
+        if payload is None:
+            self.refused += 1
+            return
+        try:
+            event = decode_event(payload)
+        except CodecError:
+            self.errors += 1
+            return
+        if isinstance(event, SystemEvent) and self.on_system_event is not None:
+            self.on_system_event(event)
 
     def deliver(self, channel: bytes | str, data: bytes) -> None:
         """One pub/sub message: verified, decoded, and published here if of a wanted kind."""

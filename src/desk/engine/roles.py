@@ -124,8 +124,22 @@ class RoleEngine(Engine):
             raise ConfigError("the record role records: set recorder.enabled")
         kinds = tuple(k for k in self.config.recorder.kinds if k not in FEED_ONLY_KINDS)
         await self._start_role_recorder(kinds)
-        self.market_in = self._market_in((Trade, Ticker, Candle))
+        recorder = self.recorder
+        self.market_in = RedisMarketIn(
+            self.bus, self.config, (Trade, Ticker, Candle), self.keyring, self.reporter,
+            on_system_event=recorder.on_system_event if recorder is not None else None,
+            on_link=self._record_link,
+        )  # fmt: skip
         await self.market_in.start()
+
+    def _record_link(self, up: bool) -> None:
+        """The record role's own Redis subscription came or went: while it is down, every
+        venue's trades, tickers and candles pass it by, so every venue's data has a gap."""
+        if self.recorder is None:
+            return
+        kind = "connect" if up else "disconnect"
+        for venue in self.config.exchanges.venues:
+            self.recorder.mark_gap(venue, "redis-market-in", "", kind, f"record role: Redis {kind}")
 
     async def _start_role_recorder(self, kinds: tuple[str, ...]) -> None:
         """The recorder of this role, recording only ``kinds`` of the configured ones."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from desk.config import parse_config
@@ -58,3 +59,48 @@ async def test_the_feed_role_records_frames_and_the_record_role_the_rest(
     assert len(read_kind(root, "books")) > 0
     trades = read_kind(root, "trades")
     assert len(trades) > 0 and trades["trade_id"].is_unique  # one writer: nothing twice
+
+
+async def test_the_record_role_marks_the_feeds_and_its_own_connection_gaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trades that never reached ``desk record`` leave gap rows there: the feed's connects and
+    disconnects (heard over Redis) and its own Redis subscription going and coming back."""
+    monkeypatch.setenv("DESK_COMMAND_SECRET", "record-role-secret-0123456789")
+    server = RedisServer(tmp_path)
+    server.start()
+    feed_config = _config(tmp_path, "feed", server.url, True)
+    feed_config = msgspec.structs.replace(
+        feed_config, recorder=msgspec.structs.replace(feed_config.recorder, enabled=False)
+    )
+    feed = RoleEngine(feed_config, "feed")  # type: ignore[arg-type]
+    record = RoleEngine(_config(tmp_path, "record", server.url, False), "record")  # type: ignore[arg-type]
+    try:
+        await record.start()
+        await feed.start()
+        await wait_until(lambda: record.market_in.received >= 10, 60, "trades over Redis")
+        await wait_until(
+            lambda: any(g[4] == "connect" and g[2] != "redis-market-in" for g in _gaps(record)),
+            30,
+            "the feed's connect, heard over Redis",
+        )
+        server.kill()
+        await wait_until(lambda: not record.market_in._up, 30, "the subscription lost")
+        server.start()
+        received = record.market_in.received
+        await wait_until(lambda: record.market_in.received > received, 60, "trades again")
+        await wait_until(lambda: not _gaps(record), 30, "the gap rows flushed")
+    finally:
+        await feed.stop()
+        await record.stop()
+        server.kill()
+    gaps = read_kind(tmp_path / "rec", "gaps")
+    own = gaps[gaps["conn"] == "redis-market-in"]
+    assert list(own[own["venue"] == "okx"]["kind"]) == ["connect", "disconnect", "connect"]
+    feeds = gaps[(gaps["conn"] != "redis-market-in") & (gaps["venue"] == "okx")]
+    assert "connect" in set(feeds["kind"])
+
+
+def _gaps(engine: RoleEngine) -> list[tuple]:
+    """Gap rows the engine's recorder holds, not yet written."""
+    return list(engine.recorder._gaps)

@@ -119,3 +119,20 @@ async def test_coverage_reports_a_corrupt_and_a_foreign_file_by_name_and_skips_t
     text = capsys.readouterr().out
     assert "BTC-USDT" in text and f"skipped {folder / '10.parquet'}" in text
     assert main(["data", "coverage", str(tmp_path / "nothing")]) == 2
+
+
+def test_a_gap_two_recorders_wrote_into_one_tree_counts_once() -> None:
+    """A split desk's feed role and ``desk record`` both hear the feed's disconnect."""
+    from desk.storage.recording.coverage import CoverageRow, _add_gaps
+
+    row = CoverageRow("okx", "BTC-USDT", "trades", "2026-12-04", 0, 100, 50, 1000)
+    found = {("okx", "BTC-USDT", "trades", "2026-12-04"): row}
+    drop = {"venue": "okx", "conn": "okx-public", "symbol": "", "date": "2026-12-04"}
+    gaps = [
+        {**drop, "ts": 10, "kind": "disconnect"},
+        {**drop, "ts": 10, "kind": "disconnect"},  # the other recorder's copy
+        {**drop, "ts": 40, "kind": "connect"},
+        {**drop, "ts": 40, "kind": "connect"},
+    ]
+    _add_gaps(found, gaps)
+    assert (row.gaps, row.gap_ns) == (1, 30)

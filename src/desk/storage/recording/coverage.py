@@ -120,8 +120,18 @@ def _add_file(
 def _add_gaps(
     found: dict[tuple[str, str, str, str], CoverageRow], gaps: list[dict[str, Any]]
 ) -> None:
-    """Count each gap row against the rows it touches; pair disconnects with connects."""
-    gaps.sort(key=lambda g: g["ts"])
+    """Count each gap row against the rows it touches; pair disconnects with connects.
+
+    The same gap may be written by two recorders into one tree (a split desk's feed role and
+    its ``desk record``, which both hear the feed's disconnects): counted once."""
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for gap in gaps:
+        key = (gap["ts"], gap["venue"], gap["conn"], gap["symbol"], gap["kind"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(gap)
+    gaps = sorted(unique, key=lambda g: g["ts"])
     open_since: dict[tuple[str, str], int] = {}
     spans: list[tuple[dict[str, Any], int]] = []
     for gap in gaps:
