@@ -1,4 +1,5 @@
-"""Clocks: the live one reads the system, the test one is moved by hand."""
+"""Clocks: the live one reads the system, the data one follows the market data (a replay), the
+test one is moved by hand."""
 
 from __future__ import annotations
 
@@ -18,6 +19,27 @@ class LiveClock:
 
     def now_ns(self) -> int:
         return time.time_ns()
+
+
+class DataClock:
+    """The market data's own time: the latest exchange time seen (``observe``), never earlier.
+
+    A replay (``candles.clock: data``) runs the engine on this clock, so what is timed on it
+    (a bot's cooldown, risk's order rate and daily loss, order and signal stamps) behaves as it
+    did when the data was recorded, at whatever speed it is played. 0 before any data.
+    """
+
+    def __init__(self) -> None:
+        self._now = 0
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def observe(self, event: object) -> None:
+        """A bus handler: move to the event's exchange time if it is later."""
+        ts = getattr(event, "ts_exchange", 0)
+        if ts > self._now:
+            self._now = ts
 
 
 class TestClock:

@@ -18,7 +18,7 @@ import msgspec
 from desk.config import ConfigError, DeskConfig
 from desk.core import topics
 from desk.core.bus import Bus
-from desk.core.clock import Clock, LiveClock
+from desk.core.clock import Clock, DataClock, LiveClock
 from desk.core.enums import Severity
 from desk.core.events import Candle, SystemEvent
 from desk.engine.backfill import backfill_candles
@@ -59,8 +59,12 @@ class Engine:
 
     def __init__(self, config: DeskConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.clock = clock or LiveClock()
+        # A replay runs on the data's own time (``candles.clock: data``), live on the wall's.
+        self.clock = clock or (DataClock() if config.candles.clock == "data" else LiveClock())
         self.bus = Bus()
+        if isinstance(self.clock, DataClock):  # the first subscriber: moved before anyone reads
+            for symbol in config.all_symbols:
+                self.bus.subscribe(topics.market_data(symbol), self.clock.observe)
         self.store = SqliteStore(config.storage, report=self._publish_system_event)
         self.simulator: Any = None  # OKX's; every venue's: simulators (sim_server's)
         self.sim_server: Any = None
