@@ -95,24 +95,23 @@ def count_non_finite(x):
 
 
 @njit(**_JIT)
-def steps_into(out, new, old, n):
-    """out[j] = (new[j] - old[j]) / n over equal views (indices from 0: vectorised)."""
-    for j in range(out.shape[0]):
-        out[j] = (new[j] - old[j]) / n
-
-
-@njit(**_JIT)
-def slide(x, n, with_m2, lo, hi, step, s0, mean, m2, mean_out, m2_out):
-    """Slide a clean window over x[lo:hi]: mean += step; m2 from the values that swap."""
-    for i in range(lo, hi):
+def slide(x, n, with_m2, lo, hi, mean, m2, mean_out, m2_out):
+    """Slide a clean window over x[lo:hi]: mean += (v - y)/n; m2 from the values that swap.
+    The division is off the chain of additions: here it overlaps with them (cheaper than a
+    vector pass of its own)."""
+    new = x[lo:hi]
+    leaving = x[lo - n : hi - n]
+    means = mean_out[lo:hi]
+    m2s = m2_out[lo:hi]  # empty when not with_m2 (never indexed then)
+    for j in range(hi - lo):
+        v = new[j]
+        y = leaving[j]
         old = mean
-        mean = old + step[i - s0]
-        mean_out[i] = mean
+        mean = old + (v - y) / n
+        means[j] = mean
         if with_m2:
-            v = x[i]
-            y = x[i - n]
             m2 += (v - y) * ((v - mean) + (y - old))
-            m2_out[i] = m2
+            m2s[j] = m2
     return mean, m2
 
 
@@ -129,17 +128,17 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
     flat within n steps. A window holding a non-finite value gives NaN; when it is clean again
     mid-block the window is recomputed once from scratch.
 
-    By chunks of whole blocks: the block accumulators (:func:`block_moments`) and the steps
-    (v - y)/n, independent of the running state, come first, in loops without dependent
-    divisions. A chunk of finite windows (nearly all) then slides block by block with no test
-    per value; one with a non-finite value, or the warm-up, takes the general loop.
+    By chunks of whole blocks: the block accumulators (:func:`block_moments`), independent of
+    the running state, come first, in a loop without dependent divisions. A chunk of finite
+    windows (nearly all) then slides block by block with no test per value; one with a
+    non-finite value, or the warm-up, takes the general loop.
     """
     size = x.shape[0]
     per_chunk = max(1, CHUNK // n)
     chunk = per_chunk * n
     bm = np.empty(per_chunk)
     bm2 = np.empty(per_chunk)
-    step = np.empty(chunk)
+    lanes = np.empty(chunk)
     bad = 0
     dirty = True
     mean = 0.0
@@ -147,10 +146,7 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
     for c0 in range(0, size, chunk):
         c1 = min(size, c0 + chunk)
         blocks = (c1 - c0) // n
-        block_moments(x, n, c0 // n, blocks, with_m2, bm, bm2, step)
-        lo = max(c0, n)
-        if lo < c1:
-            steps_into(step[lo - c0 : c1 - c0], x[lo:c1], x[lo - n : c1 - n], n)
+        block_moments(x, n, c0 // n, blocks, with_m2, bm, bm2, lanes)
         if c0 >= n and bad == 0 and count_non_finite(x[c0 - n : c1]) == 0:
             i = c0
             if dirty and n > 1:
@@ -161,14 +157,14 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
                 i += 1
             for b in range(blocks):
                 end = c0 + (b + 1) * n - 1
-                mean, m2 = slide(x, n, with_m2, i, end, step, c0, mean, m2, mean_out, m2_out)
+                mean, m2 = slide(x, n, with_m2, i, end, mean, m2, mean_out, m2_out)
                 mean = bm[b]
                 m2 = bm2[b]
                 mean_out[end] = mean
                 if with_m2:
                     m2_out[end] = m2
                 i = end + 1
-            mean, m2 = slide(x, n, with_m2, i, c1, step, c0, mean, m2, mean_out, m2_out)
+            mean, m2 = slide(x, n, with_m2, i, c1, mean, m2, mean_out, m2_out)
             dirty = False
             continue
         pos = 0
@@ -198,7 +194,7 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
             else:
                 y = x[i - n]
                 old = mean
-                mean = old + step[i - c0]
+                mean = old + (v - y) / n
                 if with_m2:
                     m2 += (v - y) * ((v - mean) + (y - old))
             dirty = False
@@ -294,24 +290,33 @@ def macd_into(x, fast, slow, signal, line, sig, hist):
 def gain_loss(d):
     """Split a close-to-close change into (gain, loss), both >= 0; NaN stays NaN. Selects, not
     branches: the sign of a change is a coin toss the branch predictor loses half the time."""
-    nan = d != d
-    g = d if (d > 0.0 or nan) else 0.0
-    loss = -d if (d < 0.0 or nan) else 0.0
+    g = d if not d <= 0.0 else 0.0  # one unordered compare each: NaN passes
+    loss = -d if not d >= 0.0 else 0.0
     return g, loss
 
 
 @njit(**_JIT)
 def rsi_value(avg_gain, avg_loss):
-    """100 - 100/(1 + RS); no losses reads 100, no movement at all reads 50."""
-    if avg_loss == 0.0:
-        return 50.0 if avg_gain == 0.0 else 100.0
-    return 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    """100 - 100/(1 + RS); no losses reads 100, no movement at all reads 50. Both sides are
+    computed and one selected, so that a loop of these vectorises (:func:`rsi_values`)."""
+    value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    flat = 50.0 if avg_gain == 0.0 else 100.0
+    return flat if avg_loss == 0.0 else value
+
+
+@njit(**_JIT)
+def rsi_values(out, avg_gain, avg_loss):
+    for j in range(out.shape[0]):
+        out[j] = rsi_value(avg_gain[j], avg_loss[j])
+
+
+RSI_BLOCK = 512  # bars whose averages rsi_into keeps before their RSI values are computed
 
 
 @njit(**_JIT)
 def rsi_into(c, n, out):
-    """Wilder's averages: two chains of dependent divisions, which set the pace (the RSI's own
-    two divisions per value overlap with them)."""
+    """Wilder's averages: two chains of dependent divisions, which set the pace. The RSI's own
+    two divisions per value follow a block at a time in a vector loop, off the chains."""
     size = c.shape[0]
     if size > 0:
         out[0] = np.nan
@@ -323,11 +328,19 @@ def rsi_into(c, n, out):
         ag += (g - ag) / i
         al += (l_ - al) / i
         out[i] = np.nan if i < n else rsi_value(ag, al)
-    for i in range(seed_end, size):
-        g, l_ = gain_loss(c[i] - c[i - 1])
-        ag = (ag * (n - 1) + g) / n
-        al = (al * (n - 1) + l_) / n
-        out[i] = rsi_value(ag, al)
+    gains = np.empty(RSI_BLOCK)
+    losses = np.empty(RSI_BLOCK)
+    for b0 in range(seed_end, size, RSI_BLOCK):
+        b1 = min(size, b0 + RSI_BLOCK)
+        now = c[b0:b1]
+        before = c[b0 - 1 : b1 - 1]
+        for j in range(b1 - b0):
+            g, l_ = gain_loss(now[j] - before[j])
+            ag = (ag * (n - 1) + g) / n
+            al = (al * (n - 1) + l_) / n
+            gains[j] = ag
+            losses[j] = al
+        rsi_values(out[b0:b1], gains[: b1 - b0], losses[: b1 - b0])
 
 
 @njit(**_JIT)
