@@ -4,6 +4,11 @@
   "bids":[["4.00000000","431.00000000"]],"asks":[["4.00000200","12.00000000"]]}``
 * ``GET /api/v3/exchangeInfo[?symbols=["BTCUSDT","ETHUSDT"]]`` -> see ``exchange_info``
 * ``GET /api/v3/time`` -> ``{"serverTime":1499827319559}``
+* ``GET /api/v3/klines?symbol=BTCUSDT&interval=1m&limit=500[&startTime=&endTime=]`` -> bars
+  oldest first, ``[[1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100",
+  "148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"]]``
+  (open time, o, h, l, c, base volume, close time, quote volume, trades, taker buy base and
+  quote volumes, unused); the last bar is the one still forming. See ``get_klines``.
 
 Errors come as an HTTP error status with ``{"code":-1121,"msg":"Invalid symbol."}``; they raise
 ``BinanceApiError(code, msg, status)``. 429 (rate limit) and 418 (IP banned) carry
@@ -33,6 +38,8 @@ from desk.market.instruments import Instrument
 T = TypeVar("T")
 
 DEPTH_PATH = "/api/v3/depth"
+KLINES_PATH = "/api/v3/klines"
+KLINES_MAX = 1000
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
 TIME_PATH = "/api/v3/time"
 
@@ -59,6 +66,25 @@ class RestDepth(msgspec.Struct, frozen=True):
     asks: list[tuple[str, str]]
 
 
+class Kline(msgspec.Struct, array_like=True, frozen=True):
+    """One kline as Binance sends it (an array): ``open_time`` is the bar's **start** in ms
+    (desk stamps candles by their end), ``close_time`` its last ms; prices and volumes as the
+    exchange's strings."""
+
+    open_time: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    close_time: int
+    quote_volume: str
+    trades: int
+    taker_buy_volume: str
+    taker_buy_quote_volume: str
+    unused: str = "0"
+
+
 class _Error(msgspec.Struct):
     code: int | str = 0
     msg: str = ""
@@ -71,6 +97,7 @@ class _Time(msgspec.Struct):
 _error_decoder = msgspec.json.Decoder(_Error)
 _depth_decoder = msgspec.json.Decoder(PartialDepth)
 _time_decoder = msgspec.json.Decoder(_Time)
+_klines_decoder = msgspec.json.Decoder(list[Kline])
 
 
 class BinanceRestClient:
@@ -93,6 +120,28 @@ class BinanceRestClient:
         body = await self._get(DEPTH_PATH, {"symbol": native, "limit": str(limit)})
         depth = _decode(_depth_decoder.decode, body)
         return RestDepth(depth.lastUpdateId, depth.bids, depth.asks)
+
+    async def get_klines(
+        self,
+        native: str,
+        interval: str,
+        limit: int = 500,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Kline]:
+        """Bars of ``native`` (``BTCUSDT``) on ``interval`` (``1s`` ... ``1M``), oldest first:
+        the latest ``limit`` (1..1000) up to ``end_ms`` (or now), or the first ``limit`` from
+        ``start_ms``. ``BinanceApiError`` on an error reply (``-1121`` unknown symbol, ``-1120``
+        unknown interval) or an unexpected shape."""
+        if not 1 <= limit <= KLINES_MAX:
+            raise ValueError(f"limit {limit}: Binance serves 1..{KLINES_MAX} klines a request")
+        params = {"symbol": native, "interval": interval, "limit": str(limit)}
+        if start_ms is not None:
+            params["startTime"] = str(start_ms)
+        if end_ms is not None:
+            params["endTime"] = str(end_ms)
+        return _decode(_klines_decoder.decode, await self._get(KLINES_PATH, params))
 
     async def get_symbol_rules(
         self, natives: list[str] | None = None, names: SymbolMap | None = None

@@ -15,6 +15,10 @@ read, every one optional where it can be):
   ``{"pricebook":{"product_id":"BTC-USD","bids":[{"price":"60000.01","size":"0.5"}],
   "asks":[...],"time":"2024-01-01T00:00:00.123456Z"},...}``
 * ``GET /api/v3/brokerage/time`` -> ``{"iso":"...","epochSeconds":"...","epochMillis":"..."}``
+* ``GET /api/v3/brokerage/market/products/{product_id}/candles?start=UNIX_S&end=UNIX_S&
+  granularity=ONE_MINUTE[&limit=350]`` -> ``{"candles":[{"start":"1700000000","low":"..",
+  "high":"..","open":"..","close":"..","volume":".."}]}`` newest first, at most 350 a request
+  (``start`` is the bar's start in seconds); see ``get_candles``.
 
 An HTTP error raises ``CoinbaseApiError(status, message)`` with the venue's ``message`` (or
 ``error``) when the body has one.
@@ -40,6 +44,18 @@ T = TypeVar("T")
 PRODUCTS_PATH = "/api/v3/brokerage/market/products"
 BOOK_PATH = "/api/v3/brokerage/market/product_book"
 TIME_PATH = "/api/v3/brokerage/time"
+CANDLES_MAX = 350
+GRANULARITY_SECONDS: dict[str, int] = {
+    "ONE_MINUTE": 60,
+    "FIVE_MINUTE": 300,
+    "FIFTEEN_MINUTE": 900,
+    "THIRTY_MINUTE": 1800,
+    "ONE_HOUR": 3600,
+    "TWO_HOUR": 7200,
+    "SIX_HOUR": 21600,
+    "ONE_DAY": 86400,
+}
+"""Coinbase's candle granularities and their length in seconds."""
 
 RestTap = Callable[[str, dict[str, str], bytes], None]
 REST_TAP: RestTap | None = None  # the recorder's reply tap (module docstring)
@@ -111,6 +127,26 @@ class _PriceBook(msgspec.Struct):
 
 class _BookReply(msgspec.Struct):
     pricebook: _PriceBook
+
+
+class RestCandle(msgspec.Struct, frozen=True):
+    """One Coinbase candle: ``start`` is the bar's **start** in Unix seconds (desk stamps
+    candles by their end); prices and the base volume as the exchange's strings."""
+
+    start: str
+    low: str
+    high: str
+    open: str
+    close: str
+    volume: str
+
+    @property
+    def start_s(self) -> int:
+        return int(self.start)
+
+
+class _Candles(msgspec.Struct):
+    candles: list[RestCandle] = []
 
 
 class _Time(msgspec.Struct):
@@ -191,6 +227,32 @@ class CoinbaseRestClient:
             asks=[(lv.price, lv.size) for lv in book.asks],
             ts_ns=parse_ns(book.time) if book.time else 0,
         )
+
+    async def get_candles(
+        self,
+        product_id: str,
+        granularity: str,
+        start_s: int,
+        end_s: int,
+        limit: int | None = None,
+    ) -> list[RestCandle]:
+        """Bars of ``product_id`` on ``granularity`` (``ONE_MINUTE`` ...) starting in
+        [``start_s``, ``end_s``), newest first (the one still forming included when ``end_s`` is
+        now); the range may hold at most 350 of them. ``CoinbaseApiError`` on an error reply
+        (404 unknown product, 400 a bad range or granularity) or an unexpected shape."""
+        seconds = GRANULARITY_SECONDS.get(granularity)
+        if seconds is None:
+            raise ValueError(f"unknown Coinbase granularity {granularity!r}")
+        if -(-(end_s - start_s) // seconds) > CANDLES_MAX:
+            raise ValueError(f"{start_s}..{end_s}: more than {CANDLES_MAX} {granularity} candles")
+        params = [("start", str(start_s)), ("end", str(end_s)), ("granularity", granularity)]
+        if limit is not None:
+            params.append(("limit", str(limit)))
+        reply = await self._get(f"{PRODUCTS_PATH}/{product_id}/candles", params, _Candles)
+        for candle in reply.candles:
+            if not candle.start.isdigit():
+                raise CoinbaseApiError("decode", f"candle start {candle.start!r} is not a time")
+        return reply.candles
 
     async def get_time(self) -> int:
         """The server time in ms since the epoch."""

@@ -3,7 +3,7 @@
     sim = BinanceSimulator(SimulatorConfig(port=0, seed=7))
     await sim.start()
     sim.ws_url      # ws://127.0.0.1:PORT   (/ws/<stream>, /stream?streams=a/b, live SUBSCRIBE)
-    sim.rest_url    # http://127.0.0.1:PORT (/api/v3/depth, /api/v3/exchangeInfo, ...)
+    sim.rest_url    # http://127.0.0.1:PORT (/api/v3/depth, /api/v3/exchangeInfo, /api/v3/klines...)
     sim.faults.sequence_gap("BTCUSDT")
     await sim.stop()
 
@@ -11,7 +11,9 @@ A synthetic market of its own (seeded from ``config.seed`` and the venue, prices
 ``price_offset_bps`` off the other venues') steps ``steps_per_second`` times a second. Every
 10 ms (every step in firehose mode) the simulator pushes trades and ``bookTicker``; every
 ``update_interval`` (0.1 s by default) ``<s>@depth@100ms`` and the ``@100ms`` partial books; ten
-times slower ``<s>@depth`` and the other partial books.
+times slower ``<s>@depth`` and the other partial books. ``/api/v3/klines`` serves the market's
+bars: ``history_hours`` of simulated past (OKX's walk with this venue's own deviation,
+``desk.sim.history``), then every trade published (``klines.py``).
 
 Keepalive and limits as on Binance (PROTOCOLS.md B.1): a ping frame every ``ping_interval``
 (20 s) whose pong must come within ``pong_timeout`` (60 s) or the connection is closed; more than
@@ -34,6 +36,7 @@ from typing import Any
 from desk.core.clock import NS_PER_MS, Clock, LiveClock
 from desk.core.enums import Side
 from desk.sim.binance.faults import BinanceFaults
+from desk.sim.binance.klines import Klines
 from desk.sim.binance.listings import Listing, default_listings, venue_seed
 from desk.sim.binance.rest import RestApi
 from desk.sim.binance.server import StreamServer
@@ -41,6 +44,7 @@ from desk.sim.binance.streams import FAST, SLOW, Hub, SymbolStreams
 from desk.sim.config import SimulatorConfig, catch_up_cap
 from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
+from desk.sim.history_book import HistoryBook
 from desk.sim.market import TAKER, FlowParams, SyntheticMarket
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,10 @@ class BinanceSimulator(StreamServer):
         self.faults = BinanceFaults(self)
         self.order_faults = OrderFaults()  # no order entry yet; the fault target wants one
         self.rest = RestApi(self.streams, self.now_ms, self.faults.apply)
+        self.histories = HistoryBook(self.market, "binance", config.seed)
+        for stream in self.streams.values():
+            stream.on_trades = self.histories.add_trades
+        self.klines = Klines(self.streams, self.histories, self.now_ms)
         self._paused = False
         self._origin = 0.0
         self._steps_since_origin = 0
@@ -111,7 +119,9 @@ class BinanceSimulator(StreamServer):
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.start_server(self.rest.routes())
+        config = self.config
+        self.histories.start(self.now_ms(), config.history_hours, config.steps_per_second)
+        await self.start_server(self.rest.routes() + self.klines.routes())
         loop = asyncio.get_running_loop()
         self._origin = loop.time()
         self.publish()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from desk.core.enums import Side
@@ -136,6 +137,8 @@ class SymbolStreams:
         self.trades: deque[dict[str, Any]] = deque(maxlen=PUBLISHED_TRADES_KEPT)
         self._top: tuple[Level | None, Level | None] | None = None
         self._partial: dict[str, list[list[Level]]] = {}
+        # every published trade also goes here (the simulator's bar history, for klines)
+        self.on_trades: Callable[[str, list[TradeAggregate]], None] | None = None
         self._load_book()
 
     def _load_book(self) -> None:
@@ -219,6 +222,8 @@ class SymbolStreams:
         trades = self.market.drain_trades()
         if trades:
             self._publish_trades(trades, event_ms)
+            if self.on_trades is not None:
+                self.on_trades(self.listing.spec.inst_id, trades)
         self._publish_ticker()
 
     def _publish_trades(self, trades: list[TradeAggregate], event_ms: int) -> None:

@@ -3,7 +3,7 @@
     sim = CoinbaseSimulator(SimulatorConfig(port=0, seed=7))
     await sim.start()
     sim.ws_url      # ws://127.0.0.1:PORT/  (the market-data WebSocket)
-    sim.rest_url    # http://127.0.0.1:PORT (/api/v3/brokerage/...)
+    sim.rest_url    # http://127.0.0.1:PORT (/api/v3/brokerage/..., candles too)
     sim.faults.sequence_gap("BTC-USD")
     await sim.stop()
 
@@ -12,6 +12,9 @@ times a second. Every ``update_interval`` the simulator sends each product's ``l
 on ``l2_data``; every ``trades_interval`` (250 ms, as Coinbase batches them) its trades on
 ``market_trades`` and a ``ticker``; every second a heartbeat to each ``heartbeats`` subscriber.
 Every message a connection gets takes the connection's next ``sequence_num``.
+``.../products/{id}/candles`` serves the market's bars: ``history_hours`` of simulated past
+(OKX's walk with this venue's own deviation, ``desk.sim.history``), then every trade published
+(``candles.py``).
 
 A connection that has not subscribed within ``subscribe_timeout`` (5 s) is closed (1008), as is
 one that was sent nothing for ``idle_timeout`` (Coinbase closes idle channels within 60-90 s).
@@ -31,6 +34,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from desk.core.clock import Clock, LiveClock
+from desk.sim.coinbase.candles import Candles
 from desk.sim.coinbase.conn import CoinbaseConnection
 from desk.sim.coinbase.faults import CoinbaseFaults
 from desk.sim.coinbase.products import (
@@ -46,6 +50,7 @@ from desk.sim.coinbase.ws import HEARTBEATS, RequestHandler
 from desk.sim.config import SimulatorConfig, catch_up_cap
 from desk.sim.fair import SharedFair
 from desk.sim.faults import OrderFaults
+from desk.sim.history_book import HistoryBook
 from desk.sim.loopback import LoopbackSite
 from desk.sim.market import FlowParams, SyntheticMarket
 
@@ -102,6 +107,11 @@ class CoinbaseSimulator:
         self.faults = CoinbaseFaults(self)
         self.order_faults = OrderFaults()  # no private side; the fault protocol wants one
         self.rest = RestApi(self.products, self.streams, self.now_ns, self.faults.apply)
+        self.histories = HistoryBook(self.market, "coinbase", self.config.seed)
+        for stream in self.streams.values():
+            stream.on_trades = self.histories.add_trades
+        specs = {pid: m.spec for pid, m in self.market.markets.items()}
+        self.candles = Candles(specs, self.histories, self.now_ms)
         self._conn_ids = random.Random(f"{self.config.seed}:coinbase:conn")
         self._conns: set[CoinbaseConnection] = set()
         self.site = LoopbackSite(self.config.host, self.config.port, "the simulator")
@@ -119,6 +129,9 @@ class CoinbaseSimulator:
         app = web.Application()
         app.router.add_get("/", self._ws)
         app.router.add_routes(self.rest.routes())
+        app.router.add_routes(self.candles.routes())
+        config = self.config
+        self.histories.start(self.now_ms(), config.history_hours, config.steps_per_second)
         await self.site.bind(app, shutdown_timeout=1.0)
         self.publish()
         self._origin = asyncio.get_running_loop().time()
@@ -158,6 +171,9 @@ class CoinbaseSimulator:
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
+
+    def now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000
 
     def timestamp(self) -> str:
         return rfc3339_ns(self.clock.now_ns())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -78,6 +79,8 @@ class ProductStreams:
         self.product_id = market.spec.inst_id
         self.hub = hub
         self.rng = rng
+        # every published trade also goes here (the simulator's bar history, for candles)
+        self.on_trades: Callable[[str, list[TradeAggregate]], None] | None = None
         self.docs_shape = docs_shape
         self.book = PublishedBook(self.spec)
         self.recent: deque[TradeEntry] = deque(maxlen=SNAPSHOT_TRADES)  # oldest first
@@ -158,6 +161,8 @@ class ProductStreams:
         fills = self.market.drain_trades()
         if not fills:
             return False
+        if self.on_trades is not None:
+            self.on_trades(self.product_id, fills)
         batch = [entry for agg in fills for entry in self._entries(agg)]
         self.recent.extend(batch)
         self.trades.extend(batch)
