@@ -45,6 +45,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
+from typing import Protocol
 
 from desk.core.excerpt import excerpt
 from desk.market.checksum import TopStrings
@@ -53,6 +54,17 @@ Level = Sequence[str]
 """A raw level as the venue sends it: ``(price, size, ...)``, all strings."""
 
 Cell = list  # [size: str, key: float, price: str, lower: Cell | None], changed in place
+
+
+class NamedLevel(Protocol):
+    """A level whose price and size strings are its attributes ``px`` and ``sz`` (OKX's
+    decoded levels): read by attribute, which is cheaper than by index or by unpacking."""
+
+    @property
+    def px(self) -> str: ...
+    @property
+    def sz(self) -> str: ...
+
 
 _cell_key = itemgetter(1)
 _cell_px = itemgetter(2)
@@ -136,7 +148,8 @@ def apply_levels(side: BookSide, levels: Iterable[Level]) -> float:
     top_key = side.top_key
     ck = side.ck  # with checksums verified, levels at or above its floor are noted for it
     floor = top_key if ck is None or ck.floor > top_key else ck.floor
-    touched = None if ck is None else ck.touched
+    last = ck.cells[-1] if ck is not None and ck.cells else None
+    noted = moved = False
     try:
         for level in levels:
             px = level[0]
@@ -153,16 +166,20 @@ def apply_levels(side: BookSide, levels: Iterable[Level]) -> float:
             cell[0] = sz
             # Only a price coming (back) to life can rise above the best (floor <= best).
             if cell[1] >= floor:
-                if touched is not None:
-                    touched.append(cell)
+                if ck is not None:
+                    noted = True
+                    if ck.note(cell):
+                        moved = True
                 if cell[1] > top_key and sz > zero_ceiling:
                     top_cell = cell
                     top_key = cell[1]
     except BaseException:
         side.ck = None  # half applied: the checksum strings are walked afresh
         raise
-    if touched and ck.update():  # type: ignore[union-attr]
+    if noted:
         side.ck_changed = True
+        if moved:
+            ck.settle(last)  # type: ignore[union-attr]
     return settle_top(side, top_cell, top_key)
 
 
@@ -187,6 +204,78 @@ def apply_pairs(side: BookSide, levels: Iterable[tuple[str, str]]) -> float:
             top_cell = cell
             top_key = cell[1]
     return settle_top(side, top_cell, top_key)
+
+
+def apply_named_noting(side: BookSide, levels: Iterable[NamedLevel]) -> float:
+    """``apply_levels`` for ``NamedLevel`` levels on a side that keeps its checksum strings
+    (``side.ck``; ``OrderBook.apply_named`` has the loop for sides that keep none).
+
+    The checksum's hot path: the edit ``TopStrings.note`` makes for a level at or above the
+    kept floor is made inline here (a size change of a kept level is one bisection and one new
+    piece; noting the levels and following them in a second pass cost about 0.5 us more a
+    message in ``bench/feed_throughput.py``). The floor is at or below the best, so the
+    comparison that finds a new best is made under it; ``tests/market/test_book_named.py``
+    holds this loop to ``apply_update``.
+    """
+    ck = side.ck
+    assert ck is not None
+    cells = side.cells
+    zero_ceiling = ZERO_CEILING
+    top_cell = side.top_cell
+    top_key = side.top_key
+    floor = top_key if ck.floor > top_key else ck.floor
+    kept = ck.cells
+    neg_keys = ck.neg_keys
+    pieces = ck.pieces
+    n_kept = len(kept)
+    last = kept[-1] if n_kept else None
+    noted = moved = False
+    try:
+        for level in levels:
+            px = level.px
+            sz = level.sz
+            if sz >= ":":
+                raise bad_size(px, sz)
+            try:
+                cell = cells[px]
+            except KeyError:
+                cell = unknown_price(side, px, sz)
+                if cell is None:
+                    continue
+            cell[0] = sz
+            key = cell[1]
+            if key < floor:
+                continue
+            noted = True
+            i = bisect_left(neg_keys, -key)
+            if i < n_kept and kept[i] is cell:
+                if sz > zero_ceiling:  # a new size (or spelling) of a kept level
+                    pieces[i] = f"{cell[2]}:{sz}"
+                    continue
+                del kept[i], neg_keys[i], pieces[i]
+                n_kept -= 1
+                moved = True
+            elif sz > zero_ceiling:  # a level coming (back) to life among the kept ones
+                kept.insert(i, cell)
+                neg_keys.insert(i, -key)
+                pieces.insert(i, f"{cell[2]}:{sz}")
+                n_kept += 1
+                moved = True
+                if key > top_key:
+                    top_cell = cell
+                    top_key = key
+    except BaseException:
+        side.ck = None  # half applied: the checksum strings are walked afresh
+        raise
+    if noted:
+        side.ck_changed = True
+        if moved:
+            ck.settle(last)
+    if top_cell is None or top_cell[0] <= zero_ceiling or side.new_prices >= COMPACT_EVERY:
+        return settle_top(side, top_cell, top_key)
+    side.top_cell = top_cell  # the best is live and no compaction is due: settled as it is
+    side.top_key = top_key
+    return top_key
 
 
 def settle_top(side: BookSide, top_cell: Cell | None, top_key: float) -> float:

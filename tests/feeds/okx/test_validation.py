@@ -256,17 +256,28 @@ def test_a_shallow_book_push_with_a_bad_level_is_refused_and_the_next_one_replac
     assert desk.feed.books["BTC-USDT"].raw_asks() == [("8477", "3")]
 
 
-def test_a_malformed_level_takes_the_lenient_decoder_for_that_frame_only() -> None:
+def test_levels_of_another_length_apply_like_the_usual_shape() -> None:
     desk = checked()
-    odd = books("update", 1, 2, bids=[["8476.5", "3"]])  # [px, sz]: another level shape
-    desk(odd, books("update", 2, 3, bids=[lvl("8476.4", "1")]))
-    assert desk.feed.keeper.lenient_frames == 1, "the next frame took the fast path again"
-    assert desk.feed.books["BTC-USDT"].raw_bids(3) == [
+    odd = books("update", 1, 2, bids=[["8476.5", "3"]])  # [px, sz]: another level length
+    longer = books("update", 2, 3, bids=[["8476.4", "1", "0", "2", "extra"]])
+    desk(odd, longer, books("update", 3, 4, bids=[lvl("8476.3", "2")]))
+    assert desk.feed.books["BTC-USDT"].raw_bids(4) == [
         ("8476.8", "1"),
         ("8476.5", "3"),
         ("8476.4", "1"),
+        ("8476.3", "2"),
     ]
-    assert desk.feed.counters.decode_errors == 0
+    assert desk.feed.counters.decode_errors == 0 and desk.feed.counters.gaps == 0
+
+
+def test_a_level_shorter_than_price_and_size_is_refused_and_the_book_resynced() -> None:
+    desk = checked()
+    desk(books("update", 1, 2, bids=[["8476.5"]]))
+    assert desk.feed.keeper.lenient_frames == 1
+    assert desk.feed.counters.bad_values == 1
+    assert desk.feed.counters.resyncs == 1 and len(desk.feed.books["BTC-USDT"]) == 0
+    desk(books("update", 2, 3, bids=[lvl("8476.4", "1")]))
+    assert desk.feed.keeper.lenient_frames == 1, "the next frame took the fast path again"
 
 
 # --- tickers and venue text --------------------------------------------------------------------

@@ -44,7 +44,13 @@ from desk.feeds.book_events import book_changed
 from desk.feeds.counters import FeedCounters
 from desk.feeds.okx.bootstrap import UNUSABLE, RestBootstrap
 from desk.feeds.okx.sync import LIVE, BookSync, FetchBook, SyncState
-from desk.feeds.okx.wire import BookData, BooksPush, LenientBooksPush, push_decoder
+from desk.feeds.okx.wire import (
+    BookData,
+    BooksPush,
+    LenientBooksPush,
+    level_pairs,
+    push_decoder,
+)
 from desk.feeds.validation import (
     NO_SKEW_LIMIT,
     BadData,
@@ -103,6 +109,8 @@ class OkxBookKeeper(RestBootstrap):
         }
         self.lenient_frames = 0  # frames whose levels had another shape (parsed leniently)
         self.books: dict[str, OrderBook] = {s: sync.book for s, sync in self.syncs.items()}
+        self._books_syncs = {s: sync for s, sync in self.syncs.items() if sync.channel == "books"}
+        """The syncs ``handle_books`` serves: a push for any other symbol is unwanted."""
         self.ready = asyncio.Event()
         self._pending = set(self.syncs)
         if not self._pending:
@@ -122,27 +130,25 @@ class OkxBookKeeper(RestBootstrap):
         """Decode and apply one ``books`` push (the hot path of the whole feed).
 
         A live update that chains onto the book is applied inline; everything else (snapshots,
-        gaps, heartbeats, bootstrap states) goes through ``_on_books_slow``. Raises ValueError
-        for an undecodable frame (nothing applied) and ``BadData`` for refused data (that book is
-        resynced). ``careful``: parse every level first (the feed says so for frames over
-        ``CAREFUL_BYTES``).
+        gaps, heartbeats, bootstrap states, frames to check whole) goes through
+        ``_books_slow``. Raises ValueError for an undecodable frame (nothing applied) and
+        ``BadData`` for refused data (that book is resynced). ``careful``: parse every level
+        first (the feed says so for frames over ``CAREFUL_BYTES``).
         """
         try:
             push = self._decode_books(raw)
         except msgspec.ValidationError:
             push = self._decode_other_levels(raw)
             careful = True
-        sync = self.syncs.get(push.arg.instId)
-        if sync is None or sync.channel != "books":
-            self._count_unwanted(sync)
+        sync = self._books_syncs.get(push.arg.instId)
+        if sync is None:
+            self._count_unwanted(self.syncs.get(push.arg.instId))
             return
-        snapshot = push.action == "snapshot"  # checked whole by _apply_snapshot
+        if careful or push.action == "snapshot" or sync.state is not LIVE:
+            self._books_slow(sync, push.data, push.action == "snapshot", careful, recv_ns)
+            return
         early, late = self._latency_window
         try:
-            if careful and not snapshot:
-                for data in push.data:
-                    check_levels(data.bids, sync.guard)
-                    check_levels(data.asks, sync.guard)
             for data in push.data:
                 ts = data.ts * NS_PER_MS
                 latency = recv_ns - ts
@@ -150,17 +156,21 @@ class OkxBookKeeper(RestBootstrap):
                     raise bad_timestamp(ts, recv_ns, late)
                 self._latency_append(latency)
                 book = sync.book
-                if snapshot or sync.state is not LIVE or data.prevSeqId != book.seq_id:
-                    if not (snapshot or careful):  # a frame off the fast path: check it whole
-                        check_levels(data.bids, sync.guard)
-                        check_levels(data.asks, sync.guard)
-                    self._on_books_slow(sync, data, snapshot, ts, recv_ns)
+                if sync.state is not LIVE or data.prevSeqId != book.seq_id:
+                    check_levels(level_pairs(data.bids), sync.guard)  # off the fast path:
+                    check_levels(level_pairs(data.asks), sync.guard)  # checked whole
+                    self._on_books_slow(sync, data, False, ts, recv_ns)
                     continue
-                if data.seqId == data.prevSeqId and not data.bids and not data.asks:
+                seq_id = data.seqId
+                if seq_id == data.prevSeqId and not data.bids and not data.asks:
                     continue  # idle heartbeat: the stream is alive and nothing changed
-                book.apply_update(data.bids, data.asks, data.seqId, ts)
-                if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
-                    continue
+                book.apply_named(data.bids, data.asks, seq_id, ts)
+                checksum = data.checksum
+                if checksum and self.verify_checksum:
+                    local = book.checksum()
+                    if local != checksum:
+                        self._checksum_failed(sync, data, local)
+                        continue
                 bid = book.best_bid_px  # NaN when empty; NaN >= x is False
                 ask = book.best_ask_px
                 if bid >= ask:
@@ -173,12 +183,39 @@ class OkxBookKeeper(RestBootstrap):
                         ts_recv=recv_ns,
                         venue=self.venue,
                         symbol=sync.symbol,
-                        seq_id=data.seqId,
+                        seq_id=seq_id,
                         snapshot=False,
                         best_bid=bid,
                         best_ask=ask,
                     ),
                 )
+        except BadData as exc:
+            self._resync_unless_waiting(sync, f"bad {exc.kind}", str(exc))
+            raise
+        except UNUSABLE as exc:
+            self._resync_unless_waiting(sync, "bad levels", str(exc))
+            raise BadData(f"unusable book levels: {exc}") from exc
+
+    def _books_slow(
+        self, sync: BookSync, datas: list[BookData], snapshot: bool, careful: bool, recv_ns: int
+    ) -> None:
+        """``handle_books`` for a push off the fast path: a snapshot (checked whole by
+        ``_apply_snapshot``), a push to check whole first, or a book that is not live."""
+        skew = self.skew_ns
+        try:
+            if careful and not snapshot:
+                for data in datas:
+                    check_levels(level_pairs(data.bids), sync.guard)
+                    check_levels(level_pairs(data.asks), sync.guard)
+            for data in datas:
+                ts = data.ts * NS_PER_MS
+                if not -skew <= recv_ns - ts <= skew:
+                    raise bad_timestamp(ts, recv_ns, skew)
+                self._latency_append(recv_ns - ts)
+                if not (snapshot or careful):
+                    check_levels(level_pairs(data.bids), sync.guard)
+                    check_levels(level_pairs(data.asks), sync.guard)
+                self._on_books_slow(sync, data, snapshot, ts, recv_ns)
         except BadData as exc:
             self._resync_unless_waiting(sync, f"bad {exc.kind}", str(exc))
             raise
@@ -209,10 +246,12 @@ class OkxBookKeeper(RestBootstrap):
                 if not -skew <= latency <= skew:
                     raise bad_timestamp(ts, recv_ns, skew)
                 self._latency_append(latency)
+                bids = level_pairs(data.bids)
+                asks = level_pairs(data.asks)
                 if careful:
-                    check_levels(data.bids, sync.guard)
-                    check_levels(data.asks, sync.guard)
-                sync.book.apply_snapshot(data.bids, data.asks, data.seqId, ts)
+                    check_levels(bids, sync.guard)
+                    check_levels(asks, sync.guard)
+                sync.book.apply_snapshot(bids, asks, data.seqId, ts)
                 sync.state = LIVE
                 self._mark_ready(sync)
                 self._publish(sync, True, ts, recv_ns)
@@ -235,16 +274,16 @@ class OkxBookKeeper(RestBootstrap):
         else:
             self._counters.unknown_channels += 1
 
-    def _decode_other_levels(self, raw: bytes) -> Any:
+    def _decode_other_levels(self, raw: bytes) -> BooksPush:
         """The fast level shape was refused: decode this one frame with levels of any length.
 
         Only this frame: the next one tries the fast shape again. Raises
         ``msgspec.ValidationError`` when the frame is broken in some other way.
         """
-        push = self._decode_lenient(raw)
+        push = self._decode_lenient(raw).as_books_push()
         self.lenient_frames += 1
         if self.lenient_frames == 1:
-            log.warning("OKX book levels are not [px, sz, int, int]: parsed leniently")
+            log.warning("OKX book levels are not [px, sz, ...] strings: parsed leniently")
         return push
 
     def _check_snapshot(self, sync: BookSync, bids: Any, asks: Any) -> None:
@@ -269,7 +308,7 @@ class OkxBookKeeper(RestBootstrap):
             return
         if data.seqId == data.prevSeqId and not data.bids and not data.asks:
             return
-        book.apply_update(data.bids, data.asks, data.seqId, ts)
+        book.apply_named(data.bids, data.asks, data.seqId, ts)
         if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
             return
         self._publish(sync, False, ts, recv_ns)
@@ -294,8 +333,10 @@ class OkxBookKeeper(RestBootstrap):
 
     def _apply_snapshot(self, sync: BookSync, data: BookData, ts: int, recv_ns: int) -> None:
         self._cancel_bootstrap(sync)
-        self._check_snapshot(sync, data.bids, data.asks)
-        sync.book.apply_snapshot(data.bids, data.asks, data.seqId, ts)
+        bids = level_pairs(data.bids)
+        asks = level_pairs(data.asks)
+        self._check_snapshot(sync, bids, asks)
+        sync.book.apply_snapshot(bids, asks, data.seqId, ts)
         sync.state = SyncState.LIVE
         if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
             return
@@ -310,7 +351,7 @@ class OkxBookKeeper(RestBootstrap):
             self._gap(sync, data.prevSeqId, sync.bridge_seq)
             return
         sync.state = SyncState.LIVE
-        sync.book.apply_update(data.bids, data.asks, data.seqId, ts)
+        sync.book.apply_named(data.bids, data.asks, data.seqId, ts)
         if data.checksum and self.verify_checksum and not self._checksum_ok(sync, data):
             return
         self._publish(sync, False, ts, recv_ns)
@@ -330,11 +371,14 @@ class OkxBookKeeper(RestBootstrap):
         local = sync.book.checksum()
         if local == data.checksum:
             return True
+        self._checksum_failed(sync, data, local)
+        return False
+
+    def _checksum_failed(self, sync: BookSync, data: BookData, local: int) -> None:
         self._counters.checksum_failures += 1
         message = f"checksum {data.checksum} != local {local} at seqId {data.seqId}"
         self._report("checksum_failure", message, Severity.WARNING, sync.symbol)
         self.resync(sync.symbol, "checksum", message)
-        return False
 
     def _gap(self, sync: BookSync, prev_seq: int, last: int) -> None:
         self._counters.gaps += 1
