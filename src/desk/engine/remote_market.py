@@ -252,31 +252,15 @@ class RedisMarketIn:
 
     def deliver_event(self, channel: bytes | str, data: bytes) -> None:
         """One message of the system events channel: verified, decoded, handed on."""
-        name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
-        payload = self.event_reader.open(name, data) if name == self._events_channel else None
-        if payload is None:
-            self.refused += 1
-            return
-        try:
-            event = decode_event(payload)
-        except CodecError:
-            self.errors += 1
+        name, event = self._open(self.event_reader, channel, data)
+        if name != self._events_channel:
             return
         if isinstance(event, SystemEvent) and self.on_system_event is not None:
             self.on_system_event(event)
 
     def deliver(self, channel: bytes | str, data: bytes) -> None:
         """One pub/sub message: verified, decoded, and published here if of a wanted kind."""
-        name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
-        payload = self.reader.open(name, data)
-        if payload is None:
-            self.refused += 1
-            return
-        try:
-            event = decode_event(payload)
-        except CodecError:
-            self.errors += 1
-            return
+        name, event = self._open(self.reader, channel, data)
         if not isinstance(event, self.kinds):
             return
         if self.keys.channel(topics.market_data(event.symbol)) != name:
@@ -284,3 +268,17 @@ class RedisMarketIn:
             return
         self.received += 1
         self.bus.publish(topics.market_data(event.symbol), event)
+
+    def _open(self, reader: SealedReader, channel: bytes | str, data: bytes) -> tuple[str, Any]:
+        """(channel name, the event) of a sealed message; None as the event (counted) when it
+        is not sealed right or does not decode."""
+        name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
+        payload = reader.open(name, data)
+        if payload is None:
+            self.refused += 1
+            return name, None
+        try:
+            return name, decode_event(payload)
+        except CodecError:
+            self.errors += 1
+            return name, None
