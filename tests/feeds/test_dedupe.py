@@ -45,23 +45,23 @@ def test_non_numeric_ids_match_exactly() -> None:
     assert not dedupe.is_duplicate("coinbase", "BTC-USD", "１２")  # not ASCII digits
 
 
-def test_the_memory_is_bounded_and_forgets_the_oldest() -> None:
+def test_the_memory_is_bounded_per_symbol_and_forgets_the_oldest() -> None:
     dedupe = TradeDeduplicator(maxsize=3)
     for trade_id in ("1", "2", "3", "4"):
         dedupe.is_duplicate("okx", "BTC-USDT", trade_id)
-    assert len(dedupe) == 3
-    assert not dedupe.is_duplicate("okx", "BTC-USDT", "1"), "evicted"
+    dedupe.is_duplicate("okx", "ETH-USDT", "1")  # another symbol: its own bound
+    assert len(dedupe) == 4
+    assert dedupe.is_duplicate("okx", "ETH-USDT", "1")
     assert dedupe.is_duplicate("okx", "BTC-USDT", "4")
+    assert not dedupe.is_duplicate("okx", "BTC-USDT", "1"), "forgotten: the oldest"
 
 
-def test_a_repeat_keeps_an_id_fresh() -> None:
-    dedupe = TradeDeduplicator(maxsize=2)
-    dedupe.is_duplicate("okx", "X-Y", "1")
-    dedupe.is_duplicate("okx", "X-Y", "2")
-    assert dedupe.is_duplicate("okx", "X-Y", "1")  # 1 is now the most recent
-    dedupe.is_duplicate("okx", "X-Y", "3")  # evicts 2
-    assert dedupe.is_duplicate("okx", "X-Y", "1")
-    assert not dedupe.is_duplicate("okx", "X-Y", "2")
+def test_a_busy_symbol_stays_within_its_bound() -> None:
+    dedupe = TradeDeduplicator(maxsize=1000)
+    for trade_id in range(1, 50_000, 3):
+        dedupe.is_duplicate("okx", "BTC-USDT", str(trade_id), count=3)
+    assert len(dedupe) == 1000
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "49998")  # covered by the last trade
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**12), unique=True, max_size=200))
