@@ -9,9 +9,12 @@ this machine is shared and noisy: ratios are what to compare (goal: >= 0.5 x the
    same bytes.
 2. ``trade`` combined frames (decode, price band, clock check, dedupe, Trade publish) vs raw
    decode.
-3. ``bookTicker`` combined frames (decode, price band, update id check, Ticker publish) vs raw
-   decode.
-4. End to end over a real WebSocket from the simulator in firehose mode (in a child process):
+3. ``bookTicker`` combined frames (decode, price band, update id check, Ticker publish with the
+   latest 24 h figures) vs raw decode.
+4. ``miniTicker`` combined frames (decode, clock check, price band and range, 24 h figures kept,
+   Ticker publish) vs raw decode; Binance pushes one a second a symbol, so this is a check that
+   it costs about what a ``bookTicker`` does, not a throughput that matters.
+5. End to end over a real WebSocket from the simulator in firehose mode (in a child process):
    messages/s the feed handles vs a bare ``websockets`` client that only receives.
 
 The floor and the feed take turns round by round (best of ``--rounds`` each), so a burst of load
@@ -133,6 +136,22 @@ def ticker_messages(count: int, *, seed: int = 3) -> list[bytes]:
     return out
 
 
+def mini_ticker_messages(count: int, *, seed: int = 4) -> list[bytes]:
+    """``miniTicker`` frames (a millisecond apart, so the clock check takes them all): the last
+    price around the mid, a 24 h range around it, volumes growing."""
+    rng = random.Random(seed)
+    start_ms = time.time_ns() // 1_000_000 - count
+    out = []
+    for i in range(count):
+        close = MID_TICKS + rng.randint(-50, 50)
+        data = {"e": "24hrMiniTicker", "E": start_ms + i, "s": NATIVE, "c": _px(close),
+                "o": _px(MID_TICKS - 1000), "h": _px(MID_TICKS + 2000), "l": _px(MID_TICKS - 2000),
+                "v": f"{12_000 + i:.8f}", "q": f"{(12_000 + i) * 60_000:.8f}"}  # fmt: skip
+        frame = {"stream": f"{STREAM}@miniTicker", "data": data}
+        out.append(json.dumps(frame, separators=(",", ":")).encode())
+    return out
+
+
 def _feed(snapshot: RestDepth | None = None) -> BinanceFeed:
     feed = BinanceFeed(BinanceConfig(symbols=(SYMBOL,)), Bus())
     if snapshot is not None:
@@ -211,6 +230,22 @@ def bench_tickers(count: int, rounds: int) -> None:
     print(f"  BinanceFeed decode+check+publish    {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
 
 
+def bench_mini_tickers(count: int, rounds: int) -> None:
+    messages = mini_ticker_messages(count)
+    print(
+        f"miniTicker frames: {len(messages)}, "
+        f"mean {statistics.mean(len(m) for m in messages):.0f} bytes"
+    )
+    feeds = [_feed() for _ in range(rounds)]
+    raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
+    check = _feed()
+    _through_feed(messages, [check])()
+    assert check.counters.decode_errors == 0
+    assert check.normaliser.day_stats(NATIVE).volume == 12_000 + len(messages) - 1
+    print(f"  raw msgspec decode (floor)          {raw:>12,.0f} msgs/s")
+    print(f"  BinanceFeed decode+check+publish    {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 SYMBOLS = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
@@ -220,7 +255,9 @@ def _serve_sim(port_queue: multiprocessing.Queue, stop: multiprocessing.Event) -
     from desk.sim.binance.simulator import BinanceSimulator
 
     async def main() -> None:
-        config = SimulatorConfig(port=0, seed=1, steps_per_second=1_000_000)
+        # no simulated past: the bench reads none, and at a million steps a second the past's
+        # generator cannot make one (desk.sim.history; miniTicker falls back to since-start)
+        config = SimulatorConfig(port=0, seed=1, steps_per_second=1_000_000, history_hours=0)
         sim = BinanceSimulator(config, firehose=True)
         await sim.start()
         port_queue.put(sim.port)
@@ -233,7 +270,7 @@ def _serve_sim(port_queue: multiprocessing.Queue, stop: multiprocessing.Event) -
 
 def _streams() -> str:
     names = [s.replace("-", "").lower() for s in SYMBOLS]
-    kinds = ("depth@100ms", "trade", "bookTicker")
+    kinds = ("depth@100ms", "trade", "bookTicker", "miniTicker")  # the feed's streams
     return "/".join(f"{n}@{k}" for n in names for k in kinds)
 
 
@@ -298,6 +335,7 @@ def main() -> None:
     bench_depth(args.updates, args.rounds)
     bench_trades(args.updates * 4, args.rounds)
     bench_tickers(args.updates * 4, args.rounds)
+    bench_mini_tickers(args.updates, args.rounds)
     if not args.skip_e2e:
         print(f"end to end over a real WebSocket, simulator firehose, {args.seconds:.0f} s each:")
         bench_end_to_end(args.seconds)

@@ -133,6 +133,11 @@ def _deviation(
     eps = rng.standard_normal(seconds) * wide * math.sqrt(max(0.0, 1.0 - keep * keep))
     out = np.empty(seconds)
     prev = float(rng.standard_normal()) * wide
+    if keep**DEVIATION_BLOCK < 1e-250:  # a fast sim forgets within a block: e / w would overflow
+        for i, e_i in enumerate(eps.tolist()):
+            prev = keep * prev + e_i
+            out[i] = prev
+        return out
     powers = keep ** np.arange(1, DEVIATION_BLOCK + 1, dtype=np.float64)
     for i in range(0, seconds, DEVIATION_BLOCK):
         e = eps[i : i + DEVIATION_BLOCK]

@@ -1,4 +1,5 @@
-"""Recorded Binance Spot wire messages, verbatim from PROTOCOLS.md B (the Binance docs' own)."""
+"""Recorded Binance Spot wire messages, verbatim from PROTOCOLS.md B (the Binance docs' own; the
+mini ticker from Binance's docs directly)."""
 
 TRADE = (
     b'{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",'
@@ -15,6 +16,10 @@ BOOK_TICKER = (
 DEPTH_UPDATE = (
     b'{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,'
     b'"b":[["0.0024","10"]],"a":[["0.0026","100"]]}'
+)
+MINI_TICKER = (  # Binance Spot docs, Individual Symbol Mini Ticker Stream (not in PROTOCOLS.md)
+    b'{"e":"24hrMiniTicker","E":1672515782136,"s":"BNBBTC","c":"0.0025","o":"0.0010",'
+    b'"h":"0.0025","l":"0.0010","v":"10000","q":"18"}'
 )
 PARTIAL_DEPTH = b'{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}'
 REST_DEPTH = (

@@ -144,3 +144,12 @@ async def test_desks_client_decodes_klines_and_raises_binance_errors(sim: Binanc
             await client.get_klines(BTC, "1m", 1001)
     finally:
         await client.close()
+
+
+async def test_a_firehose_simulator_has_a_past_too() -> None:
+    """At a million steps a second the venue's deviation forgets within a second: its past is
+    still generated (it once divided by an underflowed power and failed)."""
+    async with BinanceSimulator(config(steps_per_second=1_000_000, firehose=True)) as binance:
+        status, rows = await klines(binance, symbol=BTC, interval="1h", limit="24")
+    assert status == 200 and len(rows) == 24
+    assert all(Decimal(r[3]) <= Decimal(r[4]) <= Decimal(r[2]) for r in rows)  # low, close, high

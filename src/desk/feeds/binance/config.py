@@ -26,6 +26,8 @@ class BinanceConfig(FrozenConfig, frozen=True):
     ``ws_url`` is the stream host: the feed connects to ``{ws_url}/stream?streams=...``
     (combined streams). ``trade_stream`` is ``trade`` (every fill) or ``aggTrade`` (one per
     taker order and price). ``depth_speed`` picks ``<s>@depth@100ms`` or ``<s>@depth`` (1 s).
+    ``book_ticker``: the tickers, ``<s>@bookTicker`` (best bid/ask) and ``<s>@miniTicker``
+    (the rolling 24 h figures, every second); two streams a symbol more.
     ``snapshot_limit`` is the depth of the REST snapshot a book starts from.
 
     Keepalive: the server pings every 20 s and the client's pongs are automatic; on top of that
@@ -75,7 +77,8 @@ class BinanceConfig(FrozenConfig, frozen=True):
 
     @property
     def streams_per_symbol(self) -> int:
-        return 3 if self.book_ticker else 2
+        """Depth and trades, plus ``bookTicker`` and ``miniTicker`` with ``book_ticker``."""
+        return 4 if self.book_ticker else 2
 
     @property
     def depth_stream(self) -> str:

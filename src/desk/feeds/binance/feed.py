@@ -1,16 +1,20 @@
 """The Binance Spot public market-data feed: one combined-stream connection and its events.
 
 ``BinanceFeed`` connects to ``{ws_url}/stream?streams=...`` with, per symbol, the diff depth
-(``<s>@depth@100ms``), the trades (``<s>@trade`` or ``<s>@aggTrade``) and ``<s>@bookTicker``,
-and turns every event into normalised events on the bus (named ``BTC-USDT``, venue ``binance``):
+(``<s>@depth@100ms``), the trades (``<s>@trade`` or ``<s>@aggTrade``), ``<s>@bookTicker`` and
+``<s>@miniTicker`` (the two tickers with ``book_ticker``), and turns every event into normalised
+events on the bus (named ``BTC-USDT``, venue ``binance``):
 
 * depth -> ``OrderBook`` updates via ``BinanceBookKeeper`` (REST snapshot, ``U``/``u``
   sequencing, crossed-book detection, per-symbol resync) and ``BookChanged`` on
   ``market_data:{symbol}``;
 * trades -> ``Trade`` (``m`` true means the taker sold); replays dropped by trade id
   (``TradeTickerNormaliser``, which also does the next item);
-* bookTicker -> ``Ticker`` with the best bid/ask, the last trade seen on this feed, and NaN for
-  the 24 h figures the stream does not carry (``ts_exchange`` 0: it has no time);
+* bookTicker -> ``Ticker`` with the best bid/ask, the last trade seen on this feed, and the
+  latest rolling 24 h figures of miniTicker (NaN before its first push; ``ts_exchange`` 0:
+  bookTicker has no time);
+* miniTicker (every second) -> those 24 h figures, and a ``Ticker`` with them and the latest
+  best bid/ask and last trade (``ts_exchange`` its event time);
 * connects, disconnects, gaps, resyncs, decode errors, crossed books, venue errors, planned
   reconnects -> ``FeedStatus`` / ``SystemEvent`` on ``system_events``.
 
@@ -54,6 +58,8 @@ log = logging.getLogger(__name__)
 
 VENUE = "binance"
 SHUTDOWN_STREAM = "!serverShutdown"
+EVENT_KINDS = {"trade": "trade", "aggTrade": "aggTrade", "24hrMiniTicker": "miniTicker"}
+"""A bare payload's stream kind by its event type ``e`` (besides ``depthUpdate``)."""
 Handler = Callable[[bytes, int], None]
 
 
@@ -118,7 +124,7 @@ class BinanceFeed:
     def _kinds(self) -> list[str]:
         kinds = [self.config.depth_stream, self.config.trade_stream]
         if self.config.book_ticker:
-            kinds.append("bookTicker")
+            kinds += ["bookTicker", "miniTicker"]
         return kinds
 
     def _stream_names(self) -> list[str]:
@@ -133,6 +139,7 @@ class BinanceFeed:
             "trade": self.normaliser.trade_payload,
             "aggTrade": self.normaliser.agg_payload,
             "bookTicker": self.normaliser.ticker_payload,
+            "miniTicker": self.normaliser.mini_payload,
         }
         frames: dict[str, Handler] = {}
         payloads: dict[str, Handler] = {}
@@ -249,6 +256,7 @@ class BinanceFeed:
             self.counters.reconnects += 1
         if state is ConnectionState.DISCONNECTED:
             self.keeper.reset_all()  # a book is only as good as the stream that feeds it
+            self.normaliser.forget_connection()
         self.reporter.status(state, reason, self.url)
 
     async def _fetch_depth(self, native: str) -> RestDepth:
@@ -311,12 +319,20 @@ class BinanceFeed:
             self._report("error", f"Binance error {env.code}: {env.msg}", Severity.ERROR, "")
         elif env.e == "serverShutdown":
             self._on_shutdown(standby)
-        elif env.e in ("depthUpdate", "trade", "aggTrade") or (env.u is not None and env.s):
-            kind = {"depthUpdate": self.config.depth_stream}.get(env.e, env.e or "bookTicker")
+        elif env.e == "depthUpdate" or env.e in EVENT_KINDS or (env.u is not None and env.s):
+            kind = self._kind_of(env.e)
             name = stream_name(stream_symbol(env.s), kind)
             self._dispatch_payload(name, raw, recv_ns, standby)
         else:
             self.decode_error(raw, ValueError("neither a stream event nor a reply"), recv_ns)
+
+    def _kind_of(self, event_type: str) -> str:
+        """The stream kind of a bare payload of ``event_type`` (``bookTicker`` has none)."""
+        if not event_type:
+            return "bookTicker"
+        if event_type == "depthUpdate":
+            return self.config.depth_stream
+        return EVENT_KINDS.get(event_type, event_type)
 
     def _dispatch_payload(self, stream: str, data: bytes, recv_ns: int, standby: bool) -> None:
         handler = self._payloads.get(stream)

@@ -1,15 +1,21 @@
-"""Binance ``trade``, ``aggTrade`` and ``bookTicker`` events -> desk's ``Trade`` and ``Ticker``.
+"""Binance ``trade``, ``aggTrade``, ``bookTicker`` and ``miniTicker`` events -> desk's ``Trade``
+and ``Ticker``.
 
 ``{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
 "T":1672515782136,"m":true,"M":true}`` -> ``Trade`` (``m`` true: the buyer was the maker, so the
 taker sold); ``aggTrade`` the same with ``count`` fills; ``bookTicker`` -> ``Ticker`` with the
-last trade seen on this feed and NaN for the 24 h figures the stream does not carry.
+last trade seen on this feed and the latest 24 h figures of ``miniTicker`` (NaN before the
+first). ``miniTicker`` (``{"e":"24hrMiniTicker","E":...,"c":...,"o":...,"h":...,"l":...,
+"v":...,"q":...}``, every second) updates those figures and publishes a ``Ticker`` of its own
+with the latest best bid/ask of ``bookTicker`` and the last trade price (NaN where none came
+yet; the ticker's last price ``c`` until a trade comes), so the figures show within a second.
 
 The per-symbol state lives in the book keeper's ``BookSync`` (price band, last trade id, size and
-``bookTicker`` id). The feed's router calls a symbol's frame handlers (``frame_handlers``), bound
-to that state: one typed decode of the whole frame, then the checks and the event. A bare
-payload finds its symbol's state by its ``s``. Refusals raise ``BadData`` (a ``ValueError``),
-which the feed counts as a decode error.
+``bookTicker`` id) and in this module's ``DayStats`` (the 24 h figures, the last ``Ticker``). The
+feed's router calls a symbol's frame handlers (``frame_handlers``), bound to that state: one
+typed decode of the whole frame, then the checks and the event. A bare payload finds its
+symbol's state by its ``s``. Refusals raise ``BadData`` (a ``ValueError``), which the feed counts
+as a decode error.
 """
 
 from __future__ import annotations
@@ -28,13 +34,16 @@ from desk.feeds.binance.wire import (
     BookTickerData,
     BookTickerEvent,
     BookTickerFrame,
+    MiniTickerData,
+    MiniTickerEvent,
+    MiniTickerFrame,
     TradeData,
     TradeEvent,
     TradeFrame,
     decoder,
 )
 from desk.feeds.counters import FeedCounters
-from desk.feeds.validation import bad_timestamp
+from desk.feeds.validation import BadData, bad_timestamp
 
 VENUE = "binance"
 NS_PER_MS = 1_000_000
@@ -45,6 +54,25 @@ BUY, SELL = Side.BUY, Side.SELL
 
 Publish = Callable[[str, Any], None]
 Handler = Callable[[bytes, int], None]
+
+
+class DayStats:
+    """One symbol's latest rolling 24 h figures (``miniTicker``), every ``Ticker`` carries them,
+    and the last ``Ticker`` published (a ``miniTicker`` one takes its best bid/ask)."""
+
+    __slots__ = ("event_ms", "high", "low", "open", "quote_volume", "ticker", "volume")
+
+    def __init__(self) -> None:
+        self.open = self.high = self.low = NAN
+        self.volume = self.quote_volume = NAN
+        self.event_ms = -1  # of the last miniTicker taken (this connection)
+        self.ticker: Ticker | None = None
+
+    def forget_connection(self) -> None:
+        """The connection was lost: its best bid/ask are stale and its pushes numbered anew
+        (the 24 h figures stay until the next push replaces them)."""
+        self.event_ms = -1
+        self.ticker = None
 
 
 class TradeTickerNormaliser:
@@ -73,17 +101,21 @@ class TradeTickerNormaliser:
         self._trade_payload = decoder(TradeEvent).decode
         self._agg_payload = decoder(AggTradeEvent).decode
         self._ticker_payload = decoder(BookTickerEvent).decode
+        self._mini_frame = decoder(MiniTickerFrame).decode
+        self._mini_payload = decoder(MiniTickerEvent).decode
+        self._days: dict[str, DayStats] = {}
 
     # --- what the feed routes here: one symbol's frames (the hot path), bare payloads --------
 
     def frame_handlers(self, native: str) -> dict[str, Handler]:
-        """The handlers of ``native``'s ``trade``, ``aggTrade`` and ``bookTicker`` frames, by
-        stream kind. The stream names the symbol, so its state is bound here instead of looked
-        up by the payload's ``s`` (which is not even decoded)."""
+        """The handlers of ``native``'s ``trade``, ``aggTrade``, ``bookTicker`` and
+        ``miniTicker`` frames, by stream kind. The stream names the symbol, so its state is
+        bound here instead of looked up by the payload's ``s`` (which is not even decoded)."""
         sync = self._syncs[native]
-        trade, ticker = self.trade, self.ticker
+        day = self.day_stats(native)
+        trade, ticker, mini = self.trade, self.ticker, self.mini_ticker
         trade_frame, agg_frame = self._trade_frame, self._agg_frame
-        ticker_frame = self._ticker_frame
+        ticker_frame, mini_frame = self._ticker_frame, self._mini_frame
 
         def on_trade(raw: bytes, recv_ns: int) -> None:
             trade(sync, trade_frame(raw).data, recv_ns, 1)
@@ -93,9 +125,17 @@ class TradeTickerNormaliser:
             trade(sync, ev, recv_ns, ev.l - ev.f + 1)
 
         def on_ticker(raw: bytes, recv_ns: int) -> None:
-            ticker(sync, ticker_frame(raw).data, recv_ns)
+            ticker(sync, day, ticker_frame(raw).data, recv_ns)
 
-        return {"trade": on_trade, "aggTrade": on_agg, "bookTicker": on_ticker}
+        def on_mini(raw: bytes, recv_ns: int) -> None:
+            mini(sync, day, mini_frame(raw).data, recv_ns)
+
+        return {
+            "trade": on_trade,
+            "aggTrade": on_agg,
+            "bookTicker": on_ticker,
+            "miniTicker": on_mini,
+        }
 
     def trade_payload(self, raw: bytes, recv_ns: int) -> None:
         ev = self._trade_payload(raw)
@@ -113,7 +153,25 @@ class TradeTickerNormaliser:
         ev = self._ticker_payload(raw)
         sync = self._sync_of(ev.s)
         if sync is not None:
-            self.ticker(sync, ev, recv_ns)
+            self.ticker(sync, self.day_stats(ev.s), ev, recv_ns)
+
+    def mini_payload(self, raw: bytes, recv_ns: int) -> None:
+        ev = self._mini_payload(raw)
+        sync = self._sync_of(ev.s)
+        if sync is not None:
+            self.mini_ticker(sync, self.day_stats(ev.s), ev, recv_ns)
+
+    def day_stats(self, native: str) -> DayStats:
+        """The 24 h figures of ``native`` (``BTCUSDT``) as last received."""
+        day = self._days.get(native)
+        if day is None:
+            day = self._days[native] = DayStats()
+        return day
+
+    def forget_connection(self) -> None:
+        """The connection was lost (``DayStats.forget_connection`` for every symbol)."""
+        for day in self._days.values():
+            day.forget_connection()
 
     def _sync_of(self, native: str) -> BookSync | None:
         sync = self._syncs.get(native)
@@ -166,9 +224,10 @@ class TradeTickerNormaliser:
             ),
         )
 
-    def ticker(self, sync: BookSync, ev: BookTickerData, recv_ns: int) -> None:
-        """``bookTicker`` of ``sync``'s symbol -> ``Ticker``; an older ``u`` than the last one
-        seen is dropped (the same update seen on the other connection of a handover)."""
+    def ticker(self, sync: BookSync, day: DayStats, ev: BookTickerData, recv_ns: int) -> None:
+        """``bookTicker`` of ``sync``'s symbol -> ``Ticker`` with ``day``'s 24 h figures; an
+        older ``u`` than the last one seen is dropped (the same update seen on the other
+        connection of a handover)."""
         if ev.u <= sync.ticker_u:
             return
         guard = sync.guard
@@ -179,23 +238,68 @@ class TradeTickerNormaliser:
         if ask and not guard.lo < ask < guard.hi:
             raise guard.refuse(ask, "book ticker price")
         sync.ticker_u = ev.u
-        self._publish(
-            sync.topic,
-            Ticker(
-                ts_exchange=0,
-                ts_recv=recv_ns,
-                venue=self.venue,
-                symbol=sync.symbol,
-                last=guard.last,
-                last_size=sync.last_size,
-                bid=bid or NAN,
-                bid_size=ev.B,
-                ask=ask or NAN,
-                ask_size=ev.A,
-                open_24h=NAN,
-                high_24h=NAN,
-                low_24h=NAN,
-                volume_24h=NAN,
-                volume_quote_24h=NAN,
-            ),
+        ticker = day.ticker = Ticker(
+            ts_exchange=0,
+            ts_recv=recv_ns,
+            venue=self.venue,
+            symbol=sync.symbol,
+            last=guard.last,
+            last_size=sync.last_size,
+            bid=bid or NAN,
+            bid_size=ev.B,
+            ask=ask or NAN,
+            ask_size=ev.A,
+            open_24h=day.open,
+            high_24h=day.high,
+            low_24h=day.low,
+            volume_24h=day.volume,
+            volume_quote_24h=day.quote_volume,
         )
+        self._publish(sync.topic, ticker)
+
+    def mini_ticker(self, sync: BookSync, day: DayStats, ev: MiniTickerData, recv_ns: int) -> None:
+        """``miniTicker`` of ``sync``'s symbol -> its 24 h figures in ``day`` and a ``Ticker``.
+
+        Refused (``BadData``): an exchange time off the clock, a price outside the symbol's
+        band, a range that does not hold the open and the last price. A push at or before the
+        last one taken is dropped (the other connection's copy, during a handover)."""
+        event_ms = ev.E
+        if event_ms <= day.event_ms:
+            return
+        ts = event_ms * NS_PER_MS
+        lag = recv_ns - ts
+        if not self._early <= lag <= self._skew_ns:
+            raise bad_timestamp(ts, recv_ns, self._skew_ns)
+        guard = sync.guard
+        close, open_, high, low = ev.c, ev.o, ev.h, ev.l
+        for price in (close, open_, high, low):
+            if price and not guard.lo < price < guard.hi:
+                raise guard.refuse(price, "mini ticker price")
+        if open_ and high and low and close and not (low <= open_ <= high and low <= close <= high):
+            raise BadData(f"mini ticker range {low!r}..{high!r} does not hold {open_!r}, {close!r}")
+        day.event_ms = event_ms
+        day.open, day.high, day.low = open_ or NAN, high or NAN, low or NAN
+        day.volume, day.quote_volume = ev.v, ev.q
+        self._latency_append(lag)
+        last = guard.last
+        if last != last:  # no trade seen yet: the venue's last price
+            last = close or NAN
+        top = day.ticker
+        ticker = day.ticker = Ticker(
+            ts_exchange=ts,
+            ts_recv=recv_ns,
+            venue=self.venue,
+            symbol=sync.symbol,
+            last=last,
+            last_size=sync.last_size,
+            bid=NAN if top is None else top.bid,
+            bid_size=NAN if top is None else top.bid_size,
+            ask=NAN if top is None else top.ask,
+            ask_size=NAN if top is None else top.ask_size,
+            open_24h=day.open,
+            high_24h=day.high,
+            low_24h=day.low,
+            volume_24h=ev.v,
+            volume_quote_24h=ev.q,
+        )
+        self._publish(sync.topic, ticker)

@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from desk.feeds.validation import MAX_PRICE, Price, Size, TsMs
+from desk.feeds.validation import MAX_PRICE, MAX_SIZE, Price, Size, TsMs
 
 T = TypeVar("T")
 
@@ -37,6 +37,9 @@ decode, measured against ``list[str]``); quantity ``"0"`` or ``"0.00000000"`` re
 
 BookPrice = Annotated[float, msgspec.Meta(ge=0.0, lt=MAX_PRICE)]
 """A ``bookTicker`` price: 0 stands for an empty side."""
+
+DayVolume = Annotated[float, msgspec.Meta(ge=0.0, lt=MAX_SIZE * 1000.0)]
+"""A 24 h volume: finite, not negative; a day of trades can pass the limit of one size."""
 
 
 class DepthData(msgspec.Struct, gc=False):
@@ -112,6 +115,25 @@ class BookTickerEvent(BookTickerData, gc=False):
     s: str
 
 
+class MiniTickerData(msgspec.Struct, gc=False):
+    """``<s>@miniTicker``, every second: ``{"e":"24hrMiniTicker","E":1672515782136,
+    "s":"BNBBTC","c":"0.0025","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18"}``;
+    the last price ``c`` and the rolling 24 h open, high, low, base volume ``v`` and quote
+    volume ``q`` (not the UTC day's). A price of 0 stands for "no trade in the window"."""
+
+    E: TsMs
+    c: BookPrice
+    o: BookPrice
+    h: BookPrice
+    l: BookPrice  # noqa: E741 - the wire's name
+    v: DayVolume
+    q: DayVolume
+
+
+class MiniTickerEvent(MiniTickerData, gc=False):
+    s: str
+
+
 class PartialDepth(msgspec.Struct):
     """``<s>@depth5|10|20[@100ms]`` and ``GET /api/v3/depth``:
     ``{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}``."""
@@ -150,6 +172,10 @@ class AggTradeFrame(msgspec.Struct, gc=False):
 
 class BookTickerFrame(msgspec.Struct, gc=False):
     data: BookTickerData
+
+
+class MiniTickerFrame(msgspec.Struct, gc=False):
+    data: MiniTickerData
 
 
 class Envelope(msgspec.Struct, kw_only=True):

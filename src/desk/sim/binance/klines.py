@@ -25,7 +25,6 @@ Errors, HTTP 400 with Binance's body: ``-1102`` a mandatory parameter missing, `
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from itertools import islice
 
 from aiohttp import web
@@ -146,6 +145,4 @@ def kline(
 
 def quote_str(listing: Listing, ticks_times_lots: int) -> str:
     """A quote volume (a sum of ticks * lots) with Binance's eight decimals."""
-    spec = listing.spec
-    exact = Decimal(spec.notional_str(ticks_times_lots))
-    return f"{exact:.{WIRE_DECIMALS}f}"
+    return listing.quote(ticks_times_lots)

@@ -65,6 +65,11 @@ class Listing:
     def qty(self, lots: int) -> str:
         return wire_decimal(self.spec.lot, lots)
 
+    def quote(self, ticks_times_lots: int) -> str:
+        """A quote volume (a sum of ticks * lots) with Binance's eight decimals."""
+        exact = Decimal(self.spec.notional_str(ticks_times_lots))
+        return f"{exact:.{WIRE_DECIMALS}f}"
+
 
 _REFERENCE = (  # desk name, tick, step, min qty, reference price, quote notional of an order
     ("BTC-USDT", "0.01", "0.00001", "0.00001", "60000", 3000.0),

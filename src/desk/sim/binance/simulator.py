@@ -11,9 +11,11 @@ A synthetic market of its own (seeded from ``config.seed`` and the venue, prices
 ``price_offset_bps`` off the other venues') steps ``steps_per_second`` times a second. Every
 10 ms (every step in firehose mode) the simulator pushes trades and ``bookTicker``; every
 ``update_interval`` (0.1 s by default) ``<s>@depth@100ms`` and the ``@100ms`` partial books; ten
-times slower ``<s>@depth`` and the other partial books. ``/api/v3/klines`` serves the market's
-bars: ``history_hours`` of simulated past (OKX's walk with this venue's own deviation,
-``desk.sim.history``), then every trade published (``klines.py``).
+times slower ``<s>@depth`` and the other partial books; every second (of the loop's clock, in
+firehose mode too) ``<s>@miniTicker``. ``/api/v3/klines`` serves the market's bars:
+``history_hours`` of simulated past (OKX's walk with this venue's own deviation,
+``desk.sim.history``), then every trade published (``klines.py``); ``miniTicker``'s rolling 24 h
+figures come from the same bars (``day_stats.py``).
 
 Keepalive and limits as on Binance (PROTOCOLS.md B.1): a ping frame every ``ping_interval``
 (20 s) whose pong must come within ``pong_timeout`` (60 s) or the connection is closed; more than
@@ -31,10 +33,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from desk.core.clock import NS_PER_MS, Clock, LiveClock
 from desk.core.enums import Side
+from desk.sim.binance.day_stats import Window, day_window
 from desk.sim.binance.faults import BinanceFaults
 from desk.sim.binance.klines import Klines
 from desk.sim.binance.listings import Listing, default_listings, venue_seed
@@ -51,6 +55,27 @@ log = logging.getLogger(__name__)
 
 FAST_TICK = 0.01
 SLOW_EVERY = 10  # the 1000 ms streams publish every tenth 100 ms cycle
+MINI_TICKER_S = 1.0  # <s>@miniTicker: every 1000 ms
+
+
+class Cadence:
+    """A push due every ``period`` seconds of a loop's clock, on a fixed grid from ``start``;
+    after a stall of a period or more, one push and the grid restarts from then (no burst of
+    catch-up pushes)."""
+
+    __slots__ = ("next", "period")
+
+    def __init__(self, start: float, period: float) -> None:
+        self.period = period
+        self.next = start + period
+
+    def due(self, now: float) -> bool:
+        if now < self.next:
+            return False
+        self.next += self.period
+        if self.next <= now:
+            self.next = now + self.period
+        return True
 
 
 class BinanceSimulator(StreamServer):
@@ -110,11 +135,13 @@ class BinanceSimulator(StreamServer):
         self.histories = HistoryBook(self.market, "binance", config.seed)
         for stream in self.streams.values():
             stream.on_trades = self.histories.add_trades
+            stream.day_window = partial(self._day_window, stream.listing.spec.inst_id)
         self.klines = Klines(self.streams, self.histories, self.now_ms)
         self._paused = False
         self._origin = 0.0
         self._steps_since_origin = 0
         self._cycles = 0
+        self._mini = Cadence(0.0, MINI_TICKER_S)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -124,6 +151,7 @@ class BinanceSimulator(StreamServer):
         await self.start_server(self.rest.routes() + self.klines.routes())
         loop = asyncio.get_running_loop()
         self._origin = loop.time()
+        self._mini = Cadence(self._origin, MINI_TICKER_S)
         self.publish()
         market = self._firehose_loop if self.firehose else self._market_loop
         self.add_task(market(), "binance-sim-market")
@@ -169,10 +197,12 @@ class BinanceSimulator(StreamServer):
         lots = market.spec.lot.units(size)
         market.record(market.engine.submit_market(Side(side), lots, TAKER), self.now_ms())
 
-    def publish(self, depth: bool = True, slow: bool = True) -> None:
+    def publish(self, depth: bool = True, slow: bool = True, mini: bool | None = None) -> None:
         """Run one publish cycle now: trades and tickers, and the diff depth if ``depth``
-        (the 1000 ms streams too if ``slow``)."""
+        (the 1000 ms streams too if ``slow``); ``miniTicker`` if ``mini`` (by default with the
+        1000 ms streams; the loops time it apart)."""
         ts = self.now_ms()
+        with_mini = depth and slow if mini is None else mini
         for stream in self.streams.values():
             stream.collect()
             stream.publish_fast(ts)
@@ -182,6 +212,9 @@ class BinanceSimulator(StreamServer):
             if depth and slow:
                 stream.publish_depth(SLOW, ts)
                 stream.publish_partial(SLOW)
+        if with_mini:  # last: nothing of it can hold up the other streams
+            for stream in self.streams.values():
+                stream.publish_mini_ticker(ts)
 
     async def _market_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,7 +228,7 @@ class BinanceSimulator(StreamServer):
             if due:
                 next_depth = max(next_depth + interval, now - interval)
                 self._cycles += 1
-            self._safe_publish(due, due and self._cycles % SLOW_EVERY == 0)
+            self._safe_publish(due, due and self._cycles % SLOW_EVERY == 0, self._mini.due(now))
 
     async def _firehose_loop(self) -> None:
         """Publish after every single step (at ``steps_per_second`` or as fast as the CPU can)."""
@@ -203,13 +236,14 @@ class BinanceSimulator(StreamServer):
         idle = min(FAST_TICK, 1 / self.config.steps_per_second)
         while True:
             if self._paused:
-                self._safe_publish(True, True)
+                self._safe_publish(True, True, self._mini.due(loop.time()))
                 await asyncio.sleep(FAST_TICK)
             elif self._due_steps(loop.time(), cap=1000) > 0:
                 self.step_market()
                 self._steps_since_origin += 1
                 self._cycles += 1
-                self._safe_publish(True, self._cycles % SLOW_EVERY == 0)
+                mini = self._mini.due(loop.time())
+                self._safe_publish(True, self._cycles % SLOW_EVERY == 0, mini)
                 await asyncio.sleep(0)
             else:
                 await asyncio.sleep(idle)
@@ -228,9 +262,12 @@ class BinanceSimulator(StreamServer):
         self.step_market(due)
         self._steps_since_origin += due
 
-    def _safe_publish(self, depth: bool, slow: bool) -> None:
+    def _day_window(self, inst_id: str, now_ms: int) -> Window:
+        return day_window(self.histories.get(inst_id, now_ms), now_ms)
+
+    def _safe_publish(self, depth: bool, slow: bool, mini: bool) -> None:
         try:
-            self.publish(depth, slow)
+            self.publish(depth, slow, mini)
         except Exception:  # a bug must not silence the whole exchange
             log.exception("binance simulator publish failed")
 

@@ -1,4 +1,5 @@
-"""Per-symbol Binance streams: diff depth (both speeds), partial books, trades, book ticker.
+"""Per-symbol Binance streams: diff depth (both speeds), partial books, trades, book ticker and
+mini ticker (the rolling 24 h statistics, ``day_stats``).
 
 One update-id counter per symbol numbers every book change (PROTOCOLS.md E): a diff-depth event
 covers ``U..u``, the REST snapshot says ``lastUpdateId``, ``bookTicker`` says ``u``, all from
@@ -12,6 +13,7 @@ subscriber, and then exactly once for all of them.
 
 from __future__ import annotations
 
+import logging
 import random
 from bisect import bisect_left, insort
 from collections import deque
@@ -20,6 +22,7 @@ from typing import Any
 
 from desk.core.enums import Side
 from desk.sim.binance.conn import StreamConnection
+from desk.sim.binance.day_stats import Window, mini_ticker, since_start
 from desk.sim.binance.listings import Listing
 from desk.sim.binance.wire import (
     AggTrade,
@@ -32,6 +35,8 @@ from desk.sim.binance.wire import (
     wrap,
 )
 from desk.sim.market import InstrumentMarket, TradeAggregate
+
+log = logging.getLogger(__name__)
 
 FAST = "100ms"
 SLOW = "1000ms"
@@ -50,7 +55,10 @@ def partial_kinds() -> dict[str, tuple[int, str]]:
 
 
 PARTIAL_KINDS = partial_kinds()
-STREAM_KINDS = frozenset({"trade", "aggTrade", "bookTicker", *DEPTH_KINDS, *PARTIAL_KINDS})
+MINI_TICKER = "miniTicker"
+STREAM_KINDS = frozenset(
+    {"trade", "aggTrade", "bookTicker", MINI_TICKER, *DEPTH_KINDS, *PARTIAL_KINDS}
+)
 
 
 class Hub:
@@ -139,6 +147,8 @@ class SymbolStreams:
         self._partial: dict[str, list[list[Level]]] = {}
         # every published trade also goes here (the simulator's bar history, for klines)
         self.on_trades: Callable[[str, list[TradeAggregate]], None] | None = None
+        # the rolling 24 h window at a time (the simulator's bar history); None: since start
+        self.day_window: Callable[[int], Window] | None = None
         self._load_book()
 
     def _load_book(self) -> None:
@@ -271,6 +281,25 @@ class SymbolStreams:
             return
         self._top = top
         self._emit(self.stream("bookTicker"), encode(self.ticker()))
+
+    def publish_mini_ticker(self, event_ms: int) -> None:
+        """``<s>@miniTicker``: the rolling 24 h statistics (``day_stats``), computed and encoded
+        only when someone listens."""
+        stream = self.stream(MINI_TICKER)
+        if not self.hub.has(stream):
+            return
+        window = None
+        if self.day_window is not None:
+            try:
+                window = self.day_window(event_ms)
+            except Exception:  # a history that cannot be read must not stop the stream
+                log.exception(
+                    "binance simulator: no 24 h window for %s; stats since start", self.native
+                )
+                self.day_window = None
+        if window is None:
+            window = since_start(self.market.stats)
+        self._emit(stream, encode(mini_ticker(self.listing, window, event_ms)))
 
     def ticker(self) -> BookTicker:
         """The top of the current book; an empty side reads ``0.00000000``."""

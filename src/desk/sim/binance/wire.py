@@ -74,6 +74,22 @@ class BookTicker(msgspec.Struct):
     A: str
 
 
+class MiniTicker(msgspec.Struct):
+    """``{"e":"24hrMiniTicker","E":1672515782136,"s":"BNBBTC","c":"0.0025","o":"0.0010",
+    "h":"0.0025","l":"0.0010","v":"10000","q":"18"}``: the last price (close) and the rolling
+    24 h open, high, low, base volume and quote volume."""
+
+    e: str
+    E: int
+    s: str
+    c: str
+    o: str
+    h: str
+    l: str  # noqa: E741 - the wire's name
+    v: str
+    q: str
+
+
 class PartialDepth(msgspec.Struct):
     """``{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}``"""
 

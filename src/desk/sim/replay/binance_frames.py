@@ -7,8 +7,9 @@
   recording session's own connection ageing, not market data);
 * each event once: the standby connection of a planned reconnect (``binance~2``) recorded the
   same events as the active one, so a frame is kept only when its id (depth ``u``, trade ``t``,
-  aggTrade ``a``, bookTicker ``u``) was not kept before in its stream, and each stream's frames
-  are put in id order (the two connections' copies interleave by receive time);
+  aggTrade ``a``, bookTicker ``u``, miniTicker its event time ``E``) was not kept before in its
+  stream, and each stream's frames are put in id order (the two connections' copies interleave
+  by receive time);
 * the recorded REST answers (``rest:/api/v3/depth``, ``rest:/api/v3/exchangeInfo``).
 
 Every frame up to ``end_ns`` is kept, also those before ``start_ns``: ``start`` is the index
@@ -38,9 +39,12 @@ VENUE = "binance"
 DEPTH_PATH = "/api/v3/depth"
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
 PUSH_START = b'{"stream":"'
-MARKET_KINDS = ("depth@100ms", "depth", "trade", "aggTrade", "bookTicker")
+MARKET_KINDS = ("depth@100ms", "depth", "trade", "aggTrade", "bookTicker", "miniTicker")
 _STREAM_RE = re.compile(rb'^\{"stream":"([a-z0-9]+)@([A-Za-z0-9@]+)"')
 _ID_RE = re.compile(rb'"(u|t|a)":(\d+)')
+_TIME_ID_RE = re.compile(rb'"(E)":(\d+)')
+"""The id of a stream whose events have no other: ``miniTicker``, one push a second."""
+_TIME_IDS = frozenset({"miniTicker"})
 _DIFF_RE = re.compile(rb'"U":(\d+),"u":(\d+)')
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
@@ -120,8 +124,9 @@ def load_binance(
         name = _desk_name(native, symbol or "")
         if wanted is not None and name not in wanted:
             continue
-        key = f"{native}@{match.group(2).decode()}"
-        found = _ID_RE.search(payload, match.end())
+        kind = match.group(2).decode()
+        key = f"{native}@{kind}"
+        found = (_TIME_ID_RE if kind in _TIME_IDS else _ID_RE).search(payload, match.end())
         event_id = None if found is None else int(found.group(2))
         if event_id is not None:
             known = seen.setdefault(key, set())
