@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from desk.signals import indicators as ind
+from desk.signals import recurrences
 
 NAN = math.nan
 PROPERTY = settings(deadline=None, max_examples=100, derandomize=True)
@@ -263,6 +264,32 @@ def test_book_imbalance_by_hand() -> None:
     bids = [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]
     asks = [[2.0, 2.0, 0.0], [1.0, 0.0, 0.0]]
     np.testing.assert_array_equal(ind.book_imbalance(bids, asks), [2 / 10, -1.0])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 9, 12, 14, 20, 26, 50, 200, 1000])
+def test_recurrence_weights_sum_to_exactly_one(n: int) -> None:
+    # So a constant input is held (within an ulp: see the next test) rather than drifting away
+    # by tens of ulps; each weight is the textbook one to within 2**-54.
+    alpha, beta = recurrences.ema_weights(n)
+    k1, k2 = recurrences.wilder_weights(n)
+    assert Fraction(alpha) + Fraction(beta) == 1 and Fraction(k1) + Fraction(k2) == 1
+    assert abs(Fraction(alpha) - Fraction(2, n + 1)) <= Fraction(1, 2**54)
+    assert abs(Fraction(k2) - Fraction(1, n)) <= Fraction(1, 2**54)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 12, 14, 26, 200])
+def test_recursions_hold_a_constant_series_within_an_ulp(n: int) -> None:
+    # A flat market (no trades: the last price repeated) must read flat: the EMA stays on the
+    # price and the ATR on the bar's constant range, to the last bit or one ulp off it.
+    for value in 10.0 ** np.random.default_rng(n).uniform(-6, 9, 40):
+        x = np.full(3 * n + 30, value)
+        ulp = np.spacing(value)
+        assert np.abs(ind.ema(x, n)[n - 1 :] - value).max() <= ulp
+        line = ind.macd(x, max(1, n // 2), n + 1, 2)[0]
+        assert np.abs(line[n:]).max() <= ulp
+        width = 0.02 * value  # high - low, and the largest of the true range's three terms
+        atr = ind.atr(x + width / 2, x - width / 2, x, n)[n:]
+        assert np.abs(atr - atr[0]).max() <= np.spacing(atr[0])
 
 
 # --- definitions against independent references, on random data ------------------------------

@@ -18,13 +18,15 @@ Bollinger and true range are also tested against StockCharts' worked examples.
 
 * **SMA(n)**: mean of the last n values; first value at n-1.
 * **EMA(n)**: alpha = 2/(n+1), e_i = e_{i-1} + alpha * (x_i - e_{i-1}), seeded at index n-1
-  with the SMA of the first n values. This is TA-Lib's ``EMA`` and StockCharts ChartSchool's
-  convention (pandas ``ewm(adjust=False)`` and TradingView seed with x_0 instead).
+  with the SMA of the first n values (computed as e_{i-1} * (1 - alpha) + x_i * alpha: see
+  Numerics). This is TA-Lib's ``EMA`` and StockCharts ChartSchool's convention (pandas
+  ``ewm(adjust=False)`` and TradingView seed with x_0 instead).
 * **RSI(n)**, Wilder (J. W. Wilder, *New Concepts in Technical Trading Systems*, 1978):
   changes d_i = c_i - c_{i-1}; gains max(d, 0), losses max(-d, 0). The first average gain and
   loss are the simple means of the first n changes (d_1..d_n), so the first RSI is at index n;
-  after that avg = (avg_prev * (n - 1) + current) / n. RSI = 100 - 100 / (1 + gain/loss), with
-  an average loss of 0 reading 100, and 50 when the average gain is 0 as well (no movement).
+  after that avg = (avg_prev * (n - 1) + current) / n (computed as avg_prev * ((n - 1)/n) +
+  current * (1/n): see Numerics). RSI = 100 - 100 / (1 + gain/loss), with an average loss of 0
+  reading 100, and 50 when the average gain is 0 as well (no movement).
   Reproduces StockCharts' worked example (cs-rsi.xls) and TA-Lib's ``RSI``.
 * **MACD(fast=12, slow=26, signal=9)** (G. Appel): line = EMA(fast) - EMA(slow), both seeded as
   above, so the line starts at slow-1; signal = EMA(signal) of the line, seeded with the mean of
@@ -37,9 +39,9 @@ Bollinger and true range are also tested against StockCharts' worked examples.
   values, as Bollinger defines it (pandas ``rolling().std()`` is ddof=1). First value at n-1.
 * **ATR(n)**, Wilder with TA-Lib's start: TR_0 = h_0 - l_0 and TR_i = max(h_i - l_i,
   |h_i - c_{i-1}|, |l_i - c_{i-1}|). The first ATR is the mean of TR_1..TR_n, at index n (TA-Lib
-  ``ATR``), then ATR_i = (ATR_{i-1} * (n - 1) + TR_i) / n. Wilder's book and StockCharts average
-  TR_0..TR_{n-1} instead and start one bar earlier. :func:`true_range` gives TR itself
-  (TA-Lib's ``TRANGE`` leaves index 0 NaN).
+  ``ATR``), then ATR_i = (ATR_{i-1} * (n - 1) + TR_i) / n, computed as RSI's averages are.
+  Wilder's book and StockCharts average TR_0..TR_{n-1} instead and start one bar earlier.
+  :func:`true_range` gives TR itself (TA-Lib's ``TRANGE`` leaves index 0 NaN).
 * **VWAP**: sum(price * volume) / sum(volume), cumulative from index 0, or over the last n bars
   (first value at n-1). NaN while the volume summed is 0. Session resets are the caller's: slice
   the arrays per session (or ``reset()`` the streaming updater).
@@ -75,9 +77,29 @@ Numerics
 --------
 Windows are slid in O(1) per bar and refreshed exactly every n bars (see
 :func:`desk.signals.kernels.rolling_moments`), so rolling error never builds up over long
-series, and a constant input gives that constant and exactly zero spread. The streaming updaters
-do the same operations in the same order and agree with these arrays to rounding (in practice
-bit for bit).
+series, and a constant input gives that constant and exactly zero spread.
+
+The recursions (EMA and MACD's three EMAs; Wilder's averages in RSI and ATR) are computed in one
+arithmetic form, ``e = e * beta + x * alpha`` and ``a = a * k1 + x * k2``, with the weights of
+:mod:`desk.signals.recurrences` (alpha = 2/(n+1), beta = 1 - alpha; k1 = (n-1)/n, k2 = 1 - k1 =
+1/n; each pair summing to exactly 1). These are the definitions above, rounded differently from
+the textbook forms (by a few ulps, about 1e-15 relative), for three reasons:
+
+* speed: from one bar to the next there is one multiply and one add to wait for (the other
+  product does not depend on the previous value), where the textbook forms wait for a subtract,
+  multiply and add (EMA) or a multiply, add and correctly rounded division (Wilder, about three
+  times as long). This is what puts EMA, MACD and RSI level with TA-Lib's C (TA-Lib's ``ATR``
+  uses the same weights but fuses the multiply-add, so it keeps an edge there);
+* portability: every product and sum is rounded on its own, never fused into a multiply-add
+  (``fastmath`` stays off), so the numbers are the same on every CPU: a sweep over a cluster of
+  mixed machines gives identical results;
+* batch equals live bit for bit: the streaming updaters (:mod:`desk.signals.streaming`) take the
+  same weights from the same functions and do the same operations in the same order, as they do
+  for the windows; tests compare the two with == (all but realised volatility, whose log numba
+  may take from another math library than CPython's).
+
+A constant input keeps the EMA and the Wilder averages within one ulp of the constant (usually
+on it), so a flat market's MACD line reads 0 or one ulp of the price.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Numba kernels behind :mod:`desk.signals.indicators`.
 
-This is the only module of desk that imports numba at import time; ``indicators`` imports it on
-the first call, so importing the indicator API (or anything that imports it) stays cheap. The
-kernels trust their input: the public wrappers in ``indicators`` have already checked shapes and
-converted to C-contiguous float64, so each kernel compiles exactly one specialisation, which
-``cache=True`` keeps on disk between runs.
+This module and :mod:`desk.signals.kernels_smoothing` (the recursive indicators: EMA, MACD, RSI,
+true range, ATR; re-exported here, so every kernel is ``kernels.<name>``) import numba at import
+time; ``indicators`` imports them on the first call, so importing the indicator API (or anything
+that imports it) stays cheap. The kernels trust their
+input: the public wrappers in ``indicators`` have already checked shapes and converted to
+C-contiguous float64, so each kernel compiles exactly one specialisation, which ``cache=True``
+keeps on disk between runs.
 
 Outputs are passed in (``*_into``), allocated by the wrappers with ``np.empty``: numpy backs
 large arrays with transparent huge pages, numba's own allocator does not, and on 10M bars the
@@ -12,13 +14,14 @@ large arrays with transparent huge pages, numba's own allocator does not, and on
 kernel writes every element of its outputs (NaN in the warm-up) in one pass.
 
 ``error_model="numpy"`` gives IEEE division (x/0 is inf or NaN, no exception) and drops the zero
-checks from the loops. ``fastmath`` stays off: contracting and reassociating change the numbers.
+checks from the loops. ``fastmath`` stays off: contracting (fused multiply-adds) and
+reassociating change the numbers, and contraction would make them depend on the CPU.
 ``nogil=True`` lets :mod:`desk.signals.batch` run many series on several cores with threads.
 Loops meant to vectorise index views from 0 (a computed index costs a negative-index wrap).
 
 :mod:`desk.signals.streaming` mirrors every loop here operation for operation, in the same
-order, so the live updaters reproduce these arrays; a change of arithmetic here needs the same
-change there (reordering *independent* work, as the loop splits below do, does not).
+order, so the live updaters reproduce these arrays bit for bit; a change of arithmetic here needs
+the same change there (reordering *independent* work, as the loop splits below do, does not).
 """
 
 from __future__ import annotations
@@ -28,7 +31,20 @@ import math
 import numpy as np
 from numba import njit
 
-_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+from desk.signals.kernels_smoothing import JIT_OPTIONS as _JIT
+from desk.signals.kernels_smoothing import (  # noqa: F401  (re-exported: kernels.<name>)
+    RSI_BLOCK,
+    atr_into,
+    ema_from,
+    gain_loss,
+    macd_into,
+    rsi_into,
+    rsi_value,
+    rsi_values,
+    true_range_into,
+    true_range_value,
+)
+
 CHUNK = 4096
 """About how many values :func:`rolling_moments` prepares at a time (a whole number of blocks)."""
 
@@ -209,173 +225,6 @@ def pop_std(m2, n):
     if m2 < 0.0:
         m2 = 0.0
     return math.sqrt(m2 / n)
-
-
-@njit(**_JIT)
-def ema_from(x, start, n, out):
-    """EMA of x[start:] into out[start:]: NaN, then at start+n-1 the mean of n values (the
-    seed), then e = (v - e) * alpha + e."""
-    size = x.shape[0]
-    seed_end = min(size, start + n)
-    mean = 0.0
-    for j in range(start, seed_end):
-        d = x[j] - mean
-        mean += d / (j - start + 1)
-        out[j] = np.nan
-    if seed_end - start < n:
-        return
-    e = mean
-    out[seed_end - 1] = e
-    alpha = 2.0 / (n + 1)
-    for j in range(seed_end, size):
-        e = (x[j] - e) * alpha + e
-        out[j] = e
-
-
-@njit(**_JIT)
-def macd_into(x, fast, slow, signal, line, sig, hist):
-    """line = EMA(fast) - EMA(slow); sig = EMA(signal) of the line from slow-1; hist = line -
-    sig: the three EMAs of :func:`ema_from` in one pass (three independent chains overlap)."""
-    size = x.shape[0]
-    af = 2.0 / (fast + 1)
-    a_s = 2.0 / (slow + 1)
-    ag = 2.0 / (signal + 1)
-    mf = 0.0
-    ms = 0.0
-    mg = 0.0
-    ef = np.nan
-    es = np.nan
-    eg = np.nan
-    warm = min(size, slow + signal - 1)  # every seed is complete from here on
-    for i in range(warm):
-        v = x[i]
-        if i < fast:
-            d = v - mf
-            mf += d / (i + 1)
-            if i == fast - 1:
-                ef = mf
-        else:
-            ef = (v - ef) * af + ef
-        if i < slow:
-            d = v - ms
-            ms += d / (i + 1)
-            if i == slow - 1:
-                es = ms
-        else:
-            es = (v - es) * a_s + es
-        ln = ef - es
-        line[i] = ln
-        s = np.nan
-        k = i - slow + 2
-        if k >= 1:
-            d = ln - mg
-            mg += d / k
-            if k == signal:
-                eg = mg
-                s = eg
-        sig[i] = s
-        hist[i] = ln - s
-    for i in range(warm, size):
-        v = x[i]
-        ef = (v - ef) * af + ef
-        es = (v - es) * a_s + es
-        ln = ef - es
-        eg = (ln - eg) * ag + eg
-        line[i] = ln
-        sig[i] = eg
-        hist[i] = ln - eg
-
-
-@njit(**_JIT)
-def gain_loss(d):
-    """Split a close-to-close change into (gain, loss), both >= 0; NaN stays NaN. Selects, not
-    branches: the sign of a change is a coin toss the branch predictor loses half the time."""
-    g = d if not d <= 0.0 else 0.0  # one unordered compare each: NaN passes
-    loss = -d if not d >= 0.0 else 0.0
-    return g, loss
-
-
-@njit(**_JIT)
-def rsi_value(avg_gain, avg_loss):
-    """100 - 100/(1 + RS); no losses reads 100, no movement at all reads 50. Both sides are
-    computed and one selected, so that a loop of these vectorises (:func:`rsi_values`)."""
-    value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
-    flat = 50.0 if avg_gain == 0.0 else 100.0
-    return flat if avg_loss == 0.0 else value
-
-
-@njit(**_JIT)
-def rsi_values(out, avg_gain, avg_loss):
-    for j in range(out.shape[0]):
-        out[j] = rsi_value(avg_gain[j], avg_loss[j])
-
-
-RSI_BLOCK = 512  # bars whose averages rsi_into keeps before their RSI values are computed
-
-
-@njit(**_JIT)
-def rsi_into(c, n, out):
-    """Wilder's averages: two chains of dependent divisions, which set the pace. The RSI's own
-    two divisions per value follow a block at a time in a vector loop, off the chains."""
-    size = c.shape[0]
-    if size > 0:
-        out[0] = np.nan
-    ag = 0.0
-    al = 0.0
-    seed_end = min(size, n + 1)
-    for i in range(1, seed_end):
-        g, l_ = gain_loss(c[i] - c[i - 1])
-        ag += (g - ag) / i
-        al += (l_ - al) / i
-        out[i] = np.nan if i < n else rsi_value(ag, al)
-    gains = np.empty(RSI_BLOCK)
-    losses = np.empty(RSI_BLOCK)
-    for b0 in range(seed_end, size, RSI_BLOCK):
-        b1 = min(size, b0 + RSI_BLOCK)
-        now = c[b0:b1]
-        before = c[b0 - 1 : b1 - 1]
-        for j in range(b1 - b0):
-            g, l_ = gain_loss(now[j] - before[j])
-            ag = (ag * (n - 1) + g) / n
-            al = (al * (n - 1) + l_) / n
-            gains[j] = ag
-            losses[j] = al
-        rsi_values(out[b0:b1], gains[: b1 - b0], losses[: b1 - b0])
-
-
-@njit(**_JIT)
-def true_range_value(h, l_, cp):
-    """max(h - l, |h - cp|, |l - cp|), NaN if any input is NaN (max alone would hide it)."""
-    a = h - l_
-    b = abs(h - cp)
-    c = abs(l_ - cp)
-    m = b if b > a else a
-    m = c if c > m else m
-    return np.nan if (math.isnan(a) or math.isnan(b) or math.isnan(c)) else m
-
-
-@njit(**_JIT)
-def true_range_into(h, l_, c, out):
-    size = c.shape[0]
-    if size > 0:
-        out[0] = h[0] - l_[0]
-    for i in range(1, size):
-        out[i] = true_range_value(h[i], l_[i], c[i - 1])
-
-
-@njit(**_JIT)
-def atr_into(h, l_, c, n, out):
-    size = c.shape[0]
-    if size > 0:
-        out[0] = np.nan
-    a = 0.0
-    seed_end = min(size, n + 1)
-    for i in range(1, seed_end):
-        a += (true_range_value(h[i], l_[i], c[i - 1]) - a) / i
-        out[i] = np.nan if i < n else a
-    for i in range(seed_end, size):
-        a = (a * (n - 1) + true_range_value(h[i], l_[i], c[i - 1])) / n
-        out[i] = a
 
 
 @njit(**_JIT)

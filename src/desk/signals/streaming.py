@@ -3,8 +3,10 @@
 Each class gives the same numbers, bar for bar, as the array function of the same name in
 :mod:`desk.signals.indicators` run over the same series: NaN during the same warm-up, the same
 definitions (documented there), the same NaN propagation. They are pure Python (no numba) and
-mirror the numba kernels operation for operation, in the same order, so the two agree to
-rounding - in practice bit for bit; a test holds them together on random series.
+mirror the numba kernels operation for operation, in the same order, so the two agree bit for
+bit (realised volatility to rounding: its log may come from another math library than numba's);
+tests hold them together on random series. The EMA and Wilder steps take their weights from
+:mod:`desk.signals.recurrences`, as the kernels do, and use its arithmetic form.
 
 Window indicators keep the last n values in a ring buffer and slide their sums in O(1), with a
 fresh accumulator over each block of n values replacing the slid state when the block completes
@@ -23,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from desk.signals.indicators import check_period, check_real
+from desk.signals.recurrences import ema_weights, wilder_weights
 
 NAN = math.nan
 
@@ -150,7 +153,7 @@ class Ema(_Indicator):
     def __init__(self, n: int) -> None:
         self._args = (n,)
         self.n = check_period("n", n)
-        self._alpha = 2.0 / (self.n + 1)
+        self._alpha, self._beta = ema_weights(self.n)
         self._k = 0
         self._mean = 0.0
         self.value = NAN
@@ -163,7 +166,7 @@ class Ema(_Indicator):
             if self._k == self.n:
                 self.value = self._mean
             return self.value
-        self.value = (x - self.value) * self._alpha + self.value
+        self.value = self.value * self._beta + x * self._alpha
         return self.value
 
 
@@ -189,6 +192,7 @@ class Rsi(_Indicator):
     def __init__(self, n: int = 14) -> None:
         self._args = (n,)
         self.n = check_period("n", n)
+        self._k1, self._k2 = wilder_weights(self.n)
         self._prev = NAN
         self._i = 0  # index of the bar being updated
         self._gain = 0.0
@@ -209,8 +213,8 @@ class Rsi(_Indicator):
             if i < n:
                 return self.value
         else:
-            self._gain = (self._gain * (n - 1) + g) / n
-            self._loss = (self._loss * (n - 1) + loss) / n
+            self._gain = self._gain * self._k1 + g * self._k2
+            self._loss = self._loss * self._k1 + loss * self._k2
         self.value = _rsi_value(self._gain, self._loss)
         return self.value
 
@@ -271,6 +275,7 @@ class Atr(_Indicator):
     def __init__(self, n: int = 14) -> None:
         self._args = (n,)
         self.n = check_period("n", n)
+        self._k1, self._k2 = wilder_weights(self.n)
         self._prev_close = NAN
         self._i = 0
         self._atr = 0.0
@@ -288,7 +293,7 @@ class Atr(_Indicator):
             if i < n:
                 return self.value
         else:
-            self._atr = (self._atr * (n - 1) + tr) / n
+            self._atr = self._atr * self._k1 + tr * self._k2
         self.value = self._atr
         return self.value
 

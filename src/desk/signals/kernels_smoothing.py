@@ -1,0 +1,212 @@
+"""Numba kernels of the recursive indicators: EMA, MACD, RSI, true range and ATR.
+
+Part of :mod:`desk.signals.kernels` (which re-exports every name here; import them from there),
+split out because these share one thing: a recurrence whose chain of dependent operations from
+one bar to the next sets the pace. Each step is one multiply and one add on that chain, in the
+form of :mod:`desk.signals.recurrences` (``e * beta + x * alpha``, ``a * k1 + x * k2``), with
+the weights computed by the very functions :mod:`desk.signals.streaming` calls, so the live
+updaters reproduce these arrays bit for bit. The other product of a step, and everything else of
+a bar (the change, its gain and loss, the true range, the stores), is off the chain and overlaps
+with it.
+
+The seeds are the simple means of the first n values, accumulated as in ``kernels.welford``.
+The conventions of :mod:`desk.signals.kernels` hold here too (outputs passed in, every element
+written once, IEEE division without checks, no fastmath: no contraction into fused
+multiply-adds, whose rounding would differ between CPUs and from the live side).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from desk.signals import recurrences
+
+JIT_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+"""What every kernel of desk compiles with (see :mod:`desk.signals.kernels`)."""
+
+ema_weights = njit(**JIT_OPTIONS)(recurrences.ema_weights)
+wilder_weights = njit(**JIT_OPTIONS)(recurrences.wilder_weights)
+
+
+@njit(**JIT_OPTIONS)
+def ema_from(x, start, n, out):
+    """EMA of x[start:] into out[start:]: NaN, then at start+n-1 the mean of n values (the
+    seed), then e = e * beta + v * alpha."""
+    size = x.shape[0]
+    seed_end = min(size, start + n)
+    mean = 0.0
+    for j in range(start, seed_end):
+        d = x[j] - mean
+        mean += d / (j - start + 1)
+        out[j] = np.nan
+    if seed_end - start < n:
+        return
+    e = mean
+    out[seed_end - 1] = e
+    alpha, beta = ema_weights(n)
+    values = x[seed_end:]
+    emas = out[seed_end:]
+    for j in range(values.shape[0]):
+        e = e * beta + values[j] * alpha
+        emas[j] = e
+
+
+@njit(**JIT_OPTIONS)
+def macd_into(x, fast, slow, signal, line, sig, hist):
+    """line = EMA(fast) - EMA(slow); sig = EMA(signal) of the line from slow-1; hist = line -
+    sig: the three EMAs of :func:`ema_from` in one pass (three independent chains overlap)."""
+    size = x.shape[0]
+    af, bf = ema_weights(fast)
+    a_s, b_s = ema_weights(slow)
+    ag, bg = ema_weights(signal)
+    mf = 0.0
+    ms = 0.0
+    mg = 0.0
+    ef = np.nan
+    es = np.nan
+    eg = np.nan
+    warm = min(size, slow + signal - 1)  # every seed is complete from here on
+    for i in range(warm):
+        v = x[i]
+        if i < fast:
+            d = v - mf
+            mf += d / (i + 1)
+            if i == fast - 1:
+                ef = mf
+        else:
+            ef = ef * bf + v * af
+        if i < slow:
+            d = v - ms
+            ms += d / (i + 1)
+            if i == slow - 1:
+                es = ms
+        else:
+            es = es * b_s + v * a_s
+        ln = ef - es
+        line[i] = ln
+        s = np.nan
+        k = i - slow + 2
+        if k >= 1:
+            d = ln - mg
+            mg += d / k
+            if k == signal:
+                eg = mg
+                s = eg
+        sig[i] = s
+        hist[i] = ln - s
+    values = x[warm:]
+    lines = line[warm:]
+    sigs = sig[warm:]
+    hists = hist[warm:]
+    for j in range(values.shape[0]):
+        v = values[j]
+        ef = ef * bf + v * af
+        es = es * b_s + v * a_s
+        ln = ef - es
+        eg = eg * bg + ln * ag
+        lines[j] = ln
+        sigs[j] = eg
+        hists[j] = ln - eg
+
+
+@njit(**JIT_OPTIONS)
+def gain_loss(d):
+    """Split a close-to-close change into (gain, loss), both >= 0; NaN stays NaN. Selects, not
+    branches: the sign of a change is a coin toss the branch predictor loses half the time."""
+    g = d if not d <= 0.0 else 0.0  # one unordered compare each: NaN passes
+    loss = -d if not d >= 0.0 else 0.0
+    return g, loss
+
+
+@njit(**JIT_OPTIONS)
+def rsi_value(avg_gain, avg_loss):
+    """100 - 100/(1 + RS); no losses reads 100, no movement at all reads 50. Both sides are
+    computed and one selected, so that a loop of these vectorises (:func:`rsi_values`)."""
+    value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    flat = 50.0 if avg_gain == 0.0 else 100.0
+    return flat if avg_loss == 0.0 else value
+
+
+@njit(**JIT_OPTIONS)
+def rsi_values(out, avg_gain, avg_loss):
+    for j in range(out.shape[0]):
+        out[j] = rsi_value(avg_gain[j], avg_loss[j])
+
+
+RSI_BLOCK = 512  # bars whose averages rsi_into keeps before their RSI values are computed
+
+
+@njit(**JIT_OPTIONS)
+def rsi_into(c, n, out):
+    """Wilder's averages: two chains (a multiply and an add per bar each), which set the pace.
+    The RSI's own two divisions per value follow a block at a time in a vector loop, off the
+    chains."""
+    size = c.shape[0]
+    if size > 0:
+        out[0] = np.nan
+    ag = 0.0
+    al = 0.0
+    seed_end = min(size, n + 1)
+    for i in range(1, seed_end):
+        g, l_ = gain_loss(c[i] - c[i - 1])
+        ag += (g - ag) / i
+        al += (l_ - al) / i
+        out[i] = np.nan if i < n else rsi_value(ag, al)
+    k1, k2 = wilder_weights(n)
+    gains = np.empty(RSI_BLOCK)
+    losses = np.empty(RSI_BLOCK)
+    for b0 in range(seed_end, size, RSI_BLOCK):
+        b1 = min(size, b0 + RSI_BLOCK)
+        now = c[b0:b1]
+        before = c[b0 - 1 : b1 - 1]
+        for j in range(b1 - b0):
+            g, l_ = gain_loss(now[j] - before[j])
+            ag = ag * k1 + g * k2
+            al = al * k1 + l_ * k2
+            gains[j] = ag
+            losses[j] = al
+        rsi_values(out[b0:b1], gains[: b1 - b0], losses[: b1 - b0])
+
+
+@njit(**JIT_OPTIONS)
+def true_range_value(h, l_, cp):
+    """max(h - l, |h - cp|, |l - cp|), NaN if any input is NaN (max alone would hide it)."""
+    a = h - l_
+    b = abs(h - cp)
+    c = abs(l_ - cp)
+    m = b if b > a else a
+    m = c if c > m else m
+    return np.nan if (math.isnan(a) or math.isnan(b) or math.isnan(c)) else m
+
+
+@njit(**JIT_OPTIONS)
+def true_range_into(h, l_, c, out):
+    size = c.shape[0]
+    if size > 0:
+        out[0] = h[0] - l_[0]
+    for i in range(1, size):
+        out[i] = true_range_value(h[i], l_[i], c[i - 1])
+
+
+@njit(**JIT_OPTIONS)
+def atr_into(h, l_, c, n, out):
+    """TR_1..TR_n's mean at n, then Wilder's step: one chain, a multiply and an add per bar."""
+    size = c.shape[0]
+    if size > 0:
+        out[0] = np.nan
+    a = 0.0
+    seed_end = min(size, n + 1)
+    for i in range(1, seed_end):
+        a += (true_range_value(h[i], l_[i], c[i - 1]) - a) / i
+        out[i] = np.nan if i < n else a
+    k1, k2 = wilder_weights(n)
+    highs = h[seed_end:]
+    lows = l_[seed_end:]
+    closes = c[seed_end - 1 : size - 1]
+    atrs = out[seed_end:]
+    for j in range(atrs.shape[0]):
+        a = a * k1 + true_range_value(highs[j], lows[j], closes[j]) * k2
+        atrs[j] = a
