@@ -49,6 +49,17 @@ def test_the_same_seed_trains_the_same_weights(walk: ds.Dataset) -> None:
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_training_uses_the_configured_cpu_threads(walk: ds.Dataset) -> None:
+    """One by default: on cores shared with an engine more threads spin instead of working."""
+    torch.set_num_threads(2)
+    try:
+        spec = tiny_spec(epochs=1)
+        train(walk, spec.model, spec.train, device="cpu", reporter=_quiet())
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(1)
+
+
 class _InterruptAt(PlainReporter):
     def __init__(self, epoch: int) -> None:
         super().__init__(io.StringIO())

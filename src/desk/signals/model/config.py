@@ -53,6 +53,11 @@ class TrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     val_fraction: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.15
     test_fraction: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.15
     seed: int = 0
+    threads: PositiveInt = 1
+    """CPU threads torch trains with. One by default: desk's models are small, and torch's
+    worker threads spin at every step, so on cores shared with a running engine (or anything
+    else) more threads made training 100x slower, not faster (a test: 2.5 s on one thread,
+    229 s on two beside a busy desk). Raise it on a machine of its own."""
 
 
 class TrainSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -223,6 +223,8 @@ def train(
     if mcfg.context != data.context:
         raise ValueError(f"dataset windows hold {data.context} rows, the model {mcfg.context}")
     dev = resolve_device(device) if isinstance(device, str) else device
+    if dev.type == "cpu":
+        torch.set_num_threads(cfg.threads)  # see TrainConfig.threads
     reg = data.prepared.labels.regression if regression is None else regression
     rep = reporter or PlainReporter()
     net = build_model(mcfg, data.x.shape[1], reg).to(dev)
