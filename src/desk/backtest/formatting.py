@@ -13,6 +13,8 @@ from typing import Any
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
 MONEY = {"avg_trade", "fees", "final_equity"}
 COUNTS = {"trades", "bars", "max_drawdown_bars"}
+HUGE = 1e5
+"""Ratios (and percentages past HUGE %) at or above this are written in scientific notation."""
 LABELS = {
     "total_return": "Total return",
     "cagr": "CAGR",
@@ -61,12 +63,17 @@ def fmt_metric(name: str, value: Any) -> str:
     value = float(value)
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    # A few hours annualised (CAGR, and Calmar with it) can reach 1e12: a column of digits
+    # nobody reads. Past HUGE the magnitude is what matters: 3 significant digits.
     if name in PERCENT:
-        return f"{value:+.2%}" if name in ("total_return", "cagr") else f"{value:.2%}"
+        sign = "+" if name in ("total_return", "cagr") else ""
+        if abs(value) >= HUGE / 100:
+            return f"{value * 100:{sign}.2e}%"
+        return f"{value:{sign}.2%}"
     if name in MONEY:
         return f"{value:,.2f}"
     if name in COUNTS:
         return f"{int(value):,}"
     if name == "max_drawdown_duration_s":
         return duration(value)
-    return f"{value:.3f}"
+    return f"{value:.2e}" if abs(value) >= HUGE else f"{value:.3f}"
