@@ -89,6 +89,7 @@ def test_from_the_simulator(tmp_path: Path, config: str) -> None:
         (("--sim", "0.1", "--device", "cuda"), "CUDA"),
         (("--db", "x.sqlite"), "--db needs --symbol"),
         (("--csv", "missing.csv"), "cannot read"),
+        (("--sim", "0.1", "--threads", "0"), "--threads must be at least 1"),
     ],
 )
 def test_bad_invocations_exit_2_with_a_reason(argv: tuple[str, ...], named: str) -> None:

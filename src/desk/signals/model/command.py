@@ -61,6 +61,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="end", metavar="TIME", help="last bar (ISO or epoch)")
     parser.add_argument("--epochs", type=int, help="maximum epochs (overrides the config)")
     parser.add_argument("--seed", type=int, help="seed of weights and shuffling (and --sim)")
+    parser.add_argument("--threads", type=int, help="CPU threads torch trains with (default 1)")
     parser.add_argument("--horizon", type=int, help="label horizon in bars (overrides)")
     parser.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto"
@@ -98,6 +99,10 @@ def _spec(args: argparse.Namespace) -> TrainSpec:
     train, labels, model = spec.train, spec.labels, spec.model
     if args.epochs is not None:
         train = msgspec.structs.replace(train, epochs=args.epochs)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        train = msgspec.structs.replace(train, threads=args.threads)
     if args.seed is not None:
         train = msgspec.structs.replace(train, seed=args.seed)
         model = msgspec.structs.replace(model, seed=args.seed)
