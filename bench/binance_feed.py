@@ -201,49 +201,32 @@ def bench_depth(updates: int, rounds: int) -> None:
     )
 
 
-def bench_trades(count: int, rounds: int) -> None:
-    messages = trade_messages(count)
-    print(
-        f"trade frames: {len(messages)}, mean {statistics.mean(len(m) for m in messages):.0f} bytes"
-    )
-    feeds = [_feed() for _ in range(rounds)]
-    raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
-    check = _feed()
-    _through_feed(messages, [check])()
-    assert check.counters.decode_errors == check.counters.duplicate_trades == 0
-    print(f"  raw msgspec decode (floor)          {raw:>12,.0f} msgs/s")
-    print(f"  BinanceFeed decode+dedupe+publish   {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
-
-
-def bench_tickers(count: int, rounds: int) -> None:
-    messages = ticker_messages(count)
-    print(
-        f"bookTicker frames: {len(messages)}, "
-        f"mean {statistics.mean(len(m) for m in messages):.0f} bytes"
-    )
+def _bench_frames(kind: str, messages: list[bytes], rounds: int, work: str) -> BinanceFeed:
+    """Print the feed's rate on ``messages`` beside the raw decode; the fed check feed."""
+    print(f"{kind} frames: {len(messages)}, mean {statistics.mean(map(len, messages)):.0f} bytes")
     feeds = [_feed() for _ in range(rounds)]
     raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
     check = _feed()
     _through_feed(messages, [check])()
     assert check.counters.decode_errors == 0
     print(f"  raw msgspec decode (floor)          {raw:>12,.0f} msgs/s")
-    print(f"  BinanceFeed decode+check+publish    {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
+    print(f"  BinanceFeed {work:<24}{fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
+    return check
+
+
+def bench_trades(count: int, rounds: int) -> None:
+    check = _bench_frames("trade", trade_messages(count), rounds, "decode+dedupe+publish")
+    assert check.counters.duplicate_trades == 0
+
+
+def bench_tickers(count: int, rounds: int) -> None:
+    _bench_frames("bookTicker", ticker_messages(count), rounds, "decode+check+publish")
 
 
 def bench_mini_tickers(count: int, rounds: int) -> None:
     messages = mini_ticker_messages(count)
-    print(
-        f"miniTicker frames: {len(messages)}, "
-        f"mean {statistics.mean(len(m) for m in messages):.0f} bytes"
-    )
-    feeds = [_feed() for _ in range(rounds)]
-    raw, fed = best_rates(_floor(messages), _through_feed(messages, feeds), len(messages), rounds)
-    check = _feed()
-    _through_feed(messages, [check])()
-    assert check.counters.decode_errors == 0
+    check = _bench_frames("miniTicker", messages, rounds, "decode+check+publish")
     assert check.normaliser.day_stats(NATIVE).volume == 12_000 + len(messages) - 1
-    print(f"  raw msgspec decode (floor)          {raw:>12,.0f} msgs/s")
-    print(f"  BinanceFeed decode+check+publish    {fed:>12,.0f} msgs/s  = {fed / raw:.2f} x floor")
 
 
 # -- end to end ------------------------------------------------------------------------------
