@@ -12,7 +12,11 @@ Three sides in one process, each with its own bus, wired as `desk feed`, `desk b
 
 Timed from publishing the Trade on the feed's bus to ``OrderManager.submit`` returning in the
 executor. Ticks are paced: the next goes once the bots have read the previous order's receipt
-(the tail of the command path; ``--no-settle``: as soon as the order arrived). The references,
+(the tail of the command path, awaited as an event, never polled with sleeps; ``--no-settle``:
+as soon as the order arrived). ``--idle-us N`` idles N us before every tick and every bare hop
+alike: on a virtual machine a wake-up after an idle gap costs tens of microseconds a hop, so
+only the same pacing on both sides makes a fair ratio (the default, 0, runs both back to back;
+a polled 0.5 ms settle used to idle the desk side alone). The references,
 in the same run: the in-process figure (the same chain on one bus, ``bench/tick_to_order.py``'s
 "minus decode" path), and the floor Redis itself sets: two bare pub/sub hops (redis-py, a
 PUBLISH to a subscriber that PUBLISHes on to a second one, a small payload, no desk code),
@@ -23,7 +27,7 @@ more chain, wrappers on the live objects) with the p50 of each stage. Needs Redi
 figures only.
 
     .venv/bin/python bench/tick_to_order_redis.py [--orders 300] [--rounds 6] [--stages]
-        [--no-settle] [--url redis://127.0.0.1:6379/0]
+        [--no-settle] [--idle-us 0] [--url redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -149,14 +153,18 @@ def trace_stages(stages: Stages, publisher: Any, market_in: Any, sink: Any, rece
 class RedisChain:
     """The three roles on one Redis (see the module docstring); ticks go in rounds."""
 
-    def __init__(self, url: str, tmp: Path, stages: Stages | None, settle: bool) -> None:
+    def __init__(
+        self, url: str, tmp: Path, stages: Stages | None, settle: bool, idle_s: float = 0.0
+    ) -> None:
         self.url, self.tmp, self.stages, self.settle = url, tmp, stages, settle
+        self.idle_s = idle_s
         self.prefix = f"bench{os.getpid()}{'s' if stages else ''}"
         self.config = parse_config(
             {"redis": {"enabled": True, "url": url, "key_prefix": self.prefix}}
         )
         self.arrived: dict[str, int] = {}
         self.arrival = asyncio.Event()
+        self.settled = asyncio.Event()  # set when the bots read a receipt
         self.next = 0  # the next trade's number
         self.answered = 0
 
@@ -181,6 +189,13 @@ class RedisChain:
         await self.bots_store.open()
         self.sink = RemoteOrderSink(config, bots_bus, keyring)
         await self.sink.start()
+        outcome = self.sink._outcome
+
+        def answered(*args: Any) -> None:  # wakes the pacing at once (no polling sleeps)
+            outcome(*args)
+            self.settled.set()
+
+        self.sink._outcome = answered  # type: ignore[method-assign]
         self.bots = BotManager(bots_bus, self.bots_store, self.sink, LiveClock())
         self.bots.add_bot(BOT)
         self.bots.start_bot(BOT.bot_id)
@@ -208,6 +223,8 @@ class RedisChain:
         """``count`` paced ticks; the latency of each that became an order."""
         latencies: list[float] = []
         for _ in range(count):
+            if self.idle_s:
+                await asyncio.sleep(self.idle_s)
             i = self.next
             self.next += 1
             if self.stages is not None:
@@ -229,10 +246,13 @@ class RedisChain:
                 latencies.append((self.arrived[cid] - t0) / 1000)
                 self.answered += 1
                 sink = self.sink
-                while self.settle and sink.sent + sink.refused < self.answered:
-                    if time.monotonic() > deadline:
+                while self.settle and time.monotonic() < deadline:
+                    self.settled.clear()
+                    if sink.sent + sink.refused >= self.answered:
                         break
-                    await asyncio.sleep(0.0005)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(deadline - time.monotonic()):
+                            await self.settled.wait()
             await asyncio.sleep(0)
         return latencies
 
@@ -261,7 +281,8 @@ class RedisChain:
 class BareHops:
     """Two pub/sub hops with nothing of desk's: A -> (ch1) -> B -> (ch2) -> A."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, idle_s: float = 0.0) -> None:
+        self.idle_s = idle_s
         self.prefix = f"benchhop{os.getpid()}"
         self.pub, self.relay = make_client(url), make_client(url)
         self.sub_in, self.sub_out = self.relay.pubsub(), self.pub.pubsub()
@@ -282,6 +303,8 @@ class BareHops:
         payload = b"x" * 200  # about a sealed candle's size
         latencies: list[float] = []
         for _ in range(count):
+            if self.idle_s:
+                await asyncio.sleep(self.idle_s)
             t0 = time.perf_counter_ns()
             await self.pub.publish(f"{self.prefix}:1", payload)
             while True:
@@ -307,9 +330,11 @@ async def main(args: argparse.Namespace) -> None:
     rounds = max(1, args.rounds)
     per_round = max(10, args.orders // rounds)
     settle = not args.no_settle
+    idle_s = max(0, args.idle_us) / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         local = (await in_process(args.orders, Path(tmp)))[3:]
-        chain, floor = RedisChain(args.url, Path(tmp), None, settle), BareHops(args.url)
+        chain = RedisChain(args.url, Path(tmp), None, settle, idle_s)
+        floor = BareHops(args.url, idle_s)
         await chain.start()
         await floor.start()
         await chain.ticks(10)  # warm-up rounds, not counted
@@ -331,7 +356,7 @@ async def main(args: argparse.Namespace) -> None:
         traced: Stages | None = None
         if args.stages:
             traced = Stages(STAGES)
-            chain = RedisChain(args.url, Path(tmp), traced, settle)
+            chain = RedisChain(args.url, Path(tmp), traced, settle, idle_s)
             await chain.start()
             await chain.ticks(rounds * per_round)
             await chain.stop()
@@ -365,6 +390,12 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
         "--stages", action="store_true", help="a traced run: when each stage happened"
+    )
+    parser.add_argument(
+        "--idle-us",
+        type=int,
+        default=0,
+        help="idle this long before every tick and every bare hop (both sides alike)",
     )
     parser.add_argument(
         "--no-settle",

@@ -53,6 +53,50 @@ def test_every_reply_kind_parses_whole_and_waits_when_cut_short() -> None:
             assert type(exc).__name__ == "_Incomplete"
 
 
+class _Wire(asyncio.Transport):
+    """A transport that keeps what is written (the replies are fed by hand)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def test_replies_cut_anywhere_across_reads_come_out_whole_and_as_bytes() -> None:
+    replies_wire = (
+        b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*4\r\n$4\r\nbody\r\n"
+        b"$5\r\nhe\r\no\r\n$3\r\nsig\r\n$-1\r\n:7\r\n+OK\r\n"
+    )
+    pushed: list[list[object]] = []
+    push = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\nabc\r\n"
+    for step in (1, 2, 3, 7, len(replies_wire) + len(push)):
+        conn = RespConnection(on_push=pushed.append)
+        conn.connection_made(_Wire())
+        futures = conn.send_many([("XREAD",), ("INCR", "k"), ("PING",)], timeout_s=0)
+        cut = replies_wire.index(b":7")
+        wire = replies_wire[:cut] + push + replies_wire[cut:]  # a push between two replies
+        for at in range(0, len(wire), step):
+            conn.data_received(wire[at : at + step])
+        entry_reply, count, ok = await replies(futures)
+        entries = stream_entries(entry_reply)
+        assert entries == [(b"1-0", {b"body": b"he\r\no", b"sig": None})]
+        assert all(type(value) is bytes for value in (entries[0][0], ok))
+        assert (count, ok) == (7, b"OK")
+        assert pushed.pop() == [b"message", b"ch", b"abc"] and not pushed
+        assert conn.waiting == 0
+
+
 def test_commands_pack_as_resp_arrays_of_bulk_strings() -> None:
     assert pack(("SET", b"k", 7, 1.5)) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n7\r\n$3\r\n1.5\r\n"
 

@@ -174,17 +174,16 @@ class CommandReceiver(GroupConsumer):
             # consumer group answers it (and reports it, if forged).
             await self._redis.xack(self._stream, self._group, entry_id)
             return
-        what = f"command {type(envelope.command).__name__} {excerpt(envelope.command_id, 40)}"
         if not self._signature_ok(body, fields.get(b"sig")):
             self.bad_signatures += 1
             await self._drop(
-                entry_id, "bad_signature", envelope.sender_id, f"{what}: bad signature"
+                entry_id, "bad_signature", envelope.sender_id, f"{_what(envelope)}: bad signature"
             )
             return
         if not valid_sender_id(envelope.sender_id):
             self.unknown_senders += 1
             await self._drop(
-                entry_id, "unknown_sender", envelope.sender_id, f"{what}: bad sender id"
+                entry_id, "unknown_sender", envelope.sender_id, f"{_what(envelope)}: bad sender id"
             )
             return
         await self._handle_verified(entry_id, envelope)
@@ -413,6 +412,11 @@ class CommandReceiver(GroupConsumer):
         error = first_error(results)
         if error is not None:
             raise error
+
+
+def _what(envelope: CommandEnvelope) -> str:
+    """How a refusal names the command (built only for a refusal: not on the hot path)."""
+    return f"command {type(envelope.command).__name__} {excerpt(envelope.command_id, 40)}"
 
 
 def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:

@@ -107,11 +107,13 @@ class _Incomplete(Exception):
     """The buffer ends inside a reply: wait for more bytes."""
 
 
-def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
+def parse(buf: bytes, pos: int) -> tuple[Any, int]:
     """One RESP2 value at ``pos``: ``(value, end)``; :class:`_Incomplete` if cut short.
 
     Bulk strings are bytes, integers int, simple strings bytes, nulls None, arrays lists, and
-    an error reply a :class:`~redis.exceptions.ResponseError` (returned, not raised).
+    an error reply a :class:`~redis.exceptions.ResponseError` (returned, not raised). The bulk
+    strings of an array (a stream entry's fields, a pub/sub message) are read in the array's
+    own loop, not one call each: the hot replies are mostly those.
     """
     end = buf.find(b"\r\n", pos)
     if end < 0:
@@ -124,23 +126,41 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
         stop = end + 2 + size
         if len(buf) < stop + 2:
             raise _Incomplete
-        return bytes(buf[end + 2 : stop]), stop + 2
+        return buf[end + 2 : stop], stop + 2
     if kind == 42:  # * array
         count = int(buf[pos + 1 : end])
         if count < 0:
             return None, end + 2
-        items = []
+        items: list[Any] = []
+        append = items.append
+        find = buf.find
+        total = len(buf)
         at = end + 2
         for _ in range(count):
-            item, at = parse(buf, at)
-            items.append(item)
+            if at < total and buf[at] == 36:  # a bulk string, inline
+                end = find(b"\r\n", at)
+                if end < 0:
+                    raise _Incomplete
+                size = int(buf[at + 1 : end])
+                if size < 0:
+                    append(None)
+                    at = end + 2
+                    continue
+                stop = end + 2 + size
+                if total < stop + 2:
+                    raise _Incomplete
+                append(buf[end + 2 : stop])
+                at = stop + 2
+            else:
+                item, at = parse(buf, at)
+                append(item)
         return items, at
     if kind == 58:  # : integer
         return int(buf[pos + 1 : end]), end + 2
     if kind == 43:  # + simple string
-        return bytes(buf[pos + 1 : end]), end + 2
+        return buf[pos + 1 : end], end + 2
     if kind == 45:  # - error
-        return ResponseError(bytes(buf[pos + 1 : end]).decode(errors="replace")), end + 2
+        return ResponseError(buf[pos + 1 : end].decode(errors="replace")), end + 2
     raise RedisConnectionError(f"unexpected reply byte {kind!r} from Redis")
 
 
@@ -152,7 +172,7 @@ class RespConnection(asyncio.Protocol):
         self.on_error: Callable[[ResponseError], None] | None = None
         self.reply_timeout_s = reply_timeout_s
         self._transport: asyncio.Transport | None = None
-        self._buf = bytearray()
+        self._buf = b""  # the start of a reply cut short, waiting for the rest
         self._waiting: deque[tuple[asyncio.Future[Any] | None, float]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -207,21 +227,22 @@ class RespConnection(asyncio.Protocol):
         self._transport = transport  # asyncio sets TCP_NODELAY on TCP sockets itself
 
     def data_received(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
+        """Parse straight from ``data`` (bytes, so values need no copy); only the tail of a
+        reply cut short is kept, and joined with what comes next."""
+        if self._buf:
+            data = self._buf + data
         pos = 0
-        size = len(buf)
+        size = len(data)
         try:
             while pos < size:
-                value, pos_next = parse(buf, pos)
-                pos = pos_next
+                value, pos = parse(data, pos)
                 self._dispatch(value)
         except _Incomplete:
             pass
         except (RedisConnectionError, ValueError) as exc:  # not RESP: the stream is lost
             self._fail(RedisConnectionError(f"unreadable reply from Redis: {exc}"))
             return
-        del buf[:pos]
+        self._buf = data[pos:] if pos < size else b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}"))
