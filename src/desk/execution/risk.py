@@ -227,7 +227,10 @@ class RiskEngine(PreTradeRules):
             return result
         now = self.clock.now_ns()
         self._rate_total.times.append(now)
-        self._rate_by_account.setdefault(result.bot_id, RateWindow()).times.append(now)
+        window = self._rate_by_account.get(result.bot_id)
+        if window is None:
+            window = self._rate_by_account[result.bot_id] = RateWindow()
+        window.times.append(now)
         self._traded[self._account(result.bot_id, result.symbol, result.venue)] = None
         return result
 

