@@ -349,9 +349,10 @@ class Engine:
         self.candles = {s: a for (v, s), a in self.venue_candles.items() if v == "okx"}
 
     def _on_candle(self, candle: Candle) -> None:
+        """Bots see the closed candle first: its SQLite row is queued after (off their path)."""
         self.candles_closed += 1
-        self.store.record_candle(candle)
         self.bus.publish(topics.market_data(candle.symbol), candle)
+        self.store.record_candle(candle)
 
     async def _candle_clock(self) -> None:
         """Close candles on clock time even when no trade arrives."""
