@@ -88,8 +88,8 @@ the textbook forms (by a few ulps, about 1e-15 relative), for three reasons:
 * speed: from one bar to the next there is one multiply and one add to wait for (the other
   product does not depend on the previous value), where the textbook forms wait for a subtract,
   multiply and add (EMA) or a multiply, add and correctly rounded division (Wilder, about three
-  times as long). This is what puts EMA, MACD and RSI level with TA-Lib's C (TA-Lib's ``ATR``
-  uses the same weights but fuses the multiply-add, so it keeps an edge there);
+  times as long). This is what puts EMA, MACD, RSI and ATR level with TA-Lib's C or ahead
+  (TA-Lib's ``ATR`` uses the same weights but fuses the multiply-add);
 * portability: every product and sum is rounded on its own, never fused into a multiply-add
   (``fastmath`` stays off), so the numbers are the same on every CPU: a sweep over a cluster of
   mixed machines gives identical results;

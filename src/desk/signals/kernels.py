@@ -15,7 +15,9 @@ kernel writes every element of its outputs (NaN in the warm-up) in one pass.
 
 ``error_model="numpy"`` gives IEEE division (x/0 is inf or NaN, no exception) and drops the zero
 checks from the loops. ``fastmath`` stays off: contracting (fused multiply-adds) and
-reassociating change the numbers, and contraction would make them depend on the CPU.
+reassociating change the numbers, and contraction would make them depend on the CPU. The one
+fused multiply-add used is explicit, in :func:`desk.signals.kernels_ops.exact_div`, where it
+gives the very quotient ``/`` gives, on every CPU.
 ``nogil=True`` lets :mod:`desk.signals.batch` run many series on several cores with threads.
 Loops meant to vectorise index views from 0 (a computed index costs a negative-index wrap).
 
@@ -31,16 +33,15 @@ import math
 import numpy as np
 from numba import njit
 
+from desk.signals.kernels_ops import count_unsafe, exact_div, prefetch, prefetch_write
 from desk.signals.kernels_smoothing import JIT_OPTIONS as _JIT
 from desk.signals.kernels_smoothing import (  # noqa: F401  (re-exported: kernels.<name>)
-    RSI_BLOCK,
     atr_into,
     ema_from,
     gain_loss,
     macd_into,
     rsi_into,
     rsi_value,
-    rsi_values,
     true_range_into,
     true_range_value,
 )
@@ -68,29 +69,41 @@ def welford(x, lo, hi, with_m2):
 
 
 @njit(**_JIT)
-def block_moments(x, n, first, count, with_m2, bm, bm2, lanes):
+def block_moments(x, n, first, count, with_m2, bm, bm2, lanes, exact):
     """:func:`welford` of the ``count`` blocks x[b*n:(b+1)*n], b = first, first+1, ..., into
     bm[0:count] (and bm2): the same operations, but the blocks side by side (copied into
     ``lanes`` value k of every block after another), so the chains of dependent divisions
-    of different blocks overlap and vectorise."""
-    base = first * n
-    for b in range(count):
-        src = x[base + b * n : base + (b + 1) * n]
-        for k in range(n):
-            lanes[k * count + b] = src[k]
+    of different blocks overlap and vectorise. With ``exact`` (the caller has checked the
+    values with :func:`count_unsafe`), the divisions are :func:`exact_div`'s."""
+    values = x[first * n : (first + count) * n]
+    for k in range(n):
+        row = lanes[k * count : (k + 1) * count]
+        for b in range(count):
+            row[b] = values[k + b * n]
     m = bm[:count]
     m2 = bm2[:count]
     m[:] = 0.0
     m2[:] = 0.0
     for k in range(n):
-        row = lanes[k * count : (k + 1) * count]
-        welford_step(row, m, m2, k + 1, with_m2)
+        welford_step(lanes[k * count : (k + 1) * count], m, m2, k + 1, with_m2, exact)
 
 
 @njit(**_JIT)
-def welford_step(v, m, m2, k, with_m2):
-    """One Welford step (the k-th value v[j]) of every lane j."""
-    if with_m2:
+def welford_step(v, m, m2, k, with_m2, exact):
+    """One Welford step (the k-th value v[j]) of every lane j, dividing by :func:`exact_div`
+    if ``exact`` (the values passed :func:`count_unsafe`: then every d is 0 or of a magnitude
+    in [2**-750, 2**502], see ``kernels_ops``), else by ``/``."""
+    kf = float(k)
+    r = 1.0 / kf
+    if exact and with_m2:
+        for j in range(v.shape[0]):
+            d = v[j] - m[j]
+            m[j] += exact_div(d, kf, r)
+            m2[j] += d * (v[j] - m[j])
+    elif exact:
+        for j in range(v.shape[0]):
+            m[j] += exact_div(v[j] - m[j], kf, r)
+    elif with_m2:
         for j in range(v.shape[0]):
             d = v[j] - m[j]
             m[j] += d / k
@@ -98,37 +111,6 @@ def welford_step(v, m, m2, k, with_m2):
     else:
         for j in range(v.shape[0]):
             m[j] += (v[j] - m[j]) / k
-
-
-@njit(**_JIT)
-def count_non_finite(x):
-    """How many values of x are NaN or infinite (an integer sum: no branch, vectorisable)."""
-    bad = 0
-    for j in range(x.shape[0]):
-        v = x[j]
-        bad += v - v != 0.0
-    return bad
-
-
-@njit(**_JIT)
-def slide(x, n, with_m2, lo, hi, mean, m2, mean_out, m2_out):
-    """Slide a clean window over x[lo:hi]: mean += (v - y)/n; m2 from the values that swap.
-    The division is off the chain of additions: here it overlaps with them (cheaper than a
-    vector pass of its own)."""
-    new = x[lo:hi]
-    leaving = x[lo - n : hi - n]
-    means = mean_out[lo:hi]
-    m2s = m2_out[lo:hi]  # empty when not with_m2 (never indexed then)
-    for j in range(hi - lo):
-        v = new[j]
-        y = leaving[j]
-        old = mean
-        mean = old + (v - y) / n
-        means[j] = mean
-        if with_m2:
-            m2 += (v - y) * ((v - mean) + (y - old))
-            m2s[j] = m2
-    return mean, m2
 
 
 @njit(**_JIT)
@@ -145,9 +127,10 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
     mid-block the window is recomputed once from scratch.
 
     By chunks of whole blocks: the block accumulators (:func:`block_moments`), independent of
-    the running state, come first, in a loop without dependent divisions. A chunk of finite
-    windows (nearly all) then slides block by block with no test per value; one with a
-    non-finite value, or the warm-up, takes the general loop.
+    the running state, come first, in a loop without dependent divisions. A chunk of clean
+    windows whose values :func:`count_unsafe` passes (nearly all) then goes through
+    :func:`slide_chunk`, with no test per value; one with a non-finite value, or the warm-up,
+    takes the general loop here, which gives the same numbers with ``/`` for each division.
     """
     size = x.shape[0]
     per_chunk = max(1, CHUNK // n)
@@ -162,26 +145,10 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
     for c0 in range(0, size, chunk):
         c1 = min(size, c0 + chunk)
         blocks = (c1 - c0) // n
-        block_moments(x, n, c0 // n, blocks, with_m2, bm, bm2, lanes)
-        if c0 >= n and bad == 0 and count_non_finite(x[c0 - n : c1]) == 0:
-            i = c0
-            if dirty and n > 1:
-                mean, m2 = welford(x, i - n + 1, i + 1, with_m2)
-                mean_out[i] = mean
-                if with_m2:
-                    m2_out[i] = m2
-                i += 1
-            for b in range(blocks):
-                end = c0 + (b + 1) * n - 1
-                mean, m2 = slide(x, n, with_m2, i, end, mean, m2, mean_out, m2_out)
-                mean = bm[b]
-                m2 = bm2[b]
-                mean_out[end] = mean
-                if with_m2:
-                    m2_out[end] = m2
-                i = end + 1
-            mean, m2 = slide(x, n, with_m2, i, c1, mean, m2, mean_out, m2_out)
-            dirty = False
+        safe = c0 >= n and count_unsafe(x[c0 - n : c1]) == 0
+        block_moments(x, n, c0 // n, blocks, with_m2, bm, bm2, lanes, safe)
+        if safe and not dirty and bad == 0:
+            mean, m2 = slide_chunk(x, n, with_m2, c0, c1, mean, m2, bm, bm2, mean_out, m2_out)
             continue
         pos = 0
         block = 0
@@ -217,6 +184,45 @@ def rolling_moments(x, n, with_m2, mean_out, m2_out):
             mean_out[i] = mean
             if with_m2:
                 m2_out[i] = m2
+
+
+@njit(**_JIT)
+def slide_chunk(x, n, with_m2, c0, c1, mean, m2, bm, bm2, mean_out, m2_out):
+    """The general loop of :func:`rolling_moments` over x[c0:c1] (c0 the first value of a
+    block, c0 >= n) where every window is clean, the previous one's moments given, and
+    :func:`count_unsafe` passed the values: no test per value, and :func:`exact_div` for the
+    division (every v - y is in its range), off the chain of additions. The next chunk is
+    prefetched meanwhile. Returns the last window's (mean, m2)."""
+    new = x[c0:c1]
+    leaving = x[c0 - n : c1 - n]
+    means = mean_out[c0:c1]
+    m2s = m2_out[c0:c1] if with_m2 else m2_out
+    ahead = c1 - c0
+    nf = float(n)
+    r = 1.0 / nf
+    pos = 0
+    for j in range(c1 - c0):
+        prefetch(new, j + ahead)
+        prefetch_write(means, j + ahead)
+        if with_m2:
+            prefetch_write(m2s, j + ahead)
+        pos += 1
+        if pos == n:
+            pos = 0
+            mean = bm[j // n]
+            m2 = bm2[j // n]
+        else:
+            v = new[j]
+            y = leaving[j]
+            old = mean
+            t = v - y
+            mean = old + exact_div(t, nf, r)
+            if with_m2:
+                m2 += t * ((v - mean) + (y - old))
+        means[j] = mean
+        if with_m2:
+            m2s[j] = m2
+    return mean, m2
 
 
 @njit(**_JIT)

@@ -6,8 +6,11 @@ one bar to the next sets the pace. Each step is one multiply and one add on that
 form of :mod:`desk.signals.recurrences` (``e * beta + x * alpha``, ``a * k1 + x * k2``), with
 the weights computed by the very functions :mod:`desk.signals.streaming` calls, so the live
 updaters reproduce these arrays bit for bit. The other product of a step, and everything else of
-a bar (the change, its gain and loss, the true range, the stores), is off the chain and overlaps
-with it.
+a bar (the change, its gain and loss, the true range, RSI's two divisions, the stores), is off
+the chain and overlaps with it. Each loop prefetches its inputs and outputs a few KiB
+ahead (:mod:`desk.signals.kernels_ops`): a loop waiting on a chain does not otherwise issue its
+loads (and its stores' reads for ownership) early enough to hide the memory's latency, and ran
+at up to half the speed on 10M bars.
 
 The seeds are the simple means of the first n values, accumulated as in ``kernels.welford``.
 The conventions of :mod:`desk.signals.kernels` hold here too (outputs passed in, every element
@@ -23,9 +26,7 @@ import numpy as np
 from numba import njit
 
 from desk.signals import recurrences
-
-JIT_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
-"""What every kernel of desk compiles with (see :mod:`desk.signals.kernels`)."""
+from desk.signals.kernels_ops import AHEAD, JIT_OPTIONS, prefetch, prefetch_write
 
 ema_weights = njit(**JIT_OPTIONS)(recurrences.ema_weights)
 wilder_weights = njit(**JIT_OPTIONS)(recurrences.wilder_weights)
@@ -50,6 +51,8 @@ def ema_from(x, start, n, out):
     values = x[seed_end:]
     emas = out[seed_end:]
     for j in range(values.shape[0]):
+        prefetch(values, j + AHEAD)
+        prefetch_write(emas, j + AHEAD)
         e = e * beta + values[j] * alpha
         emas[j] = e
 
@@ -102,6 +105,10 @@ def macd_into(x, fast, slow, signal, line, sig, hist):
     sigs = sig[warm:]
     hists = hist[warm:]
     for j in range(values.shape[0]):
+        prefetch(values, j + AHEAD)
+        prefetch_write(lines, j + AHEAD)
+        prefetch_write(sigs, j + AHEAD)
+        prefetch_write(hists, j + AHEAD)
         v = values[j]
         ef = ef * bf + v * af
         es = es * b_s + v * a_s
@@ -124,26 +131,17 @@ def gain_loss(d):
 @njit(**JIT_OPTIONS)
 def rsi_value(avg_gain, avg_loss):
     """100 - 100/(1 + RS); no losses reads 100, no movement at all reads 50. Both sides are
-    computed and one selected, so that a loop of these vectorises (:func:`rsi_values`)."""
+    computed and one selected: no branch for the predictor to miss."""
     value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
     flat = 50.0 if avg_gain == 0.0 else 100.0
     return flat if avg_loss == 0.0 else value
 
 
 @njit(**JIT_OPTIONS)
-def rsi_values(out, avg_gain, avg_loss):
-    for j in range(out.shape[0]):
-        out[j] = rsi_value(avg_gain[j], avg_loss[j])
-
-
-RSI_BLOCK = 512  # bars whose averages rsi_into keeps before their RSI values are computed
-
-
-@njit(**JIT_OPTIONS)
 def rsi_into(c, n, out):
     """Wilder's averages: two chains (a multiply and an add per bar each), which set the pace.
-    The RSI's own two divisions per value follow a block at a time in a vector loop, off the
-    chains."""
+    The RSI's own two divisions per value are off the chains and overlap with them (the
+    divider keeps up with the chains' latency), so they cost little in the same loop."""
     size = c.shape[0]
     if size > 0:
         out[0] = np.nan
@@ -156,19 +154,16 @@ def rsi_into(c, n, out):
         al += (l_ - al) / i
         out[i] = np.nan if i < n else rsi_value(ag, al)
     k1, k2 = wilder_weights(n)
-    gains = np.empty(RSI_BLOCK)
-    losses = np.empty(RSI_BLOCK)
-    for b0 in range(seed_end, size, RSI_BLOCK):
-        b1 = min(size, b0 + RSI_BLOCK)
-        now = c[b0:b1]
-        before = c[b0 - 1 : b1 - 1]
-        for j in range(b1 - b0):
-            g, l_ = gain_loss(now[j] - before[j])
-            ag = ag * k1 + g * k2
-            al = al * k1 + l_ * k2
-            gains[j] = ag
-            losses[j] = al
-        rsi_values(out[b0:b1], gains[: b1 - b0], losses[: b1 - b0])
+    now = c[seed_end:]
+    before = c[seed_end - 1 : size - 1]
+    values = out[seed_end:]
+    for j in range(values.shape[0]):
+        prefetch(now, j + AHEAD)
+        prefetch_write(values, j + AHEAD)
+        g, l_ = gain_loss(now[j] - before[j])
+        ag = ag * k1 + g * k2
+        al = al * k1 + l_ * k2
+        values[j] = rsi_value(ag, al)
 
 
 @njit(**JIT_OPTIONS)
@@ -208,5 +203,9 @@ def atr_into(h, l_, c, n, out):
     closes = c[seed_end - 1 : size - 1]
     atrs = out[seed_end:]
     for j in range(atrs.shape[0]):
+        prefetch(highs, j + AHEAD)
+        prefetch(lows, j + AHEAD)
+        prefetch(closes, j + AHEAD)
+        prefetch_write(atrs, j + AHEAD)
         a = a * k1 + true_range_value(highs[j], lows[j], closes[j]) * k2
         atrs[j] = a
