@@ -4,10 +4,10 @@ Flow of an order: :meth:`OrderManager.submit` assigns a client order id, validat
 request, passes it through the pre-trade ``check`` (risk; no order reaches the venue without
 it), records and publishes PENDING_NEW, and hands the request to the venue in a task. The
 PENDING_NEW row is durable before that task exists: written to the store's order journal
-(``journal_order``, one ``os.write``) so that after a crash the restarted OMS knows every order
-the venue may know. With the journal off, the task first waits until the row is committed to
-SQLite. The venue's verdict arrives as reports
-(:meth:`OrderManager.on_report`), which may be duplicated or out of order.
+(``journal_order``, a copy into a mapped file) so that after a crash the restarted OMS knows
+every order the venue may know. With the journal off, the task first waits until the row is
+committed to SQLite. The venue's verdict arrives as reports (:meth:`OrderManager.on_report`),
+which may be duplicated or out of order.
 
 The order table and its state machine are in order_state.py, how each report moves an order
 (the transitions) in reports.py, reconciliation and the catch-up after a restart in
