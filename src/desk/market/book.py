@@ -30,7 +30,14 @@ from desk.market.book_side import (
     top_levels,
     unknown_price,
 )
-from desk.market.checksum import TopStrings, interleaved_checksum, signed_crc32
+from desk.market.checksum import (
+    SIGN_BIT,
+    WRAP,
+    TopStrings,
+    crc32,
+    interleaved_checksum,
+    signed_crc32,
+)
 
 __all__ = ["MAX_PRICE", "ZERO_CEILING", "Level", "OrderBook"]
 
@@ -127,15 +134,15 @@ class OrderBook:
 
         A book that keeps checksum strings notes the levels that reach them
         (``apply_named_noting``). One that does not (the usual case: OKX sends checksum 0)
-        runs the loop of ``apply_pairs`` on both sides here, in one call, and settles a side's
-        top only when its best was deleted or the side is due a compaction: at ~20 levels a
-        message the calls around the loops are a tenth of the cost (``bench/feed_throughput``).
+        runs the loop of ``apply_pairs`` on both sides here, in one call: a side whose best is
+        the same live cell as before, with no compaction due (most messages), has nothing to
+        store at all.
         """
         bid_side = self._bids
         ask_side = self._asks
         if bid_side.ck is not None or ask_side.ck is not None:
-            self.best_bid_px = apply_named_noting(bid_side, bids)
-            self.best_ask_px = -apply_named_noting(ask_side, asks)
+            self.best_bid_px, best_ask = apply_named_noting(bid_side, ask_side, bids, asks)
+            self.best_ask_px = -best_ask
             self.seq_id = seq_id
             self.ts_exchange = ts_exchange
             return
@@ -146,30 +153,31 @@ class OrderBook:
             top_cell = side.top_cell
             top_key = side.top_key
             for level in levels:
-                px = level.px
                 sz = level.sz
                 if sz >= ":":  # no NaN, inf or other word (see ``book_side``)
-                    raise bad_size(px, sz)
+                    raise bad_size(level.px, sz)
                 try:
-                    cell = cells[px]
+                    cell = cells[level.px]
                 except KeyError:
-                    cell = unknown_price(side, px, sz)
+                    cell = unknown_price(side, level.px, sz)
                     if cell is None:  # deleting a price we never had: harmless
                         continue
                 cell[0] = sz  # the size as received; a zero size makes the cell stale
                 if cell[1] > top_key and sz > zero_ceiling:  # nothing above the best is live
                     top_cell = cell
                     top_key = cell[1]
-            if top_cell is None or top_cell[0] <= zero_ceiling or side.new_prices >= COMPACT_EVERY:
+            if (
+                top_cell is None
+                or top_cell is not side.top_cell
+                or top_cell[0] <= zero_ceiling
+                or side.new_prices >= COMPACT_EVERY
+            ):
                 top_key = settle_top(side, top_cell, top_key)
-            else:
-                side.top_cell = top_cell
-                side.top_key = top_key
-            if side is bid_side:
-                self.best_bid_px = top_key
-                side = ask_side
-            else:
-                self.best_ask_px = -top_key
+                if side is bid_side:
+                    self.best_bid_px = top_key
+                else:
+                    self.best_ask_px = -top_key
+            side = ask_side
         self.seq_id = seq_id
         self.ts_exchange = ts_exchange
 
@@ -271,26 +279,27 @@ class OrderBook:
         """
         bids = self._bids
         asks = self._asks
-        b = bids.ck
-        a = asks.ck
         parts = self._parts
-        if b is None or a is None or parts is None:
+        if parts is None or bids.ck is None or asks.ck is None:
             return self._checksum_afresh()
-        bid_changed = bids.ck_changed
-        ask_changed = asks.ck_changed
-        if not (bid_changed or ask_changed):
-            return self._crc
-        b_pieces = b.pieces
-        a_pieces = a.pieces
-        if len(b_pieces) != CHECKSUM_DEPTH or len(a_pieces) != CHECKSUM_DEPTH:  # now shallow
-            return self._checksum_afresh()
-        if bid_changed:
-            parts[0::2] = b_pieces
+        # A side left unchanged since the last call still has its full depth (a shallow side
+        # is joined afresh each time, ``_parts`` None); a changed one may not.
+        if bids.ck_changed:
+            pieces = bids.ck.pieces
+            if len(pieces) != CHECKSUM_DEPTH:
+                return self._checksum_afresh()
+            parts[0::2] = pieces
             bids.ck_changed = False
-        if ask_changed:
-            parts[1::2] = a_pieces
+        elif not asks.ck_changed:
+            return self._crc
+        if asks.ck_changed:
+            pieces = asks.ck.pieces
+            if len(pieces) != CHECKSUM_DEPTH:
+                return self._checksum_afresh()
+            parts[1::2] = pieces
             asks.ck_changed = False
-        self._crc = crc = signed_crc32(":".join(parts))
+        crc = crc32(":".join(parts).encode())
+        self._crc = crc = crc - WRAP if crc >= SIGN_BIT else crc  # signed, as OKX sends it
         return crc
 
     def _checksum_afresh(self) -> int:

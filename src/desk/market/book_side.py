@@ -206,76 +206,94 @@ def apply_pairs(side: BookSide, levels: Iterable[tuple[str, str]]) -> float:
     return settle_top(side, top_cell, top_key)
 
 
-def apply_named_noting(side: BookSide, levels: Iterable[NamedLevel]) -> float:
-    """``apply_levels`` for ``NamedLevel`` levels on a side that keeps its checksum strings
-    (``side.ck``; ``OrderBook.apply_named`` has the loop for sides that keep none).
+def apply_named_noting(
+    bid_side: BookSide,
+    ask_side: BookSide,
+    bids: Iterable[NamedLevel],
+    asks: Iterable[NamedLevel],
+) -> tuple[float, float]:
+    """``apply_levels`` for ``NamedLevel`` levels on two sides that keep their checksum strings
+    (``side.ck``; ``OrderBook.apply_named`` has the loop for sides that keep none); returns
+    both sides' best keys (NaN for an empty side), as ``settle_top`` does.
 
     The checksum's hot path: the edit ``TopStrings.note`` makes for a level at or above the
     kept floor is made inline here (a size change of a kept level is one bisection and one new
     piece; noting the levels and following them in a second pass cost about 0.5 us more a
-    message in ``bench/feed_throughput.py``). The floor is at or below the best, so the
-    comparison that finds a new best is made under it; ``tests/market/test_book_named.py``
-    holds this loop to ``apply_update``.
+    message in ``bench/feed_throughput.py``), and so is the usual ``TopStrings.settle`` (a
+    level in too many: the lists cut back). Both sides in one call. The floor is at or below
+    the best, so the comparison that finds a new best is made under it;
+    ``tests/market/test_book_named.py`` holds this loop to ``apply_update``.
     """
-    ck = side.ck
-    assert ck is not None
-    cells = side.cells
     zero_ceiling = ZERO_CEILING
-    top_cell = side.top_cell
-    top_key = side.top_key
-    floor = top_key if ck.floor > top_key else ck.floor
-    kept = ck.cells
-    neg_keys = ck.neg_keys
-    pieces = ck.pieces
-    n_kept = len(kept)
-    last = kept[-1] if n_kept else None
-    noted = moved = False
-    try:
-        for level in levels:
-            px = level.px
-            sz = level.sz
-            if sz >= ":":
-                raise bad_size(px, sz)
-            try:
-                cell = cells[px]
-            except KeyError:
-                cell = unknown_price(side, px, sz)
-                if cell is None:
+    side = bid_side
+    best_bid = math.nan
+    for levels in (bids, asks):
+        ck = side.ck
+        assert ck is not None
+        cells = side.cells
+        top_cell = side.top_cell
+        top_key = side.top_key
+        floor = top_key if ck.floor > top_key else ck.floor
+        kept = ck.cells
+        neg_keys = ck.neg_keys
+        pieces = ck.pieces
+        n_kept = len(kept)
+        last = kept[-1] if n_kept else None
+        noted = moved = False
+        try:
+            for level in levels:
+                sz = level.sz
+                if sz >= ":":
+                    raise bad_size(level.px, sz)
+                try:
+                    cell = cells[level.px]
+                except KeyError:
+                    cell = unknown_price(side, level.px, sz)
+                    if cell is None:
+                        continue
+                cell[0] = sz
+                if cell[1] < floor:
                     continue
-            cell[0] = sz
-            key = cell[1]
-            if key < floor:
-                continue
-            noted = True
-            i = bisect_left(neg_keys, -key)
-            if i < n_kept and kept[i] is cell:
-                if sz > zero_ceiling:  # a new size (or spelling) of a kept level
-                    pieces[i] = f"{cell[2]}:{sz}"
-                    continue
-                del kept[i], neg_keys[i], pieces[i]
-                n_kept -= 1
-                moved = True
-            elif sz > zero_ceiling:  # a level coming (back) to life among the kept ones
-                kept.insert(i, cell)
-                neg_keys.insert(i, -key)
-                pieces.insert(i, f"{cell[2]}:{sz}")
-                n_kept += 1
-                moved = True
-                if key > top_key:
-                    top_cell = cell
-                    top_key = key
-    except BaseException:
-        side.ck = None  # half applied: the checksum strings are walked afresh
-        raise
-    if noted:
-        side.ck_changed = True
-        if moved:
-            ck.settle(last)
-    if top_cell is None or top_cell[0] <= zero_ceiling or side.new_prices >= COMPACT_EVERY:
-        return settle_top(side, top_cell, top_key)
-    side.top_cell = top_cell  # the best is live and no compaction is due: settled as it is
-    side.top_key = top_key
-    return top_key
+                noted = True
+                key = cell[1]
+                i = bisect_left(neg_keys, -key)
+                if i < n_kept and kept[i] is cell:
+                    if sz > zero_ceiling:  # a new size (or spelling) of a kept level
+                        pieces[i] = f"{cell[2]}:{sz}"
+                        continue
+                    del kept[i], neg_keys[i], pieces[i]
+                    n_kept -= 1
+                    moved = True
+                elif sz > zero_ceiling:  # a level coming (back) to life among the kept ones
+                    kept.insert(i, cell)
+                    neg_keys.insert(i, -key)
+                    pieces.insert(i, f"{cell[2]}:{sz}")
+                    n_kept += 1
+                    moved = True
+                    if key > top_key:
+                        top_cell = cell
+                        top_key = key
+        except BaseException:
+            bid_side.ck = ask_side.ck = None  # half applied: the strings are walked afresh
+            raise
+        if noted:
+            side.ck_changed = True
+            if moved:
+                depth = ck.depth
+                if n_kept > depth:  # levels came in: the lists cut back to depth
+                    del kept[depth:], neg_keys[depth:], pieces[depth:]
+                    ck.floor = kept[-1][1]
+                else:
+                    ck.settle(last)
+        if top_cell is None or top_cell[0] <= zero_ceiling or side.new_prices >= COMPACT_EVERY:
+            top_key = settle_top(side, top_cell, top_key)
+        else:
+            side.top_cell = top_cell  # the best is live and no compaction is due: as it is
+            side.top_key = top_key
+        if side is bid_side:
+            best_bid = top_key
+            side = ask_side
+    return best_bid, top_key
 
 
 def settle_top(side: BookSide, top_cell: Cell | None, top_key: float) -> float:

@@ -16,17 +16,21 @@ interleaved; :func:`okx_checksum` is the plain definition over level lists.
 from __future__ import annotations
 
 import math
-import zlib
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import zip_longest
 from typing import Any
 
+try:  # zlib-ng's CRC32 is the same function, about 6x faster over a 1 kB text (PCLMUL)
+    from zlib_ng.zlib_ng import crc32
+except ImportError:  # pragma: no cover - a dependency (pyproject.toml); plain zlib else
+    from zlib import crc32
+
 Level = Sequence[str]
 """A raw level: at least ``(price, size)`` as strings; OKX adds ``"0"`` and the order count."""
 
-_SIGN_BIT = 1 << 31
-_WRAP = 1 << 32
+SIGN_BIT = 1 << 31
+WRAP = 1 << 32
 
 
 def okx_checksum(bids: Sequence[Level], asks: Sequence[Level], depth: int = 25) -> int:
@@ -131,5 +135,5 @@ class TopStrings:
 
 def signed_crc32(text: str) -> int:
     """CRC32 of ``text`` (UTF-8) as OKX reports it: a signed 32-bit integer."""
-    crc = zlib.crc32(text.encode())
-    return crc - _WRAP if crc >= _SIGN_BIT else crc
+    crc = crc32(text.encode())
+    return crc - WRAP if crc >= SIGN_BIT else crc

@@ -148,6 +148,7 @@ class OkxBookKeeper(RestBootstrap):
             self._books_slow(sync, push.data, push.action == "snapshot", careful, recv_ns)
             return
         early, late = self._latency_window
+        book = sync.book
         try:
             for data in push.data:
                 ts = data.ts * NS_PER_MS
@@ -155,16 +156,18 @@ class OkxBookKeeper(RestBootstrap):
                 if latency < early or latency > late:
                     raise bad_timestamp(ts, recv_ns, late)
                 self._latency_append(latency)
-                book = sync.book
-                if sync.state is not LIVE or data.prevSeqId != book.seq_id:
+                prev_seq_id = data.prevSeqId
+                if prev_seq_id != book.seq_id or sync.state is not LIVE:
                     check_levels(level_pairs(data.bids), sync.guard)  # off the fast path:
                     check_levels(level_pairs(data.asks), sync.guard)  # checked whole
                     self._on_books_slow(sync, data, False, ts, recv_ns)
                     continue
                 seq_id = data.seqId
-                if seq_id == data.prevSeqId and not data.bids and not data.asks:
+                bids = data.bids
+                asks = data.asks
+                if seq_id == prev_seq_id and not bids and not asks:
                     continue  # idle heartbeat: the stream is alive and nothing changed
-                book.apply_named(data.bids, data.asks, seq_id, ts)
+                book.apply_named(bids, asks, seq_id, ts)
                 checksum = data.checksum
                 if checksum and self.verify_checksum:
                     local = book.checksum()
