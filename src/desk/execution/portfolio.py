@@ -3,12 +3,16 @@
 Every quantity is kept as an exact rational internally: sizes and fees are sums of decimals, but
 a weighted average price (and the realised PnL measured against it) is in general not a finite
 decimal, and rounding it once per fill drifts over thousands of fills. A fill is applied on
-plain ``(numerator, denominator)`` integer pairs (:func:`_add`, :func:`_mul`), not
+plain ``(numerator, denominator)`` integer pairs (:mod:`desk.execution.portfolio_totals`), not
 :class:`fractions.Fraction` objects: the same exact values at a fraction of the cost on the
-order path. Values leave as ``Decimal``: exact whenever the
-true value is a finite decimal (sizes always are), otherwise rounded once, at 40 significant
-digits, on the way out. What risk reads on every order (an account's and a symbol's position,
-equity, gross exposure, daily PnL) is cached until the next fill, mark or day roll.
+order path. Values leave as ``Decimal``: exact whenever the true value is a finite decimal
+(sizes always are), otherwise rounded once, at 40 significant digits, on the way out.
+
+What risk reads on every order (an account's and a symbol's position; equity, gross exposure
+and daily PnL of all accounts) is kept as running exact sums, updated as each fill, mark and
+day roll comes (:class:`~desk.execution.portfolio_totals.RunningTotals`): a read costs the same
+however many positions there are, and equals a recompute from scratch (:meth:`Portfolio._net`,
+:meth:`Portfolio._gross`, kept for the per-account figures) exactly.
 
 Average-cost accounting: the average price is weighted on increases, unchanged on reductions,
 and reset to the fill price when a fill crosses through zero (the closed part is realised at the
@@ -27,57 +31,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from decimal import Context, Decimal
-from math import gcd
+from decimal import Decimal
 
 import msgspec
 
 from desk.core.clock import NS_PER_S, Clock
 from desk.core.enums import Side
 from desk.core.orders import Fill, Position
+from desk.execution.portfolio_totals import Q0, Book, Q, RunningTotals, add, dec, mul, q_of, sub
 
 log = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * NS_PER_S
-_OUT = Context(prec=40)
 
 FillKey = tuple[str, str, str]
-Q = tuple[int, int]
-"""An exact rational as (numerator, denominator): denominator > 0, both coprime."""
-Q0: Q = (0, 1)
-
-
-def _q(value: Decimal) -> Q:
-    return value.as_integer_ratio()
-
-
-def _norm(n: int, d: int) -> Q:
-    if d < 0:
-        n, d = -n, -d
-    g = gcd(n, d)
-    return (n // g, d // g) if g != 1 else (n, d)
-
-
-def _add(a: Q, b: Q) -> Q:
-    if a[1] == b[1]:
-        return _norm(a[0] + b[0], a[1])
-    return _norm(a[0] * b[1] + b[0] * a[1], a[1] * b[1])
-
-
-def _sub(a: Q, b: Q) -> Q:
-    return _add(a, (-b[0], b[1]))
-
-
-def _mul(a: Q, b: Q) -> Q:
-    return _norm(a[0] * b[0], a[1] * b[1])
-
-
-def _dec(value: Q) -> Decimal:
-    """Exact when ``value`` is a finite decimal of up to 40 digits, else rounded there."""
-    n, d = value
-    if d == 1:
-        return Decimal(n)
-    return _OUT.divide(Decimal(n), Decimal(d))
 
 
 def fill_key(fill: Fill) -> FillKey:
@@ -112,41 +79,6 @@ class PnlTotals(msgspec.Struct, frozen=True, kw_only=True):
     daily_pnl: Decimal
 
 
-class _Book:
-    """One account's position in one symbol, as exact integer pairs (:data:`Q`).
-
-    ``q_avg`` is the average price of the open position (0 when flat): weighted on increases,
-    unchanged on reductions, the fill price after crossing through zero.
-    """
-
-    __slots__ = ("q_avg", "q_fees", "q_realized", "q_size")
-
-    def __init__(self) -> None:
-        self.q_size = self.q_avg = self.q_realized = self.q_fees = Q0
-
-    def trade(self, signed_size: Q, price: Q) -> None:
-        size, avg = self.q_size, self.q_avg
-        after = _add(size, signed_size)
-        if size[0] == 0 or (size[0] > 0) == (signed_size[0] > 0):
-            # avg' = (avg x size + price x signed) / size'
-            cost = _add(_mul(avg, size), _mul(price, signed_size))
-            self.q_avg = _norm(cost[0] * after[1], cost[1] * after[0]) if after[0] else Q0
-        elif abs(signed_size[0]) * size[1] <= abs(size[0]) * signed_size[1]:
-            closed = (-signed_size[0], signed_size[1])
-            self.q_realized = _add(self.q_realized, _mul(_sub(price, avg), closed))
-            if after[0] == 0:
-                self.q_avg = Q0
-        else:  # crosses through zero: close everything, open the rest at this price
-            self.q_realized = _add(self.q_realized, _mul(_sub(price, avg), size))
-            self.q_avg = price
-        self.q_size = after
-
-    def q_unrealized(self, mark: Q | None) -> Q:
-        if mark is None or not self.q_size[0]:
-            return Q0
-        return _mul(_sub(mark, self.q_avg), self.q_size)
-
-
 class Portfolio:
     """Exact positions, PnL and fees for every account; the view risk and the UI read.
 
@@ -161,9 +93,9 @@ class Portfolio:
         currencies: Callable[[str], tuple[str, str]] = split_symbol,
     ) -> None:
         self._clock = clock
-        self._starting_cash = _q(starting_cash)
+        self._starting_cash = q_of(starting_cash)
         self._currencies = currencies
-        self._books: dict[tuple[str, str, str], _Book] = {}  # (bot_id, symbol, venue)
+        self._books: dict[tuple[str, str, str], Book] = {}  # (bot_id, symbol, venue)
         self._marks: dict[str, Q] = {}
         self._venue_marks: dict[tuple[str, str], Q] = {}  # (venue, symbol): its own mid
         self._market_marked: set[str] = set()
@@ -172,9 +104,12 @@ class Portfolio:
         self._odd_fee_ccys: set[str] = set()
         self._day_start_ns = utc_day_start(clock.now_ns())
         self._day_base: dict[str, Q] = {}
+        self._day_base_all = Q0  # the sum of _day_base
         self.duplicate_fills = 0
-        # What risk reads per order, valid until the next fill, mark or day roll.
-        self._positions: dict[tuple[str, str], Decimal] = {}  # (bot_id, symbol): all venues
+        # What risk reads per order: exact running sums, and their Decimals until they move.
+        self._running = RunningTotals()
+        self._account_books: dict[tuple[str, str], list[Book]] = {}  # (bot_id, symbol): venues
+        self._positions: dict[tuple[str, str], Decimal] = {}
         self._symbol_positions: dict[str, Decimal] = {}
         self._totals: dict[str, Decimal] = {}  # "equity", "gross", "daily" (all accounts)
 
@@ -202,17 +137,20 @@ class Portfolio:
         if isinstance(price, float):
             if not math.isfinite(price):
                 return
-            exact = _q(Decimal(repr(price)))
+            exact = q_of(Decimal(repr(price)))
         else:
             if not price.is_finite():
                 return
-            exact = _q(price)
-        self._totals.clear()
+            exact = q_of(price)
         if venue:
-            self._venue_marks[(venue, symbol)] = exact
+            if self._venue_marks.get((venue, symbol)) != exact:
+                self._venue_marks[(venue, symbol)] = exact
+                self._running.marked(symbol)
             return
-        self._marks[symbol] = exact
         self._market_marked.add(symbol)
+        if self._marks.get(symbol) != exact:
+            self._marks[symbol] = exact
+            self._running.marked(symbol)
 
     def restore(self, fills: Iterable[Fill]) -> None:
         """Replay stored fills (in the order they were applied) after a restart.
@@ -236,20 +174,25 @@ class Portfolio:
             self.duplicate_fills += 1
             return
         self._seen.add(key)
-        price = _q(fill.price)
-        size = _q(fill.size)
+        price = q_of(fill.price)
+        size = q_of(fill.size)
         symbol = fill.symbol
         key = (fill.bot_id, symbol, fill.venue)
         book = self._books.get(key)
         if book is None:
-            book = self._books[key] = _Book()
-        book.trade(size if fill.side is Side.BUY else (-size[0], size[1]), price)
-        fee = _q(fill.fee)
-        book.q_fees = _add(book.q_fees, self._fee_in_quote(fill, fee, price))
+            book = self._books[key] = Book()
+            self._account_books.setdefault((fill.bot_id, symbol), []).append(book)
+        signed = size if fill.side is Side.BUY else (-size[0], size[1])
+        before = book.q_size
+        book.trade(signed, price)
+        fee = q_of(fill.fee)
+        fee_quote = self._fee_in_quote(fill, fee, price)
+        book.q_fees = add(book.q_fees, fee_quote)
         if fill.fee_ccy:
-            self._fees_by_ccy[fill.fee_ccy] = _add(self._fees_by_ccy.get(fill.fee_ccy, Q0), fee)
+            self._fees_by_ccy[fill.fee_ccy] = add(self._fees_by_ccy.get(fill.fee_ccy, Q0), fee)
         if symbol not in self._market_marked:
-            self._marks[symbol] = price
+            self._marks[symbol] = price  # before the running totals note the symbol
+        self._running.fill(symbol, fill.venue, signed, before, book.q_size, price, fee_quote)
         self._positions.pop((fill.bot_id, symbol), None)
         self._symbol_positions.pop(symbol, None)
         self._totals.clear()
@@ -257,7 +200,7 @@ class Portfolio:
     def _fee_in_quote(self, fill: Fill, fee: Q, price: Q) -> Q:
         base, quote = self._currencies(fill.symbol)
         if fill.fee_ccy == base:
-            return _mul(fee, price)
+            return mul(fee, price)
         if fill.fee_ccy not in ("", quote) and fill.fee_ccy not in self._odd_fee_ccys:
             self._odd_fee_ccys.add(fill.fee_ccy)
             log.warning("fee in %s on %s counted as %s", fill.fee_ccy, fill.symbol, quote)
@@ -271,8 +214,12 @@ class Portfolio:
     def _snapshot_day(self, day_start_ns: int) -> None:
         base: dict[str, Q] = {}
         for (bot_id, symbol, venue), book in self._books.items():
-            base[bot_id] = _add(base.get(bot_id, Q0), self._book_net(book, symbol, venue))
+            base[bot_id] = add(base.get(bot_id, Q0), self._book_net(book, symbol, venue))
         self._day_base = base
+        total = Q0
+        for value in base.values():
+            total = add(total, value)
+        self._day_base_all = total
         self._day_start_ns = day_start_ns
         self._totals.clear()
 
@@ -280,47 +227,41 @@ class Portfolio:
 
     def position(self, bot_id: str, symbol: str, venue: str | None = None) -> Decimal:
         """One account's signed size (> 0 long) on ``venue``, or on all venues together."""
-        if venue is None:
-            cached = self._positions.get((bot_id, symbol))
-            if cached is not None:
-                return cached
-        total = Q0
-        for (bot, s, v), book in self._books.items():
-            if bot == bot_id and s == symbol and (venue is None or v == venue):
-                total = _add(total, book.q_size)
-        value = _dec(total)
-        if venue is None:
-            self._positions[(bot_id, symbol)] = value
-        return value
+        if venue is not None:
+            book = self._books.get((bot_id, symbol, venue))
+            return dec(book.q_size) if book is not None else Decimal(0)
+        account = (bot_id, symbol)
+        cached = self._positions.get(account)
+        if cached is None:
+            total = Q0
+            for book in self._account_books.get(account, ()):  # one per venue
+                total = add(total, book.q_size) if total[0] else book.q_size
+            cached = self._positions[account] = dec(total)
+        return cached
 
     def symbol_position(self, symbol: str) -> Decimal:
         """The desk's signed size in ``symbol``, all accounts and venues together."""
         cached = self._symbol_positions.get(symbol)
-        if cached is not None:
-            return cached
-        total = Q0
-        for (_, s, _v), book in self._books.items():
-            if s == symbol:
-                total = _add(total, book.q_size)
-        value = self._symbol_positions[symbol] = _dec(total)
-        return value
+        if cached is None:
+            cached = self._symbol_positions[symbol] = dec(self._running.symbol_size(symbol))
+        return cached
 
     def gross_exposure(self, bot_id: str | None = None) -> Decimal:
         """Sum of |size| x mark over all positions (of one account if ``bot_id``)."""
         if bot_id is not None:
-            return _dec(self._gross(bot_id))
-        return self._cached("gross", lambda: _dec(self._gross(None)))
+            return dec(self._gross(bot_id))
+        return self._cached("gross")
 
     def equity(self) -> Decimal:
         """Starting cash + realised - fees + unrealised, all accounts."""
-        return self._cached("equity", lambda: _dec(_add(self._starting_cash, self._net(None))))
+        return self._cached("equity")
 
     def daily_pnl(self, bot_id: str | None = None) -> Decimal:
         """PnL since the UTC day started (realised - fees + change in unrealised)."""
         self._roll_day()
         if bot_id is not None:
-            return _dec(self._daily(bot_id))
-        return self._cached("daily", lambda: _dec(self._daily(None)))
+            return dec(self._daily(bot_id))
+        return self._cached("daily")
 
     # ---- views ----
 
@@ -343,25 +284,25 @@ class Portfolio:
         realized = fees = unrealized = Q0
         for (b, symbol, venue), book in self._books.items():
             if bot_id is None or b == bot_id:
-                realized = _add(realized, book.q_realized)
-                fees = _add(fees, book.q_fees)
-                unrealized = _add(unrealized, book.q_unrealized(self._mark(symbol, venue)))
+                realized = add(realized, book.q_realized)
+                fees = add(fees, book.q_fees)
+                unrealized = add(unrealized, book.q_unrealized(self._mark(symbol, venue)))
         return PnlTotals(
-            realized_pnl=_dec(realized),
-            fees=_dec(fees),
-            unrealized_pnl=_dec(unrealized),
-            net=_dec(_add(_sub(realized, fees), unrealized)),
-            gross_exposure=_dec(self._gross(bot_id)),
-            daily_pnl=_dec(self._daily(bot_id)),
+            realized_pnl=dec(realized),
+            fees=dec(fees),
+            unrealized_pnl=dec(unrealized),
+            net=dec(add(sub(realized, fees), unrealized)),
+            gross_exposure=dec(self._gross(bot_id)),
+            daily_pnl=dec(self._daily(bot_id)),
         )
 
     def mark_price(self, symbol: str, venue: str = "") -> Decimal | None:
         mark = self._mark(symbol, venue)
-        return None if mark is None else _dec(mark)
+        return None if mark is None else dec(mark)
 
     def fees_in(self, currency: str) -> Decimal:
         """Fees charged in ``currency`` itself (rebates negative), before any conversion."""
-        return _dec(self._fees_by_ccy.get(currency, Q0))
+        return dec(self._fees_by_ccy.get(currency, Q0))
 
     def currencies(self, symbol: str) -> tuple[str, str]:
         return self._currencies(symbol)
@@ -376,36 +317,50 @@ class Portfolio:
 
     # ---- internals ----
 
-    def _cached(self, name: str, compute: Callable[[], Decimal]) -> Decimal:
+    def _cached(self, name: str) -> Decimal:
+        """An all-accounts total as a Decimal, converted once per change of its exact value."""
+        if self._running.settle(self._mark):
+            self._totals.clear()
         value = self._totals.get(name)
         if value is None:
-            value = self._totals[name] = compute()
+            value = self._totals[name] = dec(self._running_q(name))
         return value
+
+    def _running_q(self, name: str) -> Q:
+        """The exact all-accounts ``"equity"``, ``"gross"`` or ``"daily"`` (settled)."""
+        running = self._running
+        if name == "gross":
+            return running.gross
+        if name == "equity":
+            return running.net_plus(self._starting_cash)
+        return running.net_minus(self._day_base_all)
 
     def _mark(self, symbol: str, venue: str) -> Q | None:
         """``venue``'s own mark of ``symbol``, else the symbol's."""
         mark = self._venue_marks.get((venue, symbol)) if self._venue_marks else None
         return mark if mark is not None else self._marks.get(symbol)
 
-    def _book_net(self, book: _Book, symbol: str, venue: str) -> Q:
+    def _book_net(self, book: Book, symbol: str, venue: str) -> Q:
         """Realised - fees + unrealised of one book."""
-        net = _sub(book.q_realized, book.q_fees)
-        return _add(net, book.q_unrealized(self._mark(symbol, venue)))
+        net = sub(book.q_realized, book.q_fees)
+        return add(net, book.q_unrealized(self._mark(symbol, venue)))
 
     def _position(self, bot_id: str, symbol: str, venue: str) -> Position:
-        book = self._books.get((bot_id, symbol, venue)) or _Book()
+        book = self._books.get((bot_id, symbol, venue)) or Book()
         mark = self._mark(symbol, venue)
         return Position(
             bot_id=bot_id,
             symbol=symbol,
             venue=venue,
-            size=_dec(book.q_size),
-            avg_price=_dec(book.q_avg),
-            realized_pnl=_dec(book.q_realized),
-            fees=_dec(book.q_fees),
-            mark_price=_dec(mark) if mark is not None else Decimal(0),
-            unrealized_pnl=_dec(book.q_unrealized(mark)),
+            size=dec(book.q_size),
+            avg_price=dec(book.q_avg),
+            realized_pnl=dec(book.q_realized),
+            fees=dec(book.q_fees),
+            mark_price=dec(mark) if mark is not None else Decimal(0),
+            unrealized_pnl=dec(book.q_unrealized(mark)),
         )
+
+    # From scratch: per account, and the reference the running totals must equal exactly.
 
     def _gross(self, bot_id: str | None) -> Q:
         total = Q0
@@ -414,21 +369,21 @@ class Portfolio:
             if size[0] and (bot_id is None or b == bot_id):
                 mark = self._mark(symbol, venue)
                 price = mark if mark is not None else book.q_avg
-                total = _add(total, _mul((abs(size[0]), size[1]), price))
+                total = add(total, mul((abs(size[0]), size[1]), price))
         return total
 
     def _net(self, bot_id: str | None) -> Q:
         total = Q0
         for (b, symbol, venue), book in self._books.items():
             if bot_id is None or b == bot_id:
-                total = _add(total, self._book_net(book, symbol, venue))
+                total = add(total, self._book_net(book, symbol, venue))
         return total
 
     def _daily(self, bot_id: str | None) -> Q:
         if bot_id is None:
             base = Q0
             for value in self._day_base.values():
-                base = _add(base, value)
+                base = add(base, value)
         else:
             base = self._day_base.get(bot_id, Q0)
-        return _sub(self._net(bot_id), base)
+        return sub(self._net(bot_id), base)
