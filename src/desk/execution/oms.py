@@ -40,7 +40,14 @@ from desk.core.orders import MANUAL_ACCOUNT, Fill, Order, OrderRequest, OrderSta
 from desk.execution.config import OrderHistoryConfig
 from desk.execution.order_history import Bounded, DoneOrders
 from desk.execution.order_ids import ClientOrderIdFactory, is_valid_client_order_id
-from desk.execution.order_state import ZERO, OrderStore, StoredOrder, Tracked, request_of
+from desk.execution.order_state import (
+    PENDING_NEW,
+    ZERO,
+    OrderStore,
+    StoredOrder,
+    Tracked,
+    request_of,
+)
 from desk.execution.portfolio import FillKey, Portfolio, fill_key
 from desk.execution.reconcile import Reconciler, Reconciliation
 from desk.execution.venue import ExecutionClient, VenueError
@@ -109,6 +116,7 @@ class OrderManager(Reconciler):
         self._tasks: set[asyncio.Task[None]] = set()
         self._discard = self._tasks.discard
         self._on_change = self._order_changed
+        self._topics: dict[str, str] = {}
         self._started = False
         self._reconciled = False
         self._unexplained = False
@@ -230,7 +238,7 @@ class OrderManager(Reconciler):
                 return self._refuse(request, checked)
             request = checked
         try:
-            tracked = self._track(request, OrderStatus.PENDING_NEW, "")
+            tracked = self._track(request, PENDING_NEW, "")
         except OSError as exc:  # the journal could not take it: never send what may be forgotten
             log.error("order %s not journalled: %s", request.client_order_id, exc)
             return self._refuse(request, f"storage: the order could not be made durable: {exc}")
@@ -292,7 +300,7 @@ class OrderManager(Reconciler):
         now = order.created_ns
         tracked = Tracked(order, request)
         journalled = recorded = False
-        if status is OrderStatus.PENDING_NEW and self._durable:
+        if status is PENDING_NEW and self._durable:
             # Durable from here on (or, with the journal off, queued: _send waits for its commit).
             journalled = self.store.journal_order(
                 order, reduce_only=request.reduce_only, notional=ZERO, updated_ns=now

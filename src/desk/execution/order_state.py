@@ -25,7 +25,7 @@ from desk.core import topics
 from desk.core.bus import Bus
 from desk.core.clock import Clock
 from desk.core.enums import Side
-from desk.core.orders import Fill, Order, OrderRequest, OrderStatus
+from desk.core.orders import TERMINAL_STATUSES, Fill, Order, OrderRequest, OrderStatus
 from desk.execution.order_history import DoneOrders
 from desk.execution.order_ids import ClientOrderIdFactory
 from desk.execution.portfolio import FillKey, Portfolio
@@ -37,6 +37,11 @@ ZERO = Decimal(0)
 EXACT = Context(prec=80)  # sums of prices x sizes: far more digits than any venue sends
 AVG = Context(prec=34)
 _DUPLICATE_ID = re.compile(r"51016|duplicat\w*\s+(cl\s*ord\s*id|client\s*order\s*id)", re.I)
+
+# Hot paths test members against module constants: on CPython 3.11 ``OrderStatus.LIVE`` costs
+# ~100 ns a lookup and the ``open``/``terminal`` properties as much, a global ~10 ns.
+PENDING_NEW = OrderStatus.PENDING_NEW
+TERMINAL = TERMINAL_STATUSES
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -76,6 +81,10 @@ class OrderStore(Protocol):
     def journal_order(
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> bool: ...
+
+    def record_order_state(
+        self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> None: ...
 
     def record_order_event(
         self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
@@ -201,6 +210,7 @@ class OrderStateMachine:
     _done: DoneOrders
     _tasks: set[asyncio.Task[None]]
     _fills: deque[Fill]
+    _topics: dict[str, str]  # bot id -> its trade-updates topic
     _on_change: Callable[[Order | None, Order], None]  # self._order_changed, bound once
     _discard: Callable[[asyncio.Task[None]], None]  # self._tasks.discard, bound once
 
@@ -226,8 +236,14 @@ class OrderStateMachine:
 
         ``old`` and ``new`` are states of one order: its account, symbol and side are the same.
         """
-        open_before = old is not None and old.status.open
-        open_now = new.status.open
+        status = new.status
+        open_now = status not in TERMINAL
+        if old is None:
+            open_before = False
+        else:
+            open_before = old.status not in TERMINAL
+            if open_before and open_now and old.filled is new.filled and old.size is new.size:
+                return  # still open, same open size (an acceptance): nothing to change
         if open_before or open_now:
             change = ZERO
             if open_before:
@@ -246,12 +262,11 @@ class OrderStateMachine:
                 accounts[by_account] = accounts.get(by_account, ZERO) + change
                 symbols[by_symbol] = symbols.get(by_symbol, ZERO) + change
         cid = new.client_order_id
-        if new.status.open:
+        if open_now:
             self._open.setdefault(cid, None)
         else:
             self._open.pop(cid, None)
-            if new.status.terminal:
-                self._done.ended(cid, new.ts_recv)
+            self._done.ended(cid, new.ts_recv)
 
     def _prune_done(self) -> None:
         """Drop the done orders that are due (:class:`DoneOrders`) from memory; SQLite keeps
@@ -382,10 +397,11 @@ class OrderStateMachine:
             )
             self.ignored_reports += 1
             del changes["status"]
-        tracked.order = msgspec.structs.replace(
+        new = msgspec.structs.replace(
             order, ts_exchange=ts_exchange, ts_recv=self.clock.now_ns(), **changes
         )
-        if tracked.order.status.terminal:
+        tracked.order = new
+        if new.status in TERMINAL:
             tracked.outcome_unknown = False
         self._emit(tracked)
 
@@ -405,21 +421,29 @@ class OrderStateMachine:
         """Record the order's new state (unless ``recorded`` already) and its history row,
         and publish it."""
         order = tracked.order
-        if not recorded:
-            self.store.record_order(
+        if recorded:
+            self.store.record_order_event(
+                ts_ns=order.ts_recv,
+                client_order_id=order.client_order_id,
+                status=str(order.status),
+                filled=order.filled,
+                reason=order.reason,
+            )
+        else:  # both rows at once: the history row reuses the order row's text
+            self.store.record_order_state(
                 order,
                 reduce_only=tracked.request.reduce_only,
                 notional=tracked.notional,
                 updated_ns=order.ts_recv,
             )
-        self.store.record_order_event(
-            ts_ns=order.ts_recv,
-            client_order_id=order.client_order_id,
-            status=str(order.status),
-            filled=order.filled,
-            reason=order.reason,
-        )
-        self.bus.publish(topics.trade_updates(order.bot_id), order)
+        self.bus.publish(self._topic(order.bot_id), order)
+
+    def _topic(self, bot_id: str) -> str:
+        """The account's trade-updates topic, built once per account."""
+        topic = self._topics.get(bot_id)
+        if topic is None:
+            topic = self._topics[bot_id] = topics.trade_updates(bot_id)
+        return topic
 
     # ---- queries ----
 

@@ -23,6 +23,7 @@ import msgspec
 from desk.core.events import Candle, SystemEvent
 from desk.core.orders import Fill, Order, OrderStatus
 from desk.storage import schema, statements
+from desk.storage.order_rows import OrderRows
 from desk.storage.rows import StoredOrder, fill_from_row, order_from_row
 from desk.storage.write_behind import StorageUnavailable, WriteBehind
 
@@ -35,6 +36,10 @@ OPEN_STATUSES = tuple(str(s) for s in OrderStatus if s.open)
 
 class SqliteStore(WriteBehind):
     """desk's records in one SQLite file (see the module docstring and write_behind.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._order_rows = OrderRows()  # each order's row, built once per state change
 
     def record_candle(self, candle: Candle) -> None:
         if not candle.closed:
@@ -202,7 +207,31 @@ class SqliteStore(WriteBehind):
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> None:
         """Insert or update an order's latest state (keyed by ``client_order_id``)."""
-        self._enqueue(statements.ORDER, _order_row(order, reduce_only, notional, updated_ns))
+        self._enqueue(
+            statements.ORDER, self._order_rows.row(order, reduce_only, notional, updated_ns)
+        )
+
+    def record_order_state(
+        self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> None:
+        """:meth:`record_order`, then its history row as :meth:`record_order_event` would
+        write it (at ``updated_ns``, with the order's status, filled and reason): one call, and
+        the history row reuses the order row's text of the status and filled size."""
+        row = self._order_rows.row(order, reduce_only, notional, updated_ns)
+        self._enqueue(statements.ORDER, row)
+        reason = order.reason
+        if type(row) is statements.Checked and type(reason) is str:
+            # The order row passed: filled is a finite Decimal >= 0 and updated_ns an int.
+            event = statements.Checked((updated_ns, row[0], row[14], row[9], reason))
+            self._enqueue(statements.ORDER_EVENT, event)
+        else:
+            self.record_order_event(
+                ts_ns=updated_ns,
+                client_order_id=order.client_order_id,
+                status=str(order.status),
+                filled=order.filled,
+                reason=reason,
+            )
 
     def journal_order(
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
@@ -211,7 +240,7 @@ class SqliteStore(WriteBehind):
         crash of this process from now on. False (only queued) when the journal is off: the
         caller must then :meth:`wait_committed`. Raises
         :class:`~desk.storage.journal.JournalError` (nothing queued) if the write failed."""
-        row = _order_row(order, reduce_only, notional, updated_ns)
+        row = self._order_rows.row(order, reduce_only, notional, updated_ns)
         journal = self.journal
         if journal is None or not journal.is_open:
             self._enqueue(statements.ORDER, row)
@@ -321,46 +350,6 @@ def _at_least(value: Any, floor: Decimal) -> bool:
 
 def _above(value: Any, floor: Decimal) -> bool:
     return type(value) is Decimal and value.is_finite() and value > floor
-
-
-def _order_row(o: Order, reduce_only: bool, notional: Decimal, updated_ns: int) -> tuple[Any, ...]:
-    """The parameters of :data:`statements.ORDER` for one order's state: held to the writer's
-    checks here, on the typed values (:class:`~desk.storage.statements.Checked`), when they
-    pass them; otherwise a plain tuple, which the writer checks and says what is wrong."""
-    row = (
-        o.client_order_id,
-        o.venue_order_id,
-        o.venue,
-        o.bot_id,
-        o.symbol,
-        str(o.side),
-        str(o.order_type),
-        None if o.price is None else str(o.price),
-        str(o.size),
-        str(o.filled),
-        str(o.avg_price),
-        str(notional),
-        str(o.fee),
-        o.fee_ccy,
-        str(o.status),
-        o.reason,
-        int(reduce_only),
-        o.created_ns,
-        updated_ns,
-    )
-    sound = (
-        _at_least(o.filled, ZERO)
-        and _at_least(o.avg_price, ZERO)
-        and _at_least(notional, ZERO)
-        and _finite(o.fee)
-        and (
-            o.status is OrderStatus.REJECTED
-            or (_above(o.size, ZERO) and (o.price is None or _above(o.price, ZERO)))
-        )
-        and type(o.created_ns) is int
-        and type(updated_ns) is int
-    )
-    return statements.Checked(row) if sound else row
 
 
 def _json(value: Any) -> str:
