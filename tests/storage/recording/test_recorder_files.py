@@ -16,8 +16,6 @@ from desk.storage.recording.config import RecorderConfig
 from desk.storage.recording.recorder import Recorder
 from tests.storage.recording.support import parquet_files, read_kind, rows_in
 
-pytestmark = pytest.mark.asyncio
-
 HOUR_NS = 3_600_000_000_000
 T0 = 1_796_371_200_000_000_000  # 2026-12-04 08:00:00 UTC
 
