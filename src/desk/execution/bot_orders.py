@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from desk.core.enums import Side
@@ -33,20 +34,17 @@ _SELL = Side.SELL
 _MARKET = OrderType.MARKET
 _REJECTED = OrderStatus.REJECTED
 
-_DECIMALS: dict[float, Decimal] = {}
+
+@lru_cache(maxsize=1024)  # sizes come from configs: a few
+def _nonzero_decimal(value: float) -> Decimal:
+    return Decimal(repr(value))
 
 
 def _decimal(value: float) -> Decimal:
     """``Decimal(repr(value))``, remembered: a bot's size is a constant of its config, and
-    every one of its signals needs it as a Decimal (the shortest repr: 0.01 is 0.01 exactly)."""
-    found = _DECIMALS.get(value)
-    if found is None:
-        if not value:  # 0.0 and -0.0 are one key but two Decimals
-            return Decimal(repr(value))
-        if len(_DECIMALS) >= 1024:  # sizes come from configs: a few; never grow unbounded
-            _DECIMALS.clear()
-        found = _DECIMALS[value] = Decimal(repr(value))
-    return found
+    every one of its signals needs it as a Decimal (the shortest repr: 0.01 is 0.01 exactly).
+    Zero is not remembered: 0.0 and -0.0 are one key but two Decimals."""
+    return _nonzero_decimal(value) if value else Decimal(repr(value))
 
 
 if TYPE_CHECKING:

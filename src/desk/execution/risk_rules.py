@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal, Protocol
 
 import msgspec
@@ -65,18 +66,11 @@ _MARKET = OrderType.MARKET
 _HALTED = RiskState.HALTED
 _REDUCING = RiskState.REDUCING
 
-_MIN_SIZES: dict[str, Decimal] = {}
 
-
-def _min_size(instrument: Instrument) -> Decimal:
-    """The instrument's minimum size as a Decimal, parsed once per distinct text."""
-    text = instrument.min_size
-    found = _MIN_SIZES.get(text)
-    if found is None:
-        if len(_MIN_SIZES) >= 4096:  # a few per venue's listing; never unbounded
-            _MIN_SIZES.clear()
-        found = _MIN_SIZES[text] = Decimal(text)
-    return found
+@lru_cache(maxsize=4096)  # a few per venue's listing
+def _min_size_of(text: str) -> Decimal:
+    """An instrument's minimum size as a Decimal, parsed once per distinct text."""
+    return Decimal(text)
 
 
 class PortfolioView(Protocol):
@@ -299,7 +293,7 @@ class PreTradeRules:
             return on_grid
         request = on_grid
 
-        min_size = _min_size(instrument)
+        min_size = _min_size_of(instrument.min_size)
         if request.size < min_size:
             return f"min size: {qty(request.size)} < {qty(min_size)}"
 

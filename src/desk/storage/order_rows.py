@@ -133,32 +133,11 @@ def _after(
         or type(updated_ns) is not int
     ):
         return None
-    filled = o.filled
-    if filled is p.filled:
-        filled_text = r[9]
-    elif type(filled) is Decimal and filled.is_finite() and filled >= ZERO:
-        filled_text = str(filled)
-    else:
-        return None
-    avg = o.avg_price
-    if avg is p.avg_price:
-        avg_text = r[10]
-    elif type(avg) is Decimal and avg.is_finite() and avg >= ZERO:
-        avg_text = str(avg)
-    else:
-        return None
-    if notional is p_notional:
-        notional_text = r[11]
-    elif type(notional) is Decimal and notional.is_finite() and notional >= ZERO:
-        notional_text = str(notional)
-    else:
-        return None
-    fee = o.fee
-    if fee is p.fee:
-        fee_text = r[12]
-    elif type(fee) is Decimal and fee.is_finite():
-        fee_text = str(fee)
-    else:
+    filled_text = _text(o.filled, p.filled, r[9], signed=False)
+    avg_text = _text(o.avg_price, p.avg_price, r[10], signed=False)
+    notional_text = _text(notional, p_notional, r[11], signed=False)
+    fee_text = _text(o.fee, p.fee, r[12], signed=True)
+    if filled_text is None or avg_text is None or notional_text is None or fee_text is None:
         return None
     return Checked(
         (
@@ -183,3 +162,13 @@ def _after(
             updated_ns,
         )
     )
+
+
+def _text(value: Any, before: Any, before_text: str, *, signed: bool) -> str | None:
+    """A money field's text: the last row's when it is the same object, else the value's own
+    when it passes the writer's check (finite; not negative unless ``signed``), else None."""
+    if value is before:
+        return before_text
+    if type(value) is Decimal and value.is_finite() and (signed or value >= ZERO):
+        return str(value)
+    return None
