@@ -2,7 +2,10 @@
 
 Prints: time from launch to the first book on screen, the messages/s the engine sustained
 (from its status lines in desk.log), and the desk process's RSS over the run (psutil), with the
-exit code of a `q` at the end. Figures only, never asserts.
+exit code of a `q` at the end. Figures only, never asserts. Every 10 min, and at the end as
+growth per minute from minute 10 (minute 4 in a shorter run) on, RSS by kind of mapping from
+/proc/<pid>/smaps (bench/smaps_groups.py: malloc's heap, anonymous, files, stacks): which one
+creeps.
 
     .venv/bin/python bench/desk_soak.py [--seconds 600] [--size 120x45] [--steady]
 
@@ -20,9 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import psutil
+
+from smaps_groups import growth_lines, smaps_groups
 
 DESK = str(Path(sys.executable).parent / "desk")
 PRICE_ROW = re.compile(r"\d{1,3},\d{3}\.\d")
@@ -106,13 +112,14 @@ def main() -> None:
     try:
         first_book = wait_first_book(session, launched)
         print(f"launch to first book on screen: {first_book:.2f} s  ({args.size})")
-        rss = sample_rss(session, args.seconds)
+        rss, groups = sample_rss(session, args.seconds)
         tmux("send-keys", "-t", session, "q")
         deadline = time.monotonic() + 60
         while not exit_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         code = exit_file.read_text().strip() if exit_file.exists() else "none (still running)"
         report(workdir, rss, args.seconds, code)
+        print("\n".join(groups_growth(groups)))
     finally:
         tmux("kill-session", "-t", session)
         if sim is not None:
@@ -130,19 +137,41 @@ def wait_first_book(session: str, launched: float) -> float:
     raise SystemExit("no book on screen within 120 s")
 
 
-def sample_rss(session: str, seconds: float) -> list[tuple[float, int]]:
+Groups = list[tuple[float, "Counter[str]"]]
+
+
+def sample_rss(session: str, seconds: float) -> tuple[list[tuple[float, int]], Groups]:
+    """RSS every few seconds, and its smaps breakdown every minute (printed every 10 min)."""
     samples: list[tuple[float, int]] = []
+    groups: Groups = []
     started = time.monotonic()
     proc = desk_process(session)
-    next_print = 300.0
+    next_print, next_groups = 600.0, 0.0
     while proc is not None and time.monotonic() - started < seconds:
         elapsed = time.monotonic() - started
         samples.append((elapsed, proc.memory_info().rss))
+        if elapsed >= next_groups:
+            groups.append((elapsed, smaps_groups(proc.pid)))
+            next_groups += 60.0
         if elapsed >= next_print:
-            print(f"  {elapsed:6.0f} s  RSS {samples[-1][1] / 2**20:.0f} MiB", flush=True)
-            next_print += 300.0
+            parts = ", ".join(f"{k} {v / 2**20:.1f}" for k, v in sorted(groups[-1][1].items()))
+            print(
+                f"  {elapsed:6.0f} s  RSS {samples[-1][1] / 2**20:.0f} MiB  ({parts})", flush=True
+            )
+            next_print += 600.0
         time.sleep(min(10.0, max(1.0, seconds / 60)))
-    return samples
+    if proc is not None and proc.is_running():
+        groups.append((time.monotonic() - started, smaps_groups(proc.pid)))
+    return samples, groups
+
+
+def groups_growth(groups: Groups, settle_s: float = 600.0) -> list[str]:
+    """smaps growth from minute 10 (minute 4 if the run is shorter) to the last sample."""
+    if len(groups) < 2:
+        return []
+    start = settle_s if groups[-1][0] >= settle_s + 300 else 240.0
+    after = [g for g in groups if g[0] >= start] or groups
+    return growth_lines(after[0], groups[-1]) if len(after) > 1 else []
 
 
 def settled_drift(rss: list[tuple[float, int]], settle_s: float = 600.0) -> str:

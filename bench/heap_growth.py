@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -24,6 +26,51 @@ import psutil
 
 from desk.config import parse_config
 from desk.engine.engine import Engine
+
+
+def _cached(owner: object) -> list[tuple[str, object]]:
+    """(name, lru_cache wrapper) of a module's functions and its classes' methods."""
+    found = []
+    for attr, value in list(vars(owner).items()):
+        if isinstance(value, type) and value.__module__ == getattr(owner, "__name__", None):
+            found += [(f"{attr}.{name}", wrapper) for name, wrapper in _cached(value)]
+            continue
+        value = getattr(value, "__func__", value)  # classmethod, staticmethod
+        if callable(getattr(value, "cache_info", None)):
+            found.append((attr, value))
+    return found
+
+
+def lru_caches() -> list[str]:
+    """Every functools cache of desk, rich and textual with how full it is: which still fill."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("desk.", "rich.", "textual.")):
+            for attr, wrapper in _cached(module):
+                stats = wrapper.cache_info()  # type: ignore[attr-defined]
+                if stats.currsize:
+                    found.append(f"{name}.{attr} {stats.currsize}/{stats.maxsize}")
+    return sorted(found)
+
+
+def malloc_summary() -> str:
+    """glibc's mallinfo2: bytes malloc holds from the system and how much of it is free."""
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(f, ctypes.c_size_t) for f in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]  # fmt: skip
+
+    try:
+        call = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return "no mallinfo2"
+    call.restype = MallInfo2
+    info = call()
+    return (
+        f"malloc: heap {info.arena / 2**20:.1f} MiB (free {info.fordblks / 2**20:.1f}), "
+        f"mmapped {info.hblkhd / 2**20:.1f} MiB in {info.hblks}"
+    )
 
 
 async def run(seconds: float, first: float, top: int, ui: bool) -> None:
@@ -46,7 +93,11 @@ async def run(seconds: float, first: float, top: int, ui: bool) -> None:
             elapsed = time.monotonic() - started
             traced = tracemalloc.get_traced_memory()[0] / 2**20
             rss = process.memory_info().rss / 2**20
-            print(f"{elapsed:5.0f} s  RSS {rss:4.0f} MiB  traced {traced:5.1f} MiB", flush=True)
+            print(
+                f"{elapsed:5.0f} s  RSS {rss:4.0f} MiB  traced {traced:5.1f} MiB  "
+                f"{malloc_summary()}",
+                flush=True,
+            )
             if early is None and elapsed >= first:
                 gc.collect()
                 early = tracemalloc.take_snapshot()
@@ -55,6 +106,7 @@ async def run(seconds: float, first: float, top: int, ui: bool) -> None:
             print(f"grown most from {first:.0f} s to the end:")
             for stat in tracemalloc.take_snapshot().compare_to(early, "lineno")[:top]:
                 print(f"  {stat}")
+        print("caches (entries/max): " + ", ".join(lru_caches()))
 
     if not ui:
         await asyncio.gather(engine.run(duration=seconds + 5, gc_policy=True), watch())

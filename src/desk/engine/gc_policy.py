@@ -123,9 +123,11 @@ class CollectorPolicy:
         if self._trim is None:
             return
         started = time.perf_counter()
-        self._trim()
+        released = self._trim()  # 1 if some memory went back to the system
         self.trims += 1
-        log.debug("malloc_trim in %.2f ms", (time.perf_counter() - started) * 1e3)
+        log.debug(
+            "malloc_trim in %.2f ms, released: %s", (time.perf_counter() - started) * 1e3, released
+        )
 
     def collect_if_due(self, period_s: float = PERIOD_S) -> bool:
         """Collect unless some policy did within ``period_s`` (the App's frames, when it runs

@@ -116,7 +116,14 @@ def _subrow(price: float, hi: float, span: float, subrows: int) -> int:
     return min(subrows - 1, max(0, round((hi - price) / span * (subrows - 1))))
 
 
-@lru_cache(maxsize=8192)
+COLUMNS_CACHED = 1024
+"""Candle columns remembered: a chart shows ~100 candles and redraws all of them only when its
+price range moves, so a few generations of its columns are hits; a bigger cache only keeps dead
+keys (the forming candle's every close, old ranges) for longer. At 8192 it kept filling for
+about an hour of a full-speed feed (bench/heap_growth.py), a share of the desk's slow RSS creep."""
+
+
+@lru_cache(maxsize=COLUMNS_CACHED)
 def _candle_column(
     open_: float, high: float, low: float, close: float, top: float, span: float, rows: int
 ) -> tuple[str, ...]:
@@ -134,7 +141,7 @@ def _candle_column(
     return tuple(GLYPHS[(kind(2 * r), kind(2 * r + 1))] for r in range(rows))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=COLUMNS_CACHED)
 def _volume_column(eighths: int, rows: int) -> tuple[str, ...]:
     return tuple(EIGHTHS[min(8, max(0, eighths - (rows - 1 - r) * 8))] for r in range(rows))
 
@@ -158,7 +165,7 @@ class _Plot:
         return list(_row_runs(self.texts[r], self.groups, self.step, self.width, prefix))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=512)
 def _row_runs(
     text: str, groups: tuple[tuple[str, int], ...], step: int, width: int, prefix: str
 ) -> tuple[Run, ...]:

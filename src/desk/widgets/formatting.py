@@ -50,9 +50,10 @@ def fmt_size(size: float) -> str:
     return f"{size:.4f}"
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def price_text(price: float, decimals: int) -> str:
-    """``fmt_price``, remembered: a ladder shows the same few dozen prices tick after tick."""
+    """``fmt_price``, remembered: a ladder shows the same few dozen prices tick after tick (a
+    small cache: it is full within minutes, so it does not add to the RSS for an hour)."""
     return fmt_price(price, decimals)
 
 
