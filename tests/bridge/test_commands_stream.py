@@ -325,3 +325,26 @@ def test_signing_without_a_secret_is_a_clear_error(
         CommandReceiver(redis_client, names, Engine(redis_client, names).apply, "c1", None)
     monkeypatch.setenv("DESK_COMMAND_SECRET", os.urandom(16).hex())
     assert CommandSender.from_env(redis_client, names, "ui-1").sender_id == "ui-1"
+
+
+async def test_a_forged_copy_read_first_claims_nothing_and_the_genuine_command_is_applied(
+    redis_client: aioredis.Redis, keys: RedisKeys, receivers: list[CommandReceiver]
+) -> None:
+    """The ledger claim comes after the signature check: a badly signed entry that carries a
+    genuine command id, read before the genuine entry, must not get the genuine one refused
+    (as "interrupted") nor applied twice."""
+    sender = CommandSender(redis_client, keys, "ui-1", SECRET, config=CONFIG)
+    await sender.prepare()
+    command_id, body = sender._envelope(StartBot(bot_id="b1"))
+    genuine = sender._xadd_args("body", body)
+    await redis_client.execute_command(*genuine[:-1], "0" * 64)  # same id, a wrong signature
+    await redis_client.execute_command(*genuine)
+    engine = Engine(redis_client, keys)
+    receiver = start(
+        receivers, CommandReceiver(redis_client, keys, engine.apply, "c1", SECRET, config=CONFIG)
+    )
+    receipt = await sender.wait_ack(command_id)
+    assert receipt.accepted, receipt.reason
+    assert receiver.bad_signatures == 1 and receiver.interrupted == 0
+    assert engine.applied == [StartBot(bot_id="b1")]
+    assert await effects(redis_client, keys, "b1") == 1

@@ -72,14 +72,15 @@ LenientLevel = list[str]
 """Any level shape at all: ``[price, size, ...]`` as strings (see ``LenientBooksPush``)."""
 
 
-class Arg(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A channel subscription: ``{"channel":"books","instId":"BTC-USDT"}``."""
+class Arg(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
+    """A channel subscription: ``{"channel":"books","instId":"BTC-USDT"}`` (two strings: never in
+    a cycle, so ``gc=False``)."""
 
     channel: str
     instId: str = ""
 
 
-class BookData(msgspec.Struct):
+class BookData(msgspec.Struct, gc=False):
     """One element of ``data`` on ``books`` / ``books5`` / ``bbo-tbt``.
 
     ``{"asks":[["8476.98","415","0","13"]],"bids":[["8476.97","256","0","12"]],
@@ -87,6 +88,8 @@ class BookData(msgspec.Struct):
 
     ``books5`` and ``bbo-tbt`` carry no ``checksum``/``prevSeqId`` (``books5`` adds ``instId``).
     ``ts`` (ms) is a string on the wire; ``push_decoder`` turns it into an int while parsing.
+    ``gc=False`` (also on ``BooksPush``): lists of levels cannot lead back to the push, so the
+    collector need not track (and untrack) two more objects per message.
     """
 
     asks: list[BookLevel]
@@ -97,15 +100,17 @@ class BookData(msgspec.Struct):
     seqId: int = -1
 
 
-class BooksPush(msgspec.Struct):
+class BooksPush(msgspec.Struct, gc=False, kw_only=True):
     """``{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[BookData]}``.
 
     ``action`` is ``snapshot`` or ``update`` on ``books``, absent on ``books5``/``bbo-tbt``.
+    Fields in the wire's order (``kw_only`` lets ``action`` with its default sit before
+    ``data``): msgspec tries the next field in order first when it matches a key.
     """
 
     arg: Arg
-    data: list[BookData]
     action: str = ""
+    data: list[BookData]
 
 
 class LenientBookData(msgspec.Struct):
