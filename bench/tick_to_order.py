@@ -31,6 +31,11 @@ alone; then both again under that garbage-collector policy: the OMS keeps every 
 Figures only; nothing is asserted.
 
     .venv/bin/python bench/tick_to_order.py [--frames 2000] [--orders 20000] [--no-journal]
+                                            [--stages]
+
+``--stages`` also prints where a frame's time goes up to the risk-checked order: the median
+time between points of the path (each timed at its first entry in the frame). The probes cost
+a little each, so the rows printed with it read a few microseconds higher than without.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ from desk.market.candles import CandleAggregator
 from desk.market.instruments import Instrument
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
+from desk.signals.strategy import BaseStrategy
 from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
@@ -207,6 +213,61 @@ class Timings(NamedTuple):
     venue_cpu: list[float]
 
 
+STAGE_POINTS: tuple[tuple[str, type, str], ...] = (
+    # (what the time up to this point went on, class, method timed at its first entry)
+    ("decode, normalize, Trade on the bus", CandleAggregator, "on_trade"),
+    ("candle closed and published", BotManager, "on_candle"),
+    ("bot manager: bots on that candle", BaseStrategy, "on_candle"),
+    ("strategy: indicators, signal", BotManager, "process_signal"),
+    ("filters", OmsSink, "submit"),
+    ("sink: target, sizing, request", OrderManager, "submit"),
+    ("OMS before risk", RiskEngine, "check"),
+)
+RISK_DONE, SUBMIT_DONE = "risk check", "OMS after risk (submit returned)"
+STAGES: list[dict[str, int]] | None = None  # --stages: each order's points (perf_counter ns)
+
+
+@contextlib.contextmanager
+def stage_probes(frame_start: Callable[[], int]) -> Any:
+    """While open, the first entry of each STAGE_POINTS method in a frame (and risk's return)
+    is noted in the dict it yields, cleared when a new frame starts (``frame_start`` moved)."""
+    seen: dict[str, int] = {}
+    originals = [(cls, name, getattr(cls, name)) for _, cls, name in STAGE_POINTS]
+
+    def probe(label: str, method: Callable[..., Any], done: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if seen.get("frame") != frame_start():
+                seen.clear()
+                seen["frame"] = frame_start()
+            seen.setdefault(label, time.perf_counter_ns())
+            result = method(*args, **kwargs)
+            if done:
+                seen.setdefault(done, time.perf_counter_ns())
+            return result
+
+        return timed
+
+    for (label, _, _), (cls, name, method) in zip(STAGE_POINTS, originals, strict=True):
+        setattr(cls, name, probe(label, method, RISK_DONE if cls is RiskEngine else ""))
+    try:
+        yield seen
+    finally:
+        for cls, name, method in originals:
+            setattr(cls, name, method)
+
+
+def stage_report(stages: list[dict[str, int]]) -> str:
+    """Median and p99 microseconds from each point to the next, over the orders."""
+    labels = [label for label, _, _ in STAGE_POINTS] + [RISK_DONE, SUBMIT_DONE]
+    lines, previous = [], "frame"
+    for label in labels:
+        gaps = [(s[label] - s[previous]) / 1000 for s in stages if label in s and previous in s]
+        if gaps:
+            lines.append(f"    {label:<40}: p50 {pct(gaps, 0.5):6.1f}  p99 {pct(gaps, 0.99):7.1f}")
+        previous = label
+    return "\n".join(lines)
+
+
 async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Timings:
     """``gc_policy``: under the engine's collector policy (started once the parts are built,
     as ``Engine.run`` does, with its 10 Hz collection timer)."""
@@ -228,6 +289,8 @@ async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Ti
                 agg.on_trade(event.ts_exchange, event.price, event.size)
 
         bus.subscribe(topics.market_data(SYMBOL), feed_trades)
+        probes = contextlib.ExitStack()  # --stages: probed before the bot subscribes
+        seen = probes.enter_context(stage_probes(lambda: t0)) if STAGES is not None else {}
         bots.add_bot(
             BotConfig(bot_id="fast", strategy="ma_crossover", symbol=SYMBOL, timeframe="1s",
                       size=0.01, params={"fast": 1, "slow": 2})
@@ -247,6 +310,8 @@ async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Ti
             to_submit.append((time.perf_counter_ns() - t0) / 1000)
             to_submit_cpu.append((time.thread_time_ns() - c0) / 1000)
             started[order.client_order_id] = (t0, c0)
+            if STAGES is not None:
+                STAGES.append({**seen, SUBMIT_DONE: time.perf_counter_ns()})
             return order
 
         oms.submit = timed_submit  # type: ignore[method-assign]
@@ -275,6 +340,7 @@ async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Ti
         to_venue = [(venue.got[c] - t) / 1000 for c, (t, _) in arrived]
         to_venue_cpu = [(venue.got_cpu[c] - cpu) / 1000 for c, (_, cpu) in arrived]
         await stop_policy(collector)
+        probes.close()
         await oms.stop()
         await store.close()
         # the first orders pay for warm-up
@@ -355,8 +421,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--no-journal", action="store_true", help="wait for the SQLite commit")
+    parser.add_argument("--stages", action="store_true", help="where a frame's time goes")
     args = parser.parse_args()
-    global JOURNAL
+    global JOURNAL, STAGES
     JOURNAL = not args.no_journal
     durable = "after SQLite commit" if args.no_journal else "journalled"
 
@@ -369,6 +436,7 @@ def main() -> None:
 
     frame_p50 = 0.0
     for decode, policy in ((True, False), (True, True), (False, True)):
+        STAGES = [] if args.stages else None
         run = asyncio.run(tick_to_order(args.frames, decode, policy))
         frame_p50 = frame_p50 or pct(run.submit, 0.5)
         label = "frame received" if decode else "Trade on the bus (minus decode)"
@@ -376,6 +444,9 @@ def main() -> None:
         print(f"{label} -> order, {gc_label}, {len(run.submit)} orders, microseconds:")
         print(report("risk-checked order (OMS submit returned)", run.submit, run.submit_cpu))
         print(report(f"handed to the venue client ({durable})", run.venue, run.venue_cpu))
+        if STAGES:
+            print("  where the time to the risk-checked order went (probed), microseconds:")
+            print(stage_report(STAGES[5:]))
     print(f"reference: msgspec decode of the trades frame alone: {decode_us:.2f} us")
     wall, cpu = asyncio.run(noise_floor(args.frames, frame_p50))
     print(f"reference, the machine's noise: {frame_p50:.0f} us of plain Python work a loop turn")

@@ -149,6 +149,29 @@ def test_a_mark_that_changes_nothing_keeps_the_converted_totals() -> None:
     assert p.equity() != equity
 
 
+def test_a_fill_leaves_what_risk_reads_converted() -> None:
+    """After ``apply`` the account's and the symbol's position, equity, gross exposure and daily
+    PnL are already Decimals (risk's next order reads them without a division), and the totals
+    after a mark that moves them; equal to the from-scratch sums, day rolls included."""
+    rng = random.Random(5)
+    clock = TestClock(3 * NS_PER_DAY)
+    p = Portfolio(clock, starting_cash=Decimal(1000))
+    for n in range(300):
+        fill = _fill(rng, clock, n)
+        p.apply(fill)
+        assert set(p._totals) == {"daily", "equity", "gross"}
+        assert (fill.bot_id, fill.symbol) in p._positions and fill.symbol in p._symbol_positions
+        assert not p._running._dirty
+        assert_totals_match_scratch(p)
+        if n % 7 == 0:
+            p.mark(fill.symbol, fill.price + 1, rng.choice(("", fill.venue)))
+            assert set(p._totals) == {"daily", "equity", "gross"} and not p._running._dirty
+            assert_totals_match_scratch(p)
+        if n % 50 == 0:
+            clock.advance_ns(NS_PER_DAY)
+            assert_totals_match_scratch(p)
+
+
 def test_settle_refuses_a_position_without_a_mark() -> None:
     running = RunningTotals()
     running.fill("X-Y", "v", (1, 1), Q0, (1, 1), (5, 1), Q0)

@@ -21,7 +21,16 @@ from desk.signals.strategies import (
     RsiMeanReversion,
     create_strategy,
 )
-from desk.signals.strategy import EXIT_ANY, EXIT_LONG, EXIT_SHORT, LONG, NONE, SHORT, transition
+from desk.signals.strategy import (
+    EXIT_ANY,
+    EXIT_LONG,
+    EXIT_SHORT,
+    LONG,
+    NONE,
+    SHORT,
+    clamp01,
+    transition,
+)
 
 L, S, F = Direction.LONG, Direction.SHORT, Direction.FLAT
 
@@ -118,6 +127,17 @@ def test_signals_only_on_state_changes(state: int, code: int, new: int | None) -
     assert transition(state, code) == new
 
 
+def test_clamp01_is_min_max_with_nan_as_zero() -> None:
+    """The comparisons give what ``min(1.0, max(0.0, x))`` gives (NaN 0), -0.0 reading 0.0."""
+    rng = np.random.default_rng(3)
+    values = [*rng.normal(0.5, 1.0, 5000), *rng.uniform(-1e-300, 1e-300, 100)]
+    values += [0.0, -0.0, 1.0, -1.0, 1.0 + 1e-16, np.nextafter(1.0, 0.0), np.inf, -np.inf, np.nan]
+    for x in map(float, values):
+        expected = 0.0 if np.isnan(x) else min(1.0, max(0.0, x))
+        got = clamp01(x)
+        assert got == expected and str(got) == str(expected), x
+
+
 def test_signal_round_trips_through_msgpack() -> None:
     sig = MaCrossover({"fast": 2, "slow": 4}).signals(frame(MA_CLOSE), symbol="X", timeframe="1m")[
         0
@@ -149,6 +169,28 @@ def test_ma_crossover_strength_is_the_normalised_gap() -> None:
     got = MaCrossover({"fast": 2, "slow": 4, "full_gap": 0.5}).signals(frame(MA_CLOSE))
     assert got[0].strength == pytest.approx((12 - 11) / 11 / 0.5)
     assert got[1].strength == pytest.approx((12 - 10) / 12 / 0.5)
+
+
+@pytest.mark.parametrize("kind", ["sma", "ema"])
+def test_ma_crossover_reason_is_the_six_digit_text(kind: str) -> None:
+    """The reason's template gives the text of ``format(x, ".6g")`` for any float, per side."""
+    strategy = MaCrossover({"fast": 2, "slow": 4, "kind": kind})
+    rng = np.random.default_rng(11)
+    pairs = list(zip(rng.lognormal(4.0, 6.0, 3000), rng.lognormal(4.0, 6.0, 3000), strict=True))
+    pairs += [(-x, y) for x, y in pairs[:500]]
+    odd = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300, 123456.5, 1234567.0, 5e-5, 60005.0]
+    pairs += list(itertools.product(odd, repeat=2))
+    word = kind.upper()
+    for fast, slow in map(lambda pair: tuple(map(float, pair)), pairs):
+        values = {"fast": fast, "slow": slow}
+        for direction, side in ((L, "above"), (S, "below"), (F, "below")):
+            if slow == 0.0:  # the gap is relative to slow
+                with pytest.raises(ZeroDivisionError):
+                    strategy._describe(direction, 1.0, values)
+                continue
+            strength, reason = strategy._describe(direction, 1.0, values)
+            assert reason == f"fast {word} {fast:.6g} crossed {side} slow {word} {slow:.6g}"
+            assert str(strength) == str(clamp01(abs(fast - slow) / abs(slow) / 0.005))
 
 
 # Wilder RSI(2): nan nan 0 50 58.3 75 88.6 95.4 98.1 99.2 99.3 84.2 52.4 20.9 11.0 3.4 1.2

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from desk.core.events import Candle
 from desk.signals.signal import Signal
 from desk.signals.strategies import STRATEGIES, create_strategy
-from desk.signals.strategy import BaseStrategy
+from desk.signals.strategy import STATE_OF_DIRECTION, BaseStrategy
 
 MINUTE = 60_000_000_000
 TOL = 1e-9
@@ -123,6 +123,25 @@ def test_streaming_matches_batch_on_a_random_walk(
     batch = create_strategy(name, params).signals(df, symbol="BTC-USDT", timeframe="1m")
     assert len(batch) >= 5, "the series should exercise the strategy"
     assert_same(batch, streamed(create_strategy(name, params), df))
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_streamed_signal_is_the_one_emit_builds(name: str, params: dict[str, Any]) -> None:
+    """``on_candle`` builds its Signal itself: field for field (floats bit for bit) what
+    ``_emit`` (the batch path's builder) makes of the same bar and values."""
+    strategy = create_strategy(name, params)
+    found = 0
+    for candle in candles(random_walk(4, 1500), symbol="ETH-USDT", timeframe="5m"):
+        sig = strategy.on_candle(candle)
+        if sig is None:
+            continue
+        found += 1
+        state = STATE_OF_DIRECTION[sig.direction]
+        assert strategy.state == state and strategy.strength == sig.strength
+        built = strategy._emit(state, candle.end, candle.close, sig.indicators, "ETH-USDT", "5m")
+        assert msgspec.msgpack.encode(sig) == msgspec.msgpack.encode(built)
+        assert type(sig.direction) is type(built.direction)
+    assert found > 0
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)

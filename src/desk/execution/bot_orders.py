@@ -77,11 +77,12 @@ class OmsSink:
     def submit(self, bot: BotConfig, signal: Signal) -> str:
         if self.oms.trading_blocked:
             raise OrderRefused("reconciliation with the venue is pending")
-        symbol = bot.symbol
+        symbol, bot_id = bot.symbol, bot.bot_id
         sign = SIGN[signal.direction]
         target = self._size(bot, signal) * sign if sign else ZERO
-        current = self.portfolio.position(bot.bot_id, symbol) + self._pending(bot.bot_id, symbol)
-        delta = target - current
+        open_size = self.oms.open_size  # the signed size the bot's open orders will still add
+        pending = open_size(bot_id, symbol, _BUY) - open_size(bot_id, symbol, _SELL)
+        delta = target - (self.portfolio.position(bot_id, symbol) + pending)
         if delta == 0:
             # No order to send: risk never sees this signal, so the halt is checked here (it
             # must not read as "sent" while the desk is halted).
@@ -95,9 +96,9 @@ class OmsSink:
             side=side,
             order_type=self.order_type,
             size=abs(delta),
-            price=self._limit_price(side, signal.price),
-            bot_id=bot.bot_id,
-            client_order_id=deterministic_client_order_id(bot.bot_id, str(signal.ts)),
+            price=None if self.order_type is _MARKET else self._limit_price(side, signal.price),
+            bot_id=bot_id,
+            client_order_id=deterministic_client_order_id(bot_id, str(signal.ts)),
             reduce_only=target == 0,
             venue=bot.venue,
         )
@@ -130,11 +131,6 @@ class OmsSink:
         if size == 0:
             raise OrderRefused(f"sizing: {bot.sizing} sizing gives less than the minimum size")
         return size
-
-    def _pending(self, bot_id: str, symbol: str) -> Decimal:
-        """Signed size the bot's open orders would still add."""
-        open_size = self.oms.open_size
-        return open_size(bot_id, symbol, _BUY) - open_size(bot_id, symbol, _SELL)
 
     def _limit_price(self, side: Side, price: float) -> Decimal | None:
         """IOC bot orders cross the signal's price by ``aggressive_pct`` % (risk rounds it)."""

@@ -12,7 +12,9 @@ What risk reads on every order (an account's and a symbol's position; equity, gr
 and daily PnL of all accounts) is kept as running exact sums, updated as each fill, mark and
 day roll comes (:class:`~desk.execution.portfolio_totals.RunningTotals`): a read costs the same
 however many positions there are, and equals a recompute from scratch (:meth:`Portfolio._net`,
-:meth:`Portfolio._gross`, kept for the per-account figures) exactly.
+:meth:`Portfolio._gross`, kept for the per-account figures) exactly. A fill, and a mark that
+moves a value, also converts those figures to Decimals at once (:meth:`Portfolio._prime`): the
+next order's risk check then reads them without an exact division each on its path.
 
 Average-cost accounting: the average price is weighted on increases, unchanged on reductions,
 and reset to the fill price when a fill crosses through zero (the closed part is realised at the
@@ -125,6 +127,22 @@ class Portfolio:
         applying each fill on the order path, never reads)."""
         self._roll_day()
         self._apply(fill)
+        self._prime(fill.bot_id, fill.symbol)
+
+    def _prime(self, bot_id: str, symbol: str) -> None:
+        """Convert now what risk reads on the next order: the account's and the symbol's
+        position, equity, gross exposure and daily PnL (the same values a read would convert
+        later; any change clears them). Fills and marks arrive off the bar-to-order path, and
+        each of these costs an exact division to a Decimal that would otherwise land on it."""
+        self.position(bot_id, symbol)
+        self.symbol_position(symbol)
+        self._prime_totals()
+
+    def _prime_totals(self) -> None:
+        cached = self._cached
+        cached("daily")
+        cached("equity")
+        cached("gross")
 
     def mark(self, symbol: str, price: Decimal | float, venue: str = "") -> None:
         """Set the price ``symbol`` is valued at (a mid, last trade or mark price).
@@ -146,11 +164,13 @@ class Portfolio:
             if self._venue_marks.get((venue, symbol)) != exact:
                 self._venue_marks[(venue, symbol)] = exact
                 self._running.marked(symbol)
+                self._prime_totals()
             return
         self._market_marked.add(symbol)
         if self._marks.get(symbol) != exact:
             self._marks[symbol] = exact
             self._running.marked(symbol)
+            self._prime_totals()
 
     def restore(self, fills: Iterable[Fill]) -> None:
         """Replay stored fills (in the order they were applied) after a restart.

@@ -227,11 +227,13 @@ class RiskEngine(PreTradeRules):
             return result
         now = self.clock.now_ns()
         self._rate_total.times.append(now)
-        window = self._rate_by_account.get(result.bot_id)
+        bot_id = result.bot_id
+        window = self._rate_by_account.get(bot_id)
         if window is None:
-            window = self._rate_by_account[result.bot_id] = RateWindow()
+            window = self._rate_by_account[bot_id] = RateWindow()
         window.times.append(now)
-        self._traded[self._account(result.bot_id, result.symbol, result.venue)] = None
+        venue = result.venue if self._venue_position is not None else None  # _account's key
+        self._traded[(bot_id, result.symbol, venue)] = None
         return result
 
     def preview(self, request: OrderRequest) -> OrderRequest | str:

@@ -194,10 +194,6 @@ def qty(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _signed(side: Side, size: Decimal) -> Decimal:
-    return size if side is _BUY else -size
-
-
 def _reduces(position: Decimal, request: OrderRequest) -> bool:
     """Whether the order only brings ``position`` toward zero.
 
@@ -273,7 +269,12 @@ class PreTradeRules:
         if self._state is _HALTED:
             return f"halted: {self.state_reason}"
 
-        instrument = self.instrument_on(request.venue, request.symbol)
+        # instrument_on, position_on and mid_on written out: every order passes here
+        venue, symbol, per_venue = request.venue, request.symbol, request.venue is not None
+        if per_venue and self._venue_instrument is not None:
+            instrument = self._venue_instrument(venue, symbol)
+        else:
+            instrument = self._instrument(symbol)
         if instrument is None:
             return f"unknown instrument: {request.symbol}{self._venue_named(request)}"
         if not instrument.is_live:
@@ -297,7 +298,10 @@ class PreTradeRules:
         if request.size < min_size:
             return f"min size: {qty(request.size)} < {qty(min_size)}"
 
-        position = self.position_on(request.venue, request.bot_id, request.symbol)
+        if per_venue and self._venue_position is not None:
+            position = self._venue_position(request.bot_id, symbol, venue)
+        else:
+            position = self.portfolio.position(request.bot_id, symbol)
         reduces = _reduces(position, request)
         if self._state is _REDUCING and not reduces:
             return (
@@ -306,7 +310,10 @@ class PreTradeRules:
                 f"{request.side} {qty(request.size)} does not reduce it) - {self.state_reason}"
             )
 
-        mid = self.mid_on(request.venue, request.symbol)
+        if per_venue and self._venue_mid is not None:
+            mid = self._venue_mid(venue, symbol)
+        else:
+            mid = self._mid(symbol)
         if mid is None or not mid > 0:
             return f"price band: no mid price for {request.symbol}{self._venue_named(request)}"
         if request.price is not None:
@@ -357,14 +364,18 @@ class PreTradeRules:
     def _increase_checks(self, request: OrderRequest, position: Decimal, px: Decimal) -> str:
         """Position caps, gross exposure and daily loss, for an order that adds risk; "" = ok."""
         cfg = self.config
-        signed = _signed(request.side, request.size)
+        side = request.side
+        buy = side is _BUY
+        signed = request.size if buy else -request.size
         bot_open = sym_open = ZERO
-        if self._open_orders is not None:
-            bot_open = self._open_orders.open_size(request.bot_id, request.symbol, request.side)
-            sym_open = self._open_orders.symbol_open_size(request.symbol, request.side)
-        sign = 1 if request.side is _BUY else -1
+        open_orders = self._open_orders
+        if open_orders is not None:
+            bot_open = open_orders.open_size(request.bot_id, request.symbol, side)
+            sym_open = open_orders.symbol_open_size(request.symbol, side)
+        sign = 1 if buy else -1
 
-        bot_after = position + signed + sign * bot_open
+        after = position + signed  # the account's position once this order fills
+        bot_after = after + sign * bot_open
         if abs(bot_after) * px > cfg.max_position_notional_per_bot:
             return (
                 f"max position per bot: {money(abs(bot_after) * px)} > "
@@ -379,7 +390,7 @@ class PreTradeRules:
                 f"{qty(symbol_after)} {request.symbol})"
             )
 
-        added = (abs(position + signed) - abs(position)) * px
+        added = (abs(after) - abs(position)) * px
         if added > 0:
             equity = self.portfolio.equity()
             limit = equity * cfg.max_gross_exposure_pct / HUNDRED

@@ -164,9 +164,10 @@ class CandleAggregator:
                 s.forming = _Forming(end, price, size)
             elif end <= s.last_end:
                 s.late += 1
-            else:  # a later interval: close what is open, fill the gap, start anew
+            else:  # a later interval: close what is open, fill the gap (if any), start anew
                 self._close_forming(s)
-                self._emit_flats(s, until=end - s.tf)
+                if end - s.tf > s.last_end:
+                    self._emit_flats(s, until=end - s.tf)
                 s.forming = _Forming(end, price, size)
 
     def seed(self, timeframe: str, last: Candle | None, forming: Candle | None = None) -> None:
@@ -222,9 +223,26 @@ class CandleAggregator:
         if f is None:
             return
         s.forming = None
-        s.last_end = f.end
-        s.last_close = f.close
-        self.on_candle(self._candle(s, f.end, f.open, f.high, f.low, f.close, f, closed=True))
+        s.last_end = end = f.end
+        s.last_close = close = f.close
+        clock = self.clock  # _candle and now_ns, written out: every close takes this path
+        candle = Candle(
+            ts_exchange=end,
+            ts_recv=self.data_now_ns if clock is None else clock.now_ns(),
+            venue=self.venue,
+            symbol=self.symbol,
+            timeframe=s.name,
+            end=end,
+            open=f.open,
+            high=f.high,
+            low=f.low,
+            close=close,
+            volume=f.volume,
+            quote_volume=f.quote_volume,
+            trades=f.trades,
+            closed=True,
+        )
+        self.on_candle(candle)
 
     def _emit_flats(self, s: _Series, until: int) -> None:
         """Flat candles for every interval after the last closed one, up to end ``until``;

@@ -28,6 +28,7 @@ from desk.signals.indicators import check_period, check_real
 from desk.signals.recurrences import ema_weights, wilder_weights
 
 NAN = math.nan
+_isfinite = math.isfinite  # a global: one lookup less per value
 
 __all__ = [
     "Atr",
@@ -78,17 +79,34 @@ class _Window:
         self.m2 = 0.0
 
     def push(self, v: float) -> bool:
-        """Add v; True when mean/m2 now describe a full window of finite values."""
+        """Add v; True when mean/m2 now describe a full window of finite values.
+
+        One call per value on the bar-to-order path: the block accumulator and the slide are
+        written out here (the operations of kernels.rolling_moments, in its order) rather than
+        in helpers, a Python call less each.
+        """
         buf = self._buf
-        full = len(buf) == self.n
+        n = self.n
+        full = len(buf) == n
         y = buf[0] if full else NAN
-        if not math.isfinite(v):
+        if not _isfinite(v):
             self._bad += 1
-        if full and not math.isfinite(y):
+        if full and not _isfinite(y):
             self._bad -= 1
         buf.append(v)
-        boundary = self._accumulate(v)
-        if len(buf) < self.n:
+        # the block accumulator: mean, m2, count of the values since the last block boundary
+        s = self._s
+        k = s[2] = s[2] + 1
+        d = v - s[0]
+        s[0] += d / k
+        with_m2 = self._with_m2
+        if with_m2:
+            s[1] += d * (v - s[0])
+        boundary = k == n
+        if boundary:
+            self._b = (s[0], s[1])
+            self._s = [0.0, 0.0, 0]
+        if len(buf) < n:
             return False
         if self._bad > 0:
             self._dirty = True
@@ -96,31 +114,14 @@ class _Window:
         if boundary:
             self.mean, self.m2 = self._b
         elif self._dirty:
-            self.mean, self.m2 = _welford(buf, self._with_m2)
-        else:
-            self._slide(v, y)
+            self.mean, self.m2 = _welford(buf, with_m2)
+        else:  # slide: y leaves, v enters
+            old = self.mean
+            self.mean = old + (v - y) / n
+            if with_m2:
+                self.m2 += (v - y) * ((v - self.mean) + (y - old))
         self._dirty = False
         return True
-
-    def _accumulate(self, v: float) -> bool:
-        """Feed the block accumulator; True when it has just completed a block of n."""
-        s = self._s
-        s[2] += 1
-        d = v - s[0]
-        s[0] += d / s[2]
-        if self._with_m2:
-            s[1] += d * (v - s[0])
-        if s[2] != self.n:
-            return False
-        self._b = (s[0], s[1])
-        self._s = [0.0, 0.0, 0]
-        return True
-
-    def _slide(self, v: float, y: float) -> None:
-        old = self.mean
-        self.mean = old + (v - y) / self.n
-        if self._with_m2:
-            self.m2 += (v - y) * ((v - self.mean) + (y - old))
 
 
 class _Indicator:
@@ -143,8 +144,8 @@ class Sma(_Indicator):
 
     def update(self, x: float) -> float:
         w = self._w
-        self.value = w.mean if w.push(float(x)) else NAN
-        return self.value
+        self.value = value = w.mean if w.push(float(x)) else NAN
+        return value
 
 
 class Ema(_Indicator):

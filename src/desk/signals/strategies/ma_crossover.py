@@ -28,8 +28,6 @@ from desk.signals.strategy import (
     codes_from,
     cross_down,
     cross_up,
-    crossed_above,
-    crossed_below,
 )
 
 _LONG = Direction.LONG  # a global: ``Direction.LONG`` costs ~140 ns a lookup on CPython 3.11
@@ -55,6 +53,14 @@ class MaCrossover(BaseStrategy):
     name = "ma_crossover"
     Params = MaCrossoverParams
 
+    def _build(self) -> None:
+        # The reason's template per side, built once: a signal then costs one ``%`` with two
+        # ``%.6g`` (the same text as ``format(x, ".6g")``, a little cheaper than an f-string)
+        kind = self.params.kind.upper()
+        self._above = f"fast {kind} %.6g crossed above slow {kind} %.6g"
+        self._below = f"fast {kind} %.6g crossed below slow {kind} %.6g"
+        self._full_gap = self.params.full_gap
+
     def _reset_stream(self) -> None:
         make = live.Sma if self.params.kind == "sma" else live.Ema
         self._fast, self._slow = make(self.params.fast), make(self.params.slow)
@@ -69,19 +75,20 @@ class MaCrossover(BaseStrategy):
         return codes_from(cross_up(fast, slow, LONG), cross_down(fast, slow, SHORT))
 
     def _step(self, candle: Candle) -> Values:
-        return {"fast": self._fast.update(candle.close), "slow": self._slow.update(candle.close)}
+        close = candle.close
+        return {"fast": self._fast.update(close), "slow": self._slow.update(close)}
 
     def _code(self, prev: Values, cur: Values) -> int:
-        args = (prev["fast"], cur["fast"], prev["slow"], cur["slow"])
-        if crossed_above(*args):
+        # crossed_above / crossed_below (fast over slow), written out: every bar takes this
+        prev_fast, fast, prev_slow, slow = prev["fast"], cur["fast"], prev["slow"], cur["slow"]
+        if prev_fast <= prev_slow and fast > slow:
             return LONG
-        if crossed_below(*args):
+        if prev_fast >= prev_slow and fast < slow:
             return SHORT
         return NONE
 
     def _describe(self, direction: Direction, price: float, values: Values) -> tuple[float, str]:
         fast, slow = values["fast"], values["slow"]
-        strength = clamp01(abs(fast - slow) / abs(slow) / self.params.full_gap)
-        kind = self.params.kind.upper()
-        side = "above" if direction is _LONG else "below"
-        return strength, f"fast {kind} {fast:.6g} crossed {side} slow {kind} {slow:.6g}"
+        strength = clamp01(abs(fast - slow) / abs(slow) / self._full_gap)
+        template = self._above if direction is _LONG else self._below
+        return strength, template % (fast, slow)
