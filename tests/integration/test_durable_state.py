@@ -285,7 +285,11 @@ async def test_a_halt_survives_kill_9_and_only_a_resume_trades_again(desk: Desk)
         "a signal of the eager bot refused by the halt",
         desk.procs(),
     )
-    new_orders = desk.orders_since(restart_ns)
+    # Its order row is committed by the write-behind writer a little later (a batch or
+    # catch_up_interval after the signal's): wait for it rather than race it.
+    new_orders = _poll(
+        lambda: desk.orders_since(restart_ns), "the refused order, committed", desk.procs()
+    )
     assert new_orders and all(status == "rejected" for _, status, *_ in new_orders), new_orders
     assert all("halted: durable test" in reason for *_, reason, _ in new_orders)
     assert desk.venue_order_ids() == sent_before, "an order reached the venue while halted"

@@ -115,7 +115,6 @@ class OrderManager(Reconciler):
         self._fills: deque[Fill] = deque(maxlen=recent_fills)
         self._tasks: set[asyncio.Task[None]] = set()
         self._discard = self._tasks.discard
-        self._on_change = self._order_changed
         self._topics: dict[str, str] = {}
         self._started = False
         self._reconciled = False
@@ -230,7 +229,7 @@ class OrderManager(Reconciler):
         reason = validate(request)
         if reason:
             return self._refuse(request, f"invalid: {reason}")
-        if self.trading_blocked and request.bot_id != MANUAL_ACCOUNT:
+        if request.bot_id != MANUAL_ACCOUNT and self.trading_blocked:
             return self._refuse(request, "blocked: reconciliation with the venue pending")
         if self.check is not None:
             checked = self._run_check(request)

@@ -103,49 +103,27 @@ class OrderStore(Protocol):
     async def wait_committed(self, upto: int | None = None) -> None: ...
 
 
-class Tracked:
+class Tracked(msgspec.Struct, gc=False):
     """An order plus what the OMS needs beyond :class:`Order` to manage it.
 
-    Setting ``order`` tells the OMS (``on_change``), which keeps its open-order index and
-    open sizes up to date incrementally: risk asks for them on every order.
+    Its order changes only through :meth:`OrderStateMachine._set_order`, which keeps the OMS's
+    open-order index and open sizes up to date incrementally: risk asks for them on every order.
+    Not tracked by the cyclic garbage collector (``gc=False``): the OMS keeps one per order (up
+    to its history), each would otherwise be rescanned by every full collection; it holds no
+    reference back to the OMS, so it is never part of a cycle.
     """
 
-    __slots__ = (
-        "_order",
-        "cancel_sent",
-        "cancel_wanted",
-        "durable_at",
-        "fill_keys",
-        "notional",
-        "on_change",
-        "outcome_unknown",
-        "request",
-        "sending",
-    )
-
-    def __init__(self, order: Order, request: OrderRequest, notional: Decimal = ZERO) -> None:
-        self._order = order
-        self.on_change: Callable[[Order | None, Order], None] | None = None
-        self.request = request
-        self.notional = notional
-        self.sending = False
-        self.outcome_unknown = False
-        self.cancel_sent = False
-        self.cancel_wanted = False  # asked while the order was still on its way to the venue
-        # The store's row count to wait for before sending (0: durable already, journalled)
-        self.durable_at = 0
-        # This order's fills, forgotten with it (a tuple: no list object kept per order)
-        self.fill_keys: tuple[FillKey, ...] | None = None
-
-    @property
-    def order(self) -> Order:
-        return self._order
-
-    @order.setter
-    def order(self, new: Order) -> None:
-        old, self._order = self._order, new
-        if self.on_change is not None:
-            self.on_change(old, new)
+    order: Order
+    request: OrderRequest
+    notional: Decimal = ZERO
+    sending: bool = False
+    outcome_unknown: bool = False
+    cancel_sent: bool = False
+    cancel_wanted: bool = False  # asked while the order was still on its way to the venue
+    durable_at: int = 0
+    """The store's row count to wait for before sending (0: durable already, journalled)."""
+    fill_keys: tuple[FillKey, ...] | None = None
+    """This order's fills, forgotten with it (a tuple: no list object kept per order)."""
 
 
 def request_of(order: Order, *, reduce_only: bool = False) -> OrderRequest:
@@ -211,7 +189,6 @@ class OrderStateMachine:
     _tasks: set[asyncio.Task[None]]
     _fills: deque[Fill]
     _topics: dict[str, str]  # bot id -> its trade-updates topic
-    _on_change: Callable[[Order | None, Order], None]  # self._order_changed, bound once
     _discard: Callable[[asyncio.Task[None]], None]  # self._tasks.discard, bound once
 
     # ---- the table ----
@@ -228,8 +205,13 @@ class OrderStateMachine:
 
     def _register(self, tracked: Tracked) -> None:
         self._orders[tracked.order.client_order_id] = tracked
-        tracked.on_change = self._on_change  # one bound method for all, not one per order
         self._order_changed(None, tracked.order)
+
+    def _set_order(self, tracked: Tracked, new: Order) -> None:
+        """Every change to a tracked order goes through here (the open index follows it)."""
+        old = tracked.order
+        tracked.order = new
+        self._order_changed(old, new)
 
     def _order_changed(self, old: Order | None, new: Order) -> None:
         """Keep the open index and the open sizes per account/symbol and side exact.
@@ -400,7 +382,13 @@ class OrderStateMachine:
         new = msgspec.structs.replace(
             order, ts_exchange=ts_exchange, ts_recv=self.clock.now_ns(), **changes
         )
-        tracked.order = new
+        self._changed(tracked, new)
+
+    def _changed(self, tracked: Tracked, new: Order) -> None:
+        """Make ``new`` the order's state, record and publish it: :meth:`_update` once the
+        change is known to be allowed (the report path builds ``new`` itself when its status
+        change is one :data:`TRANSITIONS` always allows)."""
+        self._set_order(tracked, new)
         if new.status in TERMINAL:
             tracked.outcome_unknown = False
         self._emit(tracked)
@@ -418,25 +406,18 @@ class OrderStateMachine:
         )
 
     def _emit(self, tracked: Tracked, *, recorded: bool = False) -> None:
-        """Record the order's new state (unless ``recorded`` already) and its history row,
-        and publish it."""
+        """Record the order's new state and its history row (unless ``recorded`` already:
+        ``journal_order`` queued both), and publish it."""
         order = tracked.order
-        if recorded:
-            self.store.record_order_event(
-                ts_ns=order.ts_recv,
-                client_order_id=order.client_order_id,
-                status=str(order.status),
-                filled=order.filled,
-                reason=order.reason,
-            )
-        else:  # both rows at once: the history row reuses the order row's text
+        if not recorded:  # both rows at once: the history row reuses the order row's text
             self.store.record_order_state(
                 order,
                 reduce_only=tracked.request.reduce_only,
                 notional=tracked.notional,
                 updated_ns=order.ts_recv,
             )
-        self.bus.publish(self._topic(order.bot_id), order)
+        topic = self._topics.get(order.bot_id)
+        self.bus.publish(topic or self._topic(order.bot_id), order)
 
     def _topic(self, bot_id: str) -> str:
         """The account's trade-updates topic, built once per account."""

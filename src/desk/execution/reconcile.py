@@ -333,7 +333,7 @@ class Reconciler(ReportHandler):
             avg = order.avg_price or vo.price or ZERO
             tracked.notional = EXACT.multiply(avg, vo.filled)
         tracked.outcome_unknown = False
-        tracked.order = msgspec.structs.replace(
+        new = msgspec.structs.replace(
             order,
             ts_exchange=0,
             ts_recv=self.clock.now_ns(),
@@ -343,6 +343,7 @@ class Reconciler(ReportHandler):
             venue_order_id=vo.venue_order_id or order.venue_order_id,
             reason="reconcile: venue's view adopted",
         )
+        self._set_order(tracked, new)
         if vo.venue_order_id:
             self._by_venue_id[vo.venue_order_id] = order.client_order_id
         self._emit(tracked)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 
+from msgspec.structs import replace
+
 from desk.core.orders import Fill, OrderStatus
 from desk.execution.order_state import (
     AVG,
@@ -56,8 +58,11 @@ class ReportHandler(OrderStateMachine):
 
     def on_report(self, report: VenueReport) -> None:
         """Apply one report from the venue (the handler installed on the venue client)."""
-        venue_order_id = getattr(report, "venue_order_id", "")
-        tracked = self._find(report.client_order_id, venue_order_id)
+        client_order_id = report.client_order_id
+        tracked = self._orders.get(client_order_id) if client_order_id else None
+        if tracked is None:
+            venue_order_id = getattr(report, "venue_order_id", "")
+            tracked = self._find(client_order_id, venue_order_id)
         if tracked is None:
             if self._done.was_pruned(report.client_order_id, venue_order_id):
                 # Done long ago and dropped from memory (SQLite has it): late or duplicate.
@@ -91,14 +96,22 @@ class ReportHandler(OrderStateMachine):
     def _on_accepted(self, tracked: Tracked, report: OrderAccepted) -> None:
         order = tracked.order
         tracked.outcome_unknown = False
-        changes: dict[str, object] = {}
-        if report.venue_order_id and order.venue_order_id != report.venue_order_id:
-            changes["venue_order_id"] = report.venue_order_id
-            self._by_venue_id[report.venue_order_id] = order.client_order_id
-        if order.status is PENDING_NEW:
-            changes["status"] = LIVE
-        if changes:
-            self._update(tracked, report.ts, **changes)
+        venue_order_id = report.venue_order_id
+        new_id = bool(venue_order_id) and order.venue_order_id != venue_order_id
+        if new_id:
+            self._by_venue_id[venue_order_id] = order.client_order_id
+        if order.status is PENDING_NEW:  # -> LIVE, always allowed: no _update needed
+            now = self.clock.now_ns()
+            if new_id:
+                new = replace(
+                    order, ts_exchange=report.ts, ts_recv=now, status=LIVE,
+                    venue_order_id=venue_order_id,
+                )  # fmt: skip
+            else:
+                new = replace(order, ts_exchange=report.ts, ts_recv=now, status=LIVE)
+            self._changed(tracked, new)
+        elif new_id:
+            self._update(tracked, report.ts, venue_order_id=venue_order_id)
         self._cancel_deferred(tracked)
 
     def _on_rejected(self, tracked: Tracked, report: OrderRejected) -> None:
@@ -172,7 +185,7 @@ class ReportHandler(OrderStateMachine):
         if fill.venue_order_id and not order.venue_order_id:
             changes["venue_order_id"] = fill.venue_order_id
             self._by_venue_id[fill.venue_order_id] = order.client_order_id
-        if order.status not in TERMINAL:
+        if order.status not in TERMINAL:  # open -> (partially) filled: always allowed
             changes["status"] = FILLED if filled >= order.size else PARTIALLY_FILLED
         else:
             log.warning(
@@ -188,4 +201,5 @@ class ReportHandler(OrderStateMachine):
         self._fills.append(fill)
         self.store.record_fill(fill)
         self.bus.publish(self._topic(order.bot_id), fill)
-        self._update(tracked, report.ts, **changes)
+        now = self.clock.now_ns()
+        self._changed(tracked, replace(order, ts_exchange=report.ts, ts_recv=now, **changes))

@@ -25,6 +25,14 @@ def order_row(o: Order, reduce_only: bool, notional: Decimal, updated_ns: int) -
     """The parameters of :data:`statements.ORDER` for one order's state: held to the writer's
     checks here, on the typed values (:class:`~desk.storage.statements.Checked`), when they
     pass them; otherwise a plain tuple, which the writer checks and says what is wrong."""
+    row, sound = plain_order_row(o, reduce_only, notional, updated_ns)
+    return Checked(row) if sound else row
+
+
+def plain_order_row(
+    o: Order, reduce_only: bool, notional: Decimal, updated_ns: int
+) -> tuple[tuple[Any, ...], bool]:
+    """:func:`order_row` as a plain tuple, and whether it passed the checks."""
     row = (
         o.client_order_id,
         o.venue_order_id,
@@ -74,7 +82,7 @@ def order_row(o: Order, reduce_only: bool, notional: Decimal, updated_ns: int) -
         and type(o.created_ns) is int
         and type(updated_ns) is int
     )
-    return Checked(row) if sound else row
+    return row, sound
 
 
 class OrderRows:
@@ -96,17 +104,27 @@ class OrderRows:
         self, o: Order, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> tuple[Any, ...]:
         """:func:`order_row` of ``o``, remembered for its next state while it is open."""
+        row, sound = self.plain(o, reduce_only, notional, updated_ns)
+        return Checked(row) if sound else row
+
+    def plain(
+        self, o: Order, reduce_only: bool, notional: Decimal, updated_ns: int
+    ) -> tuple[tuple[Any, ...], bool]:
+        """:meth:`row` as a plain tuple, and whether it passed the checks (what the store
+        queues: no :class:`Checked` copy made and taken apart again per row)."""
         cid = o.client_order_id
         last = self._last.get(cid)
         row = None if last is None else _after(last, o, reduce_only, notional, updated_ns)
         if row is None:
-            row = order_row(o, reduce_only, notional, updated_ns)
-        if o.status in _TERMINAL or type(row) is not Checked:
+            row, sound = plain_order_row(o, reduce_only, notional, updated_ns)
+        else:
+            sound = True
+        if o.status in _TERMINAL or not sound:
             if last is not None:
                 del self._last[cid]
         else:
             self._last[cid] = (o, notional, row)
-        return row
+        return row, sound
 
 
 def _after(
@@ -115,9 +133,9 @@ def _after(
     reduce_only: bool,
     notional: Decimal,
     updated_ns: int,
-) -> Checked | None:
-    """``o``'s row from the last sound row of the same order; None when a changed field fails a
-    check or the fixed fields changed (then :func:`order_row` builds it and says why).
+) -> tuple[Any, ...] | None:
+    """``o``'s row (sound) from the last sound row of the same order; None when a changed field
+    fails a check or the fixed fields changed (then :func:`order_row` builds it and says why).
 
     The last row passed every check, with a status that was not REJECTED (it would have been
     terminal): its side, type, price and size passed, and each reused text is of the same
@@ -133,42 +151,40 @@ def _after(
         or type(updated_ns) is not int
     ):
         return None
-    filled_text = _text(o.filled, p.filled, r[9], signed=False)
-    avg_text = _text(o.avg_price, p.avg_price, r[10], signed=False)
-    notional_text = _text(notional, p_notional, r[11], signed=False)
-    fee_text = _text(o.fee, p.fee, r[12], signed=True)
+    # The same object as before (the usual case): its text, without a call.
+    filled, avg, fee = o.filled, o.avg_price, o.fee
+    filled_text = r[9] if filled is p.filled else _text(filled, signed=False)
+    avg_text = r[10] if avg is p.avg_price else _text(avg, signed=False)
+    notional_text = r[11] if notional is p_notional else _text(notional, signed=False)
+    fee_text = r[12] if fee is p.fee else _text(fee, signed=True)
     if filled_text is None or avg_text is None or notional_text is None or fee_text is None:
         return None
-    return Checked(
-        (
-            o.client_order_id,
-            o.venue_order_id,
-            o.venue,
-            o.bot_id,
-            o.symbol,
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            filled_text,
-            avg_text,
-            notional_text,
-            fee_text,
-            o.fee_ccy,
-            str(o.status),
-            o.reason,
-            int(reduce_only),
-            o.created_ns,
-            updated_ns,
-        )
+    return (
+        o.client_order_id,
+        o.venue_order_id,
+        o.venue,
+        o.bot_id,
+        o.symbol,
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        filled_text,
+        avg_text,
+        notional_text,
+        fee_text,
+        o.fee_ccy,
+        str(o.status),
+        o.reason,
+        int(reduce_only),
+        o.created_ns,
+        updated_ns,
     )
 
 
-def _text(value: Any, before: Any, before_text: str, *, signed: bool) -> str | None:
-    """A money field's text: the last row's when it is the same object, else the value's own
-    when it passes the writer's check (finite; not negative unless ``signed``), else None."""
-    if value is before:
-        return before_text
+def _text(value: Any, *, signed: bool) -> str | None:
+    """A changed money field's text when it passes the writer's check (finite; not negative
+    unless ``signed``), else None."""
     if type(value) is Decimal and value.is_finite() and (signed or value >= ZERO):
         return str(value)
     return None

@@ -28,6 +28,8 @@ from desk.storage.rows import StoredOrder, fill_from_row, order_from_row
 from desk.storage.write_behind import StorageUnavailable, WriteBehind
 
 ZERO = Decimal(0)
+_INF = float("inf")
+_INT64_MIN, _INT64_END = statements.INT64_MIN, statements.INT64_END
 
 __all__ = ["OPEN_STATUSES", "SqliteStore", "StorageUnavailable"]
 
@@ -105,24 +107,39 @@ class SqliteStore(WriteBehind):
         ``indicators`` are stored as JSON (NaN as null).
         """
         s = signal
-        self._enqueue(
-            statements.BOT_SIGNAL,
-            (
-                s.ts,
-                recorded_ns,
-                bot_id,
-                s.symbol,
-                s.timeframe,
-                s.strategy,
-                str(s.direction),
-                float(s.strength),
-                float(s.price),
-                _json(s.indicators),
-                s.reason,
-                str(fate),
-                order_id,
-            ),
+        ts, strength, price = s.ts, float(s.strength), float(s.price)
+        row = (
+            ts,
+            recorded_ns,
+            bot_id,
+            s.symbol,
+            s.timeframe,
+            s.strategy,
+            str(s.direction),
+            strength,
+            price,
+            _json(s.indicators),  # valid JSON: encoded here
+            s.reason,
+            str(fate),
+            order_id,
         )
+        # The writer's checks, on the typed values (a signal a frame: the writer would check
+        # each at its batch, a few microseconds a row, all of them in one go on the loop).
+        sound = (
+            type(ts) is int
+            and _INT64_MIN <= ts < _INT64_END
+            and type(recorded_ns) is int
+            and _INT64_MIN <= recorded_ns < _INT64_END
+            and -_INF < strength < _INF
+            and 0 <= price < _INF
+            and type(bot_id) is str
+            and type(row[3]) is str
+            and type(row[4]) is str
+            and type(row[5]) is str
+            and type(row[10]) is str
+            and type(order_id) is str
+        )
+        self._enqueue(statements.BOT_SIGNAL, row, sound)
 
     def record_bot_event(
         self, *, ts_ns: int, bot_id: str, kind: str, detail: dict[str, Any], actor: str
@@ -207,9 +224,8 @@ class SqliteStore(WriteBehind):
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> None:
         """Insert or update an order's latest state (keyed by ``client_order_id``)."""
-        self._enqueue(
-            statements.ORDER, self._order_rows.row(order, reduce_only, notional, updated_ns)
-        )
+        row, sound = self._order_rows.plain(order, reduce_only, notional, updated_ns)
+        self._enqueue(statements.ORDER, row, sound)
 
     def record_order_state(
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
@@ -217,13 +233,19 @@ class SqliteStore(WriteBehind):
         """:meth:`record_order`, then its history row as :meth:`record_order_event` would
         write it (at ``updated_ns``, with the order's status, filled and reason): one call, and
         the history row reuses the order row's text of the status and filled size."""
-        row = self._order_rows.row(order, reduce_only, notional, updated_ns)
-        self._enqueue(statements.ORDER, row)
+        row, sound = self._order_rows.plain(order, reduce_only, notional, updated_ns)
+        self._enqueue(statements.ORDER, row, sound)
+        self._enqueue_event(order, row, sound, updated_ns)
+
+    def _enqueue_event(
+        self, order: Order, row: tuple[Any, ...], sound: bool, updated_ns: int
+    ) -> None:
+        """The history row of ``order``'s state whose order row is ``row``."""
         reason = order.reason
-        if type(row) is statements.Checked and type(reason) is str:
+        if sound and type(reason) is str:
             # The order row passed: filled is a finite Decimal >= 0 and updated_ns an int.
-            event = statements.Checked((updated_ns, row[0], row[14], row[9], reason))
-            self._enqueue(statements.ORDER_EVENT, event)
+            event = (updated_ns, row[0], row[14], row[9], reason)
+            self._enqueue(statements.ORDER_EVENT, event, True)
         else:
             self.record_order_event(
                 ts_ns=updated_ns,
@@ -236,29 +258,29 @@ class SqliteStore(WriteBehind):
     def journal_order(
         self, order: Order, *, reduce_only: bool, notional: Decimal, updated_ns: int
     ) -> bool:
-        """:meth:`record_order`, and first the row to the order journal, so that it survives a
-        crash of this process from now on. False (only queued) when the journal is off: the
-        caller must then :meth:`wait_committed`. Raises
+        """:meth:`record_order_state` (both rows queued), and first the order row to the order
+        journal, so that it survives a crash of this process from now on. False (only queued)
+        when the journal is off: the caller must then :meth:`wait_committed`. Raises
         :class:`~desk.storage.journal.JournalError` (nothing queued) if the write failed."""
-        row = self._order_rows.row(order, reduce_only, notional, updated_ns)
+        row, sound = self._order_rows.plain(order, reduce_only, notional, updated_ns)
         journal = self.journal
-        if journal is None or not journal.is_open:
-            self._enqueue(statements.ORDER, row)
-            return False
-        if self._closing and self._db is None:
-            raise RuntimeError("SqliteStore is closed")
-        journal.append(row, self.rows_enqueued + 1)
-        self._enqueue(statements.ORDER, row)
-        return True
+        journalled = False
+        if journal is not None and journal.is_open:
+            if self._closing and self._db is None:
+                raise RuntimeError("SqliteStore is closed")
+            journal.append(row, self.rows_enqueued + 1)
+            journalled = True
+        self._enqueue(statements.ORDER, row, sound)
+        self._enqueue_event(order, row, sound, updated_ns)
+        return journalled
 
     def record_order_event(
         self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
     ) -> None:
         """Append one state change of an order to its history."""
         row = (ts_ns, client_order_id, str(status), str(filled), reason)
-        if _at_least(filled, ZERO) and type(ts_ns) is int and type(reason) is str:
-            row = statements.Checked(row)
-        self._enqueue(statements.ORDER_EVENT, row)
+        sound = _at_least(filled, ZERO) and type(ts_ns) is int and type(reason) is str
+        self._enqueue(statements.ORDER_EVENT, row, sound)
 
     def record_fill(self, fill: Fill) -> None:
         """Store a fill; another with the same (venue, client_order_id, trade_id) is ignored."""
@@ -279,9 +301,8 @@ class SqliteStore(WriteBehind):
             f.fee_ccy,
             str(f.liquidity),
         )
-        if _above(f.price, ZERO) and _above(f.size, ZERO) and _finite(f.fee):
-            row = statements.Checked(row)
-        self._enqueue(statements.FILL, row)
+        sound = _above(f.price, ZERO) and _above(f.size, ZERO) and _finite(f.fee)
+        self._enqueue(statements.FILL, row, sound)
 
     async def load_open_orders(self) -> list[StoredOrder]:
         """Every order not in a terminal state, oldest first (what a restart must know)."""

@@ -3,8 +3,13 @@ writer task, batches, retries and the close deadline.
 
 The hot path never touches the database: a ``record_*`` call only appends a row to the queue.
 A single task commits batches of up to ``batch_size`` rows every ``flush_interval`` seconds in
-one transaction (WAL mode, so readers never block the writer). Records are never dropped: if the
-backlog passes ``queue_size`` it keeps growing and ``over_bound`` counts it, for the health screen.
+one transaction (WAL mode, so readers never block the writer), or as soon as a batch is full;
+once awake it writes what was queued then, and rows that arrive meanwhile wait for the next
+full batch or ``catch_up_interval`` (a commit per turn of the loop would cost both threads at
+every order).
+A batch is one trip to SQLite's thread: its statements and the commit (writer.py). Records are
+never dropped: if the backlog passes ``queue_size`` it keeps growing and ``over_bound`` counts
+it, for the health screen.
 
 Nothing blocks the queue (writer.py has the rules): a row with a bad value or one SQLite refuses
 is put aside in ``dead_letters`` with the reason, and the rows around it land; each kind of bad
@@ -77,6 +82,8 @@ class WriteBehind:
         self._report = report
         self._db: aiosqlite.Connection | None = None
         self._pending = RowQueue()
+        self._batch_size = config.batch_size
+        self._queue_size = config.queue_size
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -194,15 +201,19 @@ class WriteBehind:
                 inserted,
             )
 
-    def _enqueue(self, statement: Statement, params: tuple[Any, ...]) -> None:
+    def _enqueue(
+        self, statement: Statement, params: tuple[Any, ...], checked: bool = False
+    ) -> None:
+        """Queue one row (``checked``: see :meth:`RowQueue.append`). The writer is woken when
+        the queue reaches a batch; it then writes until the queue is empty, and otherwise wakes
+        every ``flush_interval`` anyway, so reaching it is enough (no call per row past it)."""
         if self._closing and self._db is None:
             raise RuntimeError("SqliteStore is closed")
-        queued = self._pending.append(statement, params)
+        queued = self._pending.append(statement, params, checked)
         self.rows_enqueued += 1
-        config = self.config
-        if queued > config.queue_size:
+        if queued > self._queue_size:
             self.over_bound += 1
-        if queued >= config.batch_size:
+        if queued == self._batch_size:
             self._wake.set()
 
     async def wait_committed(self, upto: int | None = None) -> None:
@@ -231,15 +242,22 @@ class WriteBehind:
                     await asyncio.wait_for(self._stop.wait(), self._retry_delay)
             else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
+                    await asyncio.wait_for(self._wake.wait(), self._next_wait())
             self._wake.clear()
             if self._closing:
                 break
             # One turn of the loop first: the rows of everything that is ready to run join this
             # commit instead of each paying for a transaction of its own.
             await asyncio.sleep(0)
+            woken_at = self.rows_enqueued
             try:
                 while self._pending and not self._closing:
+                    if self.rows_settled >= woken_at and len(self._pending) < self._batch_size:
+                        # Rows queued since the wake wait for the next one (a full batch, or
+                        # catch_up_interval): chasing them would commit a few rows at every
+                        # turn of the loop under a steady stream, each commit costing both
+                        # threads (and the event loop's its share of every order's time).
+                        break
                     if not await self._write_next():
                         break
                 self._report_held()
@@ -247,6 +265,14 @@ class WriteBehind:
                 log.exception("SQLite writer: unexpected error; carrying on")
                 self._retry_delay = max(self._retry_delay, self.config.flush_interval)
         await self._final_flush()
+
+    def _next_wait(self) -> float:
+        """How long the writer sleeps unless woken: ``flush_interval``, or, with rows left that
+        came while the last batch was written, ``catch_up_interval``."""
+        config = self.config
+        if self._pending:
+            return min(config.flush_interval, config.catch_up_interval)
+        return config.flush_interval
 
     async def _final_flush(self) -> None:
         """Write what is queued until the close deadline; a try is only started while there is
@@ -289,7 +315,7 @@ class WriteBehind:
             if not self._pending or self._db is None:
                 return True
             count = min(len(self._pending), self.config.batch_size)
-            batch = self._pending.head(count)
+            batch = self._pending.columns(count)
             started = time.perf_counter()
             try:
                 result = await write_batch(self._db, batch, time.time_ns())

@@ -19,7 +19,7 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -29,11 +29,7 @@ import aiosqlite
 import msgspec
 
 from desk.core.excerpt import EXCERPT_CHARS, excerpt
-from desk.storage.statements import DEAD_LETTER, Checked, Statement
-
-Row = tuple[Statement, tuple[Any, ...]]
-
-"""Strings of outside data in a dead letter or an event are cut to this, with their length."""
+from desk.storage.statements import DEAD_LETTER, Statement
 
 # SQLite primary result codes that say "try again later", not "this row is wrong".
 _TRANSIENT_CODES = frozenset(
@@ -120,28 +116,99 @@ class BatchResult:
     unsaved: list[DeadLetter] = field(default_factory=list)
 
 
-def split_valid(batch: Iterable[Row]) -> tuple[list[Row], list[DeadLetter]]:
-    """The rows that pass their checks, in order, and the ones that do not."""
-    good: list[Row] = []
+Columns = tuple[list[Statement], list[tuple[Any, ...]], list[bool]]
+"""A batch as the queue holds it (row_queue.py): each row's statement, its parameters, and
+whether its builder held it to the checks already."""
+
+
+Groups = dict[Statement, list[tuple[Any, ...]]]
+"""A batch's rows to write, per statement, each statement's rows in their order."""
+
+
+def prepare(batch: Columns) -> tuple[Groups, list[DeadLetter]]:
+    """The rows to write, grouped per statement, and the ones put aside (their checks failed).
+
+    The rows of a ``latest_by`` statement are folded per key first: the last row of a key (each
+    is the whole latest state; the earlier ones would be overwritten in the same transaction)
+    in the place of the first (so a new row is inserted in its turn: rowids keep the order rows
+    came in). Checked are only the rows that count, and not those whose builder checked them.
+
+    Grouped, each statement is one executemany: the OMS interleaves statements (an order row,
+    its history row, a fill ...), and one call per run of one statement would be one call to
+    SQLite's thread per row. Regrouping is safe inside the one transaction: each statement
+    writes its own table, no table's rows depend on another's (no triggers, no foreign keys),
+    and the rows of one statement keep their order (autoincrement ids follow the order they
+    came in). Two passes over the batch, on the event loop's thread: this runs for every row.
+    """
+    if all(batch[2]):
+        groups = _group_checked(batch)
+        if groups is not None:
+            return groups, []
+    rows: list[tuple[Statement, tuple[Any, ...], bool]] = []
+    first: dict[tuple[Statement, Any], int] = {}  # (statement, key) -> where its row goes
+    append = rows.append
+    for statement, params, checked in zip(*batch, strict=True):
+        key = statement.latest_by
+        if key is not None and len(params) > key:
+            at = first.setdefault((statement, params[key]), len(rows))
+            if at < len(rows):
+                rows[at] = (statement, params, checked)
+                continue
+        append((statement, params, checked))
+    groups: Groups = {}
     dead: list[DeadLetter] = []
-    for statement, params in batch:
-        if type(params) is Checked:  # held to the checks when it was built
-            good.append((statement, params))
-            continue
-        problem = statement.problem(params)
-        if problem:
-            dead.append(DeadLetter(statement, params, problem))
+    for statement, params, checked in rows:
+        if not checked:
+            problem = statement.problem(params)
+            if problem:
+                dead.append(DeadLetter(statement, params, problem))
+                continue
+        group = groups.get(statement)
+        if group is None:
+            groups[statement] = [params]
         else:
-            good.append((statement, params))
-    return good, dead
+            group.append(params)
+    return groups, dead
 
 
-async def write_batch(db: aiosqlite.Connection, batch: list[Row], now_ns: int) -> BatchResult:
+def _group_checked(batch: Columns) -> Groups | None:
+    """:func:`prepare` of a batch whose rows were all checked already (the usual one): one
+    pass. A ``latest_by`` statement's rows go through a dict by key, which keeps where a key
+    came first and takes each later row of it: the last row in the place of the first. None
+    for a row without its key (the two-pass way deals with it)."""
+    groups: dict[Statement, Any] = {}
+    for statement, params in zip(batch[0], batch[1], strict=True):
+        key = statement.latest_by
+        group = groups.get(statement)
+        if key is None:
+            if group is None:
+                groups[statement] = [params]
+            else:
+                group.append(params)
+        elif len(params) <= key:
+            return None
+        elif group is None:
+            groups[statement] = {params[key]: params}
+        else:
+            group[params[key]] = params
+    for statement, group in groups.items():
+        if type(group) is dict:
+            groups[statement] = list(group.values())
+    return groups
+
+
+def _count(groups: Groups) -> int:
+    return sum(map(len, groups.values()))
+
+
+async def write_batch(db: aiosqlite.Connection, batch: Columns, now_ns: int) -> BatchResult:
     """Write ``batch`` in one transaction (see the module docstring); raises transient errors
     with nothing written."""
-    good, dead = split_valid(latest_only(batch))
+    good, dead = prepare(batch)
     try:
-        await _execute_runs(db, good)
+        await _execute_runs(db, good, commit=not dead)
+        if not dead:
+            return BatchResult(written=_count(good))
     except Exception as exc:
         await _rollback(db)
         if is_transient(exc):
@@ -159,8 +226,8 @@ async def write_batch(db: aiosqlite.Connection, batch: list[Row], now_ns: int) -
         # The dead_letters table itself refused: store the good rows, hand the rest back.
         await _execute_runs(db, good)
         await db.commit()
-        return BatchResult(written=len(good), unsaved=dead)
-    return BatchResult(written=len(good), dead=dead)
+        return BatchResult(written=_count(good), unsaved=dead)
+    return BatchResult(written=_count(good), dead=dead)
 
 
 ROWS_PER_INSERT = 32
@@ -185,43 +252,69 @@ def multi_row_sql(sql: str, rows: int) -> str:
     return found
 
 
-async def _execute_runs(db: aiosqlite.Connection, rows: list[Row]) -> None:
-    """Each run of one statement as INSERTs of :data:`ROWS_PER_INSERT` rows, the rest one by one.
+async def _execute_runs(db: aiosqlite.Connection, groups: Groups, *, commit: bool = False) -> None:
+    """Each statement's rows as INSERTs of :data:`ROWS_PER_INSERT` rows, the rest one by one;
+    then, with ``commit``, the commit: all in one call to SQLite's thread.
 
     The rows go in in their order, as with one INSERT each. SQLite's thread takes the GIL back
     after each statement it steps through, to bind the next one's values: a statement per row
     means a hand-over of the GIL per row, and each can hold up the event loop's thread (an order
     on its way to the venue). A statement per 32 rows hands it over 32 times less often, and
     SQLite runs fewer statements. Two forms per statement only (32 rows, one row), so SQLite's
-    cache of prepared statements keeps them all.
+    cache of prepared statements keeps them all. The parameters are laid out here, on the event
+    loop's thread; SQLite's thread only binds and steps (one trip there and back per batch, not
+    one per statement: each trip waits for the other thread to be scheduled).
     """
-    for statement, params in _runs(rows):
+    plan: list[tuple[str, list[tuple[Any, ...]]]] = []
+    for statement, params in groups.items():
         size = ROWS_PER_INSERT
         full = len(params) - len(params) % size
         if full:
             flat = chain.from_iterable
             chunks = [tuple(flat(params[i : i + size])) for i in range(0, full, size)]
-            await db.executemany(multi_row_sql(statement.sql, size), chunks)
+            plan.append((multi_row_sql(statement.sql, size), chunks))
         if full < len(params):
-            await db.executemany(statement.sql, params[full:])
+            plan.append((statement.sql, params[full:]))
+    await run_in_thread(db, _execute_plan, db, plan, commit)
+
+
+def _execute_plan(
+    db: aiosqlite.Connection, plan: list[tuple[str, list[tuple[Any, ...]]]], commit: bool
+) -> None:
+    """On SQLite's thread: every statement of ``plan`` (and the commit)."""
+    conn = db._conn  # the sqlite3 connection, on its own thread
+    for sql, params in plan:
+        conn.executemany(sql, params)
+    if commit:
+        conn.commit()
+
+
+async def run_in_thread(db: aiosqlite.Connection, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on the connection's own thread, after what is queued there.
+
+    aiosqlite runs every call on that thread this way; it has no public name for it.
+    """
+    return await db._execute(fn, *args)
 
 
 async def _execute_each(
-    db: aiosqlite.Connection, rows: list[Row]
-) -> tuple[list[Row], list[DeadLetter]]:
+    db: aiosqlite.Connection, groups: Groups
+) -> tuple[Groups, list[DeadLetter]]:
     """Each row on its own; a transient error is raised (after a rollback)."""
-    written: list[Row] = []
+    written: Groups = {}
     refused: list[DeadLetter] = []
-    for statement, params in rows:
-        try:
-            await db.execute(statement.sql, params)
-        except Exception as exc:
-            if is_transient(exc):
-                await _rollback(db)
-                raise
-            refused.append(DeadLetter(statement, params, f"SQLite refused it: {describe(exc)}"))
-        else:
-            written.append((statement, params))
+    for statement, rows in groups.items():
+        for params in rows:
+            try:
+                await db.execute(statement.sql, params)
+            except Exception as exc:
+                if is_transient(exc):
+                    await _rollback(db)
+                    raise
+                problem = f"SQLite refused it: {describe(exc)}"
+                refused.append(DeadLetter(statement, params, problem))
+            else:
+                written.setdefault(statement, []).append(params)
     return written, refused
 
 
@@ -230,53 +323,6 @@ async def _rollback(db: aiosqlite.Connection) -> None:
         await db.rollback()
     except sqlite3.Error:
         pass  # nothing to roll back, or the connection is gone: the next write will say
-
-
-def latest_only(batch: list[Row]) -> list[Row]:
-    """``batch`` with the rows of a ``latest_by`` statement folded per key: the last row of a
-    key (each is the whole latest state; the earlier ones would be overwritten in the same
-    transaction) in the place of the first (so a new row is inserted in its turn: rowids keep
-    the order rows came in). Checked and written are only the rows that count."""
-    latest: dict[tuple[Statement, Any], Row] = {}
-    folded = False
-    for row in batch:
-        statement, params = row
-        key = statement.latest_by
-        if key is not None and len(params) > key:
-            folded |= (statement, params[key]) in latest
-            latest[statement, params[key]] = row
-    if not folded:
-        return batch
-    out: list[Row] = []
-    for row in batch:
-        statement, params = row
-        key = statement.latest_by
-        if key is None or len(params) <= key:
-            out.append(row)
-            continue
-        last = latest.pop((statement, params[key]), None)
-        if last is not None:  # the first row of its key: the last one goes here
-            out.append(last)
-    return out
-
-
-def _runs(rows: list[Row]) -> list[tuple[Statement, list[tuple[Any, ...]]]]:
-    """The rows of each statement, in their order, so each statement is one executemany.
-
-    The OMS interleaves statements (an order row, its history row, a fill ...): one call per
-    run of one statement would be one call to SQLite's thread per row. Regrouping is safe
-    inside the one transaction: each statement writes its own table, no table's rows depend on
-    another's (no triggers, no foreign keys), and the rows of one statement keep their order
-    (autoincrement ids follow the order they came in).
-    """
-    groups: dict[Statement, list[tuple[Any, ...]]] = {}
-    for statement, params in rows:
-        group = groups.get(statement)
-        if group is None:
-            groups[statement] = [params]
-        else:
-            group.append(params)
-    return list(groups.items())
 
 
 def spill(database: Path, rows: Iterable[tuple[Statement, tuple[Any, ...], str]]) -> Path:
