@@ -40,7 +40,8 @@ from desk.core.orders import Order, OrderStatus, OrderType
 from desk.storage import schema
 from desk.storage.config import StorageConfig
 from desk.storage.journal import OrderJournal
-from desk.storage.sqlite import SqliteStore, _order_row
+from desk.storage.order_rows import order_row
+from desk.storage.sqlite import SqliteStore
 
 
 def order(i: int) -> Order:
@@ -62,7 +63,7 @@ def journal(tmp: Path, n: int, fsync: bool) -> list[float]:
     j.open()
     out = []
     for i in range(n):
-        row = _order_row(order(i), False, Decimal(0), i)
+        row = order_row(order(i), False, Decimal(0), i)
         t0 = time.perf_counter_ns()
         j.append(row, i + 1)
         out.append((time.perf_counter_ns() - t0) / 1000)
@@ -75,7 +76,7 @@ def plain_write(tmp: Path, n: int) -> list[float]:
     encode = msgspec.json.Encoder().encode
     out = []
     for i in range(n):
-        row = _order_row(order(i), False, Decimal(0), i)
+        row = order_row(order(i), False, Decimal(0), i)
         t0 = time.perf_counter_ns()
         os.write(fd, encode(row) + b"\n")
         out.append((time.perf_counter_ns() - t0) / 1000)
@@ -90,7 +91,7 @@ def sqlite_sync(tmp: Path, n: int) -> list[float]:
     db.executescript(schema.SCHEMA)
     out = []
     for i in range(n):
-        row = _order_row(order(i), False, Decimal(0), i)
+        row = order_row(order(i), False, Decimal(0), i)
         t0 = time.perf_counter_ns()
         db.execute("BEGIN")
         db.execute(schema.UPSERT_ORDER, row)
