@@ -225,24 +225,7 @@ class CandleAggregator:
         s.forming = None
         s.last_end = end = f.end
         s.last_close = close = f.close
-        clock = self.clock  # _candle and now_ns, written out: every close takes this path
-        candle = Candle(
-            ts_exchange=end,
-            ts_recv=self.data_now_ns if clock is None else clock.now_ns(),
-            venue=self.venue,
-            symbol=self.symbol,
-            timeframe=s.name,
-            end=end,
-            open=f.open,
-            high=f.high,
-            low=f.low,
-            close=close,
-            volume=f.volume,
-            quote_volume=f.quote_volume,
-            trades=f.trades,
-            closed=True,
-        )
-        self.on_candle(candle)
+        self.on_candle(self._candle(s, end, f.open, f.high, f.low, close, f, closed=True))
 
     def _emit_flats(self, s: _Series, until: int) -> None:
         """Flat candles for every interval after the last closed one, up to end ``until``;
