@@ -3,6 +3,12 @@
 Every event carries the exchange time and the local receive time, both in integer nanoseconds
 since the Unix epoch (``ts_exchange`` is 0 where the venue gives none). Events are frozen,
 tagged msgspec Structs so the same objects can be msgpack-encoded across processes later.
+
+The market-data events (``Trade``, ``Ticker``, ``BookChanged``, ``Candle``) are ``gc=False``:
+made of numbers, strings and enum members only, and frozen, they can never be part of a reference
+cycle, so the cyclic collector need not track them (feeds publish thousands a second, and
+tapes and candle stores keep thousands). A subclass inherits ``gc=False``: it must not add a
+field that can hold a container.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ class Event(msgspec.Struct, frozen=True, tag=True, kw_only=True):
     ts_recv: int
 
 
-class Trade(Event, frozen=True, kw_only=True):
+class Trade(Event, frozen=True, kw_only=True, gc=False):
     """One public trade (OKX may aggregate ``count`` fills of one taker order into it)."""
 
     venue: str
@@ -33,7 +39,7 @@ class Trade(Event, frozen=True, kw_only=True):
     count: int = 1
 
 
-class Ticker(Event, frozen=True, kw_only=True):
+class Ticker(Event, frozen=True, kw_only=True, gc=False):
     """24 h statistics plus top of book, as the venue's ticker channel sends them."""
 
     venue: str
@@ -51,7 +57,7 @@ class Ticker(Event, frozen=True, kw_only=True):
     volume_quote_24h: float
 
 
-class BookChanged(Event, frozen=True, kw_only=True):
+class BookChanged(Event, frozen=True, kw_only=True, gc=False):
     """Notice that a local order book changed; the book object itself is read from its owner.
 
     Carrying the top of book lets cheap consumers (tickers, risk bands) skip the book lookup.
@@ -66,7 +72,7 @@ class BookChanged(Event, frozen=True, kw_only=True):
     best_ask: float
 
 
-class Candle(Event, frozen=True, kw_only=True):
+class Candle(Event, frozen=True, kw_only=True, gc=False):
     """An OHLCV bar. ``end`` is the right-aligned stamp: the bar holds trades in (end - tf, end].
 
     ``ts_exchange`` equals ``end``; ``closed`` is False for the still-forming bar. ``backfill``

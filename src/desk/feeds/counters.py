@@ -149,15 +149,18 @@ class FeedCounters:
         """Record one exchange-to-receive latency sample."""
         self.latency_append(recv_ns - ts_exchange_ns)
 
-    def mark(self, recv_ns: int) -> None:
+    def mark(self, recv_ns: int, fold: bool = True) -> None:
         """The first message of a new second: remember the totals before it.
 
         Callers that inline ``on_message`` call this first when ``recv_ns >= next_mark_ns``.
+        ``fold=False`` leaves the fold of the past second's latency samples to the caller, who
+        calls ``fold_latency`` once the message is handled: the fold (a few microseconds) then
+        stays off the path from a frame to the event it publishes.
         """
         sec = recv_ns // NS_PER_S
         self._marks.append((sec, self.messages, self.bytes))
         self.next_mark_ns = (sec + 1) * NS_PER_S
-        if self._unfolded:
+        if fold and self._unfolded:
             self.fold_latency()
 
     def fold_latency(self) -> None:

@@ -20,26 +20,56 @@ KEEP = 5_000
 minutes at a busy symbol's pace, so the memory it takes is flat from then on."""
 
 
-class _Recent:
-    """One symbol's ids in the order first seen, and the same as a set for the membership test.
+class RecentTrades:
+    """One venue and symbol's ids in the order first seen, and the same as a set for the
+    membership test.
 
     An int id costs about 130 bytes here (set slot, deque slot, the int), 0.65 MiB a symbol at
     ``KEEP``; the earlier ``OrderedDict`` of ``(venue, symbol, id)`` tuples cost about 190, up
     to 19 MiB for one bound over every symbol, which took an hour or more to fill under a
     full-speed feed: the process grew all that time (bench/desk_soak.py).
+
+    A feed's hot path holds its symbols' ``seen`` (``TradeDeduplicator.recent``): one call
+    per trade, without building and hashing a ``(venue, symbol)`` key each time.
     """
 
-    __slots__ = ("ids", "order")
+    __slots__ = ("ids", "maxsize", "order")
 
-    def __init__(self) -> None:
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
         self.ids: set[int | str] = set()
         self.order: deque[int | str] = deque()
 
-    def add(self, key: int | str, maxsize: int) -> None:
+    def add(self, key: int | str) -> None:
         self.ids.add(key)
-        self.order.append(key)
-        if len(self.order) > maxsize:
-            self.ids.discard(self.order.popleft())
+        order = self.order
+        order.append(key)
+        if len(order) > self.maxsize:
+            self.ids.discard(order.popleft())
+
+    def seen(self, trade_id: str, count: int = 1) -> bool:
+        """True if ``trade_id`` was seen before; otherwise remember the ids it covers.
+
+        ``count`` > 1 (OKX aggregated trade) also remembers the ``count - 1`` ids below it.
+        """
+        key: int | str = int(trade_id) if trade_id.isdigit() and trade_id.isascii() else trade_id
+        ids = self.ids
+        if key in ids:
+            return True
+        if count > 1 and isinstance(key, int):
+            for covered in range(key - min(count, MAX_COVERED_IDS) + 1, key):
+                if covered not in ids:
+                    self.add(covered)
+        ids.add(key)  # self.add(key), inline: this is every new trade's path
+        order = self.order
+        order.append(key)
+        if len(order) > self.maxsize:
+            ids.discard(order.popleft())
+        return False
+
+    def clear(self) -> None:
+        self.ids.clear()
+        self.order.clear()
 
 
 class TradeDeduplicator:
@@ -50,29 +80,26 @@ class TradeDeduplicator:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
-        self._symbols: dict[tuple[str, str], _Recent] = {}
+        self._symbols: dict[tuple[str, str], RecentTrades] = {}
 
     def __len__(self) -> int:
         return sum(len(recent.ids) for recent in self._symbols.values())
+
+    def recent(self, venue: str, symbol: str) -> RecentTrades:
+        """The ids of ``venue`` and ``symbol``: the same object for the deduplicator's life
+        (``clear`` empties it in place), so a feed may keep it, or its ``seen``."""
+        recent = self._symbols.get((venue, symbol))
+        if recent is None:
+            recent = self._symbols[(venue, symbol)] = RecentTrades(self.maxsize)
+        return recent
 
     def is_duplicate(self, venue: str, symbol: str, trade_id: str, count: int = 1) -> bool:
         """True if ``trade_id`` was seen before; otherwise remember the ids it covers.
 
         ``count`` > 1 (OKX aggregated trade) also remembers the ``count - 1`` ids below it.
         """
-        recent = self._symbols.get((venue, symbol))
-        if recent is None:
-            recent = self._symbols[(venue, symbol)] = _Recent()
-        key: int | str = int(trade_id) if trade_id.isdigit() and trade_id.isascii() else trade_id
-        if key in recent.ids:
-            return True
-        maxsize = self.maxsize
-        if count > 1 and isinstance(key, int):
-            for covered in range(key - min(count, MAX_COVERED_IDS) + 1, key):
-                if covered not in recent.ids:
-                    recent.add(covered, maxsize)
-        recent.add(key, maxsize)
-        return False
+        return self.recent(venue, symbol).seen(trade_id, count)
 
     def clear(self) -> None:
-        self._symbols.clear()
+        for recent in self._symbols.values():
+            recent.clear()

@@ -113,7 +113,9 @@ class OkxFeed:
         self.bus = bus
         self.name = name
         self.counters = FeedCounters(name)
-        self.dedupe = dedupe or TradeDeduplicator()
+        # not ``dedupe or ...``: an empty deduplicator is falsy (``__len__``), and the one the
+        # manager shares would be swapped for a private one
+        self.dedupe = dedupe if dedupe is not None else TradeDeduplicator()
         self.conn_id = ""
         self.pongs = 0
         self.venue_errors = 0
@@ -125,6 +127,7 @@ class OkxFeed:
         self._latency_window = (-checks.skew_ns, checks.skew_ns)  # receive - exchange time, ns
         self.guards = {symbol: PriceGuard(checks.price_band) for symbol in self.symbols}
         self._routes = {s: (self._topics[s], self.guards[s]) for s in self.symbols}
+        self._seen = {s: self.dedupe.recent(VENUE, s).seen for s in self.symbols}
         self.book_channel = next((c for c in BOOK_CHANNELS if c in self.channels), None)
         self.args = self._subscription_args()
         self._budget = SubscribeBudget()
@@ -283,8 +286,9 @@ class OkxFeed:
         Frames normally arrive as ``bytes``; ``str`` works too (it takes the slower path).
         """
         counters = self.counters
-        if recv_ns >= counters.next_mark_ns:
-            counters.mark(recv_ns)
+        new_second = recv_ns >= counters.next_mark_ns
+        if new_second:
+            counters.mark(recv_ns, fold=False)  # folded below, once the frame is published
         counters.messages += 1
         nbytes = len(raw)
         counters.bytes += nbytes
@@ -297,8 +301,10 @@ class OkxFeed:
                 handler(raw, recv_ns)
             except ValueError as exc:  # msgspec.DecodeError is a ValueError
                 self._decode_error(raw, exc, recv_ns)
-            return
-        self._on_other(raw, recv_ns)
+        else:
+            self._on_other(raw, recv_ns)
+        if new_second:
+            counters.fold_latency()
 
     def _on_trades(self, raw: bytes, recv_ns: int) -> None:
         """``trades`` -> ``Trade`` per new trade; replays after a reconnect are dropped.
@@ -321,7 +327,7 @@ class OkxFeed:
         topic, guard = route
         lo, hi = guard.lo, guard.hi
         early, late = self._latency_window
-        is_duplicate = self.dedupe.is_duplicate
+        seen = self._seen[symbol]
         publish = self.bus.publish
         counters = self.counters
         latency_append = counters.latency_append
@@ -338,7 +344,7 @@ class OkxFeed:
                 continue
             guard.last = px
             count = d.count
-            if is_duplicate(VENUE, symbol, d.tradeId, count):
+            if seen(d.tradeId, count):
                 counters.duplicate_trades += 1
                 continue
             latency_append(latency)

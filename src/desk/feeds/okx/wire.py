@@ -158,13 +158,14 @@ def _book_levels(levels: list[LenientLevel]) -> list[BookLevel]:
     return out
 
 
-class TradeData(msgspec.Struct, kw_only=True):
+class TradeData(msgspec.Struct, kw_only=True, gc=False):
     """``{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306",
     "side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}``
 
     ``tradeId`` is the last id of an aggregate of ``count`` fills (absent on ``trades-all``).
     ``px``/``sz``/``ts``/``count`` are strings on the wire, converted (and range-checked) while
-    parsing.
+    parsing. ``gc=False`` (also on ``TradesPush``): a string, numbers and an enum member cannot
+    lead back to the trade, so the collector need not track two more objects per push.
     """
 
     tradeId: str
@@ -175,7 +176,7 @@ class TradeData(msgspec.Struct, kw_only=True):
     count: int = 1
 
 
-class TradesPush(msgspec.Struct):
+class TradesPush(msgspec.Struct, gc=False):
     """``{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[TradeData]}``."""
 
     arg: Arg
