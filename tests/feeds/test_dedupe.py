@@ -69,3 +69,43 @@ def test_distinct_ids_are_never_duplicates_and_replays_always_are(ids: list[int]
     dedupe = TradeDeduplicator(maxsize=1000)
     assert not any(dedupe.is_duplicate("okx", "BTC-USDT", str(i)) for i in ids)
     assert all(dedupe.is_duplicate("okx", "BTC-USDT", str(i)) for i in ids)
+
+
+def test_a_kept_seen_answers_as_is_duplicate_and_survives_clear() -> None:
+    """Feeds keep ``recent(venue, symbol).seen`` for their hot path: it shares the ids with
+    ``is_duplicate``, and ``clear`` empties it in place rather than orphaning it."""
+    dedupe = TradeDeduplicator(maxsize=3)
+    seen = dedupe.recent("okx", "BTC-USDT").seen
+    assert dedupe.recent("okx", "BTC-USDT").seen == seen
+    assert not seen("10", 2)
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "9")
+    assert seen("10") and not seen("x") and seen("x")
+    dedupe.clear()
+    assert len(dedupe) == 0
+    assert not seen("10")
+    assert dedupe.is_duplicate("okx", "BTC-USDT", "10")
+    for trade_id in ("11", "12", "13"):
+        assert not seen(trade_id)
+    assert len(dedupe) == 3 and not dedupe.is_duplicate("okx", "BTC-USDT", "10")
+
+
+def test_every_feed_keeps_the_deduplicator_it_is_given_even_while_empty() -> None:
+    """An empty deduplicator is falsy (``__len__``): a feed must not swap the desk's shared one
+    for a private one of its own (``dedupe or ...`` did), or a trade replayed on another
+    connection of the venue would be published twice."""
+    from desk.core.bus import Bus
+    from desk.feeds.binance.config import BinanceConfig
+    from desk.feeds.binance.feed import BinanceFeed
+    from desk.feeds.coinbase.config import CoinbaseConfig
+    from desk.feeds.coinbase.feed import CoinbaseFeed
+    from desk.feeds.okx.config import OkxConfig
+    from desk.feeds.okx.feed import OkxFeed
+
+    shared = TradeDeduplicator()
+    assert not shared  # empty: the case that was lost
+    feeds = [
+        OkxFeed(OkxConfig(), ["BTC-USDT"], ["trades"], Bus(), dedupe=shared),
+        BinanceFeed(BinanceConfig(symbols=("BTC-USDT",)), Bus(), dedupe=shared),
+        CoinbaseFeed(CoinbaseConfig(), ("BTC-USDT",), ("market_trades",), Bus(), dedupe=shared),
+    ]
+    assert all(feed.dedupe is shared for feed in feeds)

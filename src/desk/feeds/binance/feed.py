@@ -87,7 +87,9 @@ class BinanceFeed:
         self.bus = bus
         self.name = name
         self.counters = FeedCounters(name)
-        self.dedupe = dedupe or TradeDeduplicator()  # the desk's; trades use ids (normalise.py)
+        # not ``dedupe or ...``: an empty deduplicator is falsy (``__len__``), and the desk's must
+        # be kept even before its first trade; trades use ids (normalise.py)
+        self.dedupe = TradeDeduplicator() if dedupe is None else dedupe
         self.reporter = FeedReporter(bus, name, VENUE)
         self._report = self.reporter.report
         self.venue_errors = 0

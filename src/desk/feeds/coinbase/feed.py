@@ -143,7 +143,9 @@ class CoinbaseFeed:
         self.name = name
         self.products = {to_native(s): s for s in self.symbols}  # product id -> desk symbol
         self.counters = FeedCounters(name)
-        self.dedupe = dedupe or TradeDeduplicator()  # the desk's; trades use trade_ids.py
+        # not ``dedupe or ...``: an empty deduplicator is falsy (``__len__``), and the desk's must
+        # be kept even before its first trade; trades use trade_ids.py
+        self.dedupe = TradeDeduplicator() if dedupe is None else dedupe
         self.sequence = ConnectionSequence()
         self.venue_errors = 0
         self.heartbeats = 0
