@@ -41,6 +41,33 @@ def test_the_last_holder_gives_it_back() -> None:
     assert not policy.running and gc.get_threshold() == saved
 
 
+def test_each_generation_is_collected_when_its_turn_comes() -> None:
+    """The young generation each time; the middle one every MIDDLE_EVERY young ones; all of
+    them every FULL_EVERY middle ones (CPython's own counts say whose turn it is)."""
+    seen: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    policy = CollectorPolicy()
+    policy.start()
+    gc.callbacks.append(record)
+    try:
+        policy.collect()
+        assert seen == [0]  # just after start: the young generation
+        while 1 not in seen:
+            policy.collect()
+        assert seen.count(0) == gc_policy.MIDDLE_EVERY
+        while 2 not in seen:
+            policy.collect()
+        assert seen.count(1) == gc_policy.FULL_EVERY
+        assert gc.get_count()[1:] == (0, 0)  # a full collection starts every count again
+    finally:
+        gc.callbacks.remove(record)
+        policy.stop()
+
+
 def test_a_timer_collection_waits_for_one_that_just_happened() -> None:
     policy = CollectorPolicy()
     policy.start()

@@ -17,6 +17,15 @@ history). The policy:
   each time, the middle one every :data:`MIDDLE_EVERY` times, everything every
   :data:`FULL_EVERY` middle ones (about every 30 s at 10 a second).
 
+Why this schedule and not a shorter one (bench/gc_pauses.py measures each by generation,
+under the firehose): a young collection's pause shrinks less than its interval, since much of
+what it scans lives longer than either: at 50 a second the young list is ~600 objects against
+~1,500 at 10 (pause 0.4x), and the collector's total time is 1.7-2.4x. Middle ones every 0.3 s
+instead of 1 s cut the App's longest regular pause (9-13 ms of CPU) by about 60% for the same
+total, but the full collection every 30 s got much longer (239 ms against 86 ms of CPU, the
+one run that caught both; likely what lives 0.3-1 s, cycles included, reaching the old
+generation).
+
 The pause is about the same; it falls where nothing is being drawn or sent, and a full rescan
 of the frozen start-up heap never happens.
 
