@@ -96,7 +96,7 @@ class OmsSink:
             side=side,
             order_type=self.order_type,
             size=abs(delta),
-            price=None if self.order_type is _MARKET else self._limit_price(side, signal.price),
+            price=self._limit_price(side, signal.price),
             bot_id=bot_id,
             client_order_id=deterministic_client_order_id(bot_id, str(signal.ts)),
             reduce_only=target == 0,

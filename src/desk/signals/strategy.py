@@ -53,7 +53,7 @@ EXIT_ANY = 3  # go flat if not flat
 DIRECTION_OF_STATE = {1: Direction.LONG, -1: Direction.SHORT, 0: Direction.FLAT}
 STATE_OF_DIRECTION = {d: s for s, d in DIRECTION_OF_STATE.items()}
 # DIRECTION_OF_STATE as a tuple indexed by the state itself (-1 reads the last item)
-_DIRECTION_AT = (Direction.FLAT, Direction.LONG, Direction.SHORT)
+_DIRECTION_AT = tuple(DIRECTION_OF_STATE[state] for state in (0, 1, -1))
 COLUMNS = ("end", "open", "high", "low", "close", "volume")
 
 FloatArray = np.ndarray
