@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The optional compiled book (setup.py, src/desk/market/native.py): rebuilt in place when the C or
+# a pure module it mirrors changes (a stale build is refused at import and desk runs the Python).
+NATIVE_SOURCES := setup.py $(addprefix src/desk/market/,_book_native.c book.py book_side.py checksum.py)
+NATIVE := $(VENV)/.native
 
 .PHONY: desk test lint bench clean system-deps
 
@@ -13,7 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-desk: $(STAMP)
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES)
+	$(BIN)/python setup.py -q build_ext --inplace
+	touch $(NATIVE)
+
+desk: $(NATIVE)
 	$(BIN)/desk --sim
 
 # The tests start private redis-server instances and drive the real desk in tmux: install both
@@ -31,7 +39,7 @@ system-deps:
 		fi; \
 	fi
 
-test: $(STAMP) system-deps
+test: $(NATIVE) system-deps
 	$(BIN)/ruff check src tests bench themes
 	$(BIN)/python -m pytest
 
@@ -39,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench themes
 	$(BIN)/ruff format --check src tests bench themes
 
-bench: $(STAMP)
+bench: $(NATIVE)
 	$(BIN)/python bench/feed_throughput.py
 
 clean:

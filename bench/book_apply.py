@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from desk.market import native
 from desk.market.book import OrderBook
 
 TICKS_PER_UNIT = 10  # tick 0.1
@@ -242,6 +243,7 @@ def main() -> None:
     msgs = make_messages(args.updates)
     avg = sum(map(len, msgs[1:])) / (len(msgs) - 1)
     print(f"{args.updates} OKX books updates, 20 levels each, {avg:.0f} bytes on average")
+    print(f"book: {native.describe()} (DESK_NATIVE=0: the pure Python)")
     gc.disable()  # figures for the code, not for the collector's timing
     bench_decoder("named 2-field structs, as the OKX feed", NamedMsg, msgs, args.rounds)
     bench_decoder("tuples", TupleMsg, msgs, args.rounds)

@@ -6,11 +6,15 @@ this machine is shared and noisy: ratios are what to compare.
 1. ``books`` updates (~20 levels, ~860 bytes) through ``OkxFeed.handle_message`` (typed decode,
    sequence check, book apply, BookChanged publish) vs ``msgspec.json.decode`` of the same bytes.
 2. The same with a real (non-zero) checksum verified on every update: the extra µs per message.
+   The book's implementation is printed (``desk.market.native``): with the compiled book built,
+   1 and 2 are its figures and the pure Python book's follow, from the same rounds
+   (``--pure-only``: the pure Python alone).
 3. ``trades`` pushes (decode, dedupe, Trade publish) vs raw decode.
 4. End to end over a real WebSocket from the simulator in firehose mode (in a child process):
    messages/s the feed handles vs a bare ``websockets`` client that only receives.
 
     .venv/bin/python bench/feed_throughput.py [--updates 5000] [--rounds 15] [--seconds 5]
+        [--skip-e2e] [--pure-only]
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import msgspec
 from desk.core.bus import Bus
 from desk.feeds.okx.config import OkxConfig
 from desk.feeds.okx.feed import OkxFeed
+from desk.market import native
+from desk.market.book import use_compiled
 from desk.sim.config import SimulatorConfig
 from okx_messages import book_messages, trade_messages  # bench/ is on sys.path as the script dir
 
@@ -59,13 +65,16 @@ def _fresh_feed(snapshot: bytes, verify: bool) -> OkxFeed:
 
 
 def bench_books(
-    plain: list[bytes], checked: list[bytes], rounds: int
-) -> tuple[float, float, float]:
-    """(raw decode, feed, feed verifying checksums) messages/s on the same book stream.
+    plain: list[bytes], checked: list[bytes], rounds: int, implementations: tuple[bool, ...]
+) -> tuple[float, dict[bool, tuple[float, float]]]:
+    """Raw decode messages/s, and for each book implementation (True: compiled, False: pure
+    Python; ``desk.market.native``) the feed's messages/s without and with checksums verified,
+    on the same book stream.
 
     One round of each in turn, ``rounds`` times, best of each: a noisy neighbour then slows
-    all three alike (measured one after the other, a quiet spell favoured one of them and
-    swung the ratio by 0.15 and the checksum's cost by 20 us from run to run).
+    all alike (measured one after the other, a quiet spell favoured one of them and swung the
+    ratio by 0.15 and the checksum's cost by 20 us from run to run). Both implementations in
+    the same rounds are the fairest A/B of the compiled book.
     """
     updates = plain[1:]
     decode = msgspec.json.decode
@@ -74,10 +83,11 @@ def bench_books(
         for m in updates:
             decode(m)
 
-    def through(messages: list[bytes]) -> Callable[[], None]:
+    def through(messages: list[bytes], compiled: bool) -> Callable[[], None]:
         feeds = [_fresh_feed(messages[0], True) for _ in range(rounds)]
 
         def run() -> None:
+            use_compiled(compiled)
             handle = feeds.pop().handle_message
             now = DATA_NOW_NS
             for m in messages[1:]:
@@ -85,18 +95,26 @@ def bench_books(
 
         return run
 
-    runs = (floor, through(plain), through(checked))
-    best = [0.0, 0.0, 0.0]
+    runs = [floor]
+    for compiled in implementations:
+        runs += [through(plain, compiled), through(checked, compiled)]
+    best = [0.0] * len(runs)
     for _ in range(rounds):
         for k, run in enumerate(runs):
             best[k] = max(best[k], _best_rate(run, len(updates), 1))
-    for messages in (plain, checked):
-        check = _fresh_feed(messages[0], True)
-        for m in messages[1:]:
-            check.handle_message(m, DATA_NOW_NS)
-        c = check.counters
-        assert c.gaps == 0 and c.checksum_failures == 0 and c.resyncs == 0, "bench stream broke"
-    return best[0], best[1], best[2]
+    for compiled in implementations:
+        use_compiled(compiled)
+        for messages in (plain, checked):
+            check = _fresh_feed(messages[0], True)
+            for m in messages[1:]:
+                check.handle_message(m, DATA_NOW_NS)
+            c = check.counters
+            assert c.gaps == 0 and c.checksum_failures == 0 and c.resyncs == 0, "stream broke"
+    use_compiled(implementations[0])
+    rates = {
+        compiled: (best[1 + 2 * k], best[2 + 2 * k]) for k, compiled in enumerate(implementations)
+    }
+    return best[0], rates
 
 
 def bench_trades(messages: list[bytes], rounds: int) -> tuple[float, float]:
@@ -217,6 +235,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument(
+        "--pure-only", action="store_true", help="books: the pure Python book only (no A/B)"
+    )
     args = parser.parse_args()
 
     plain = book_messages(args.updates, levels=23, seed=1)
@@ -227,8 +248,14 @@ def main() -> None:
         f"{levels:.1f} levels each"
     )
     checked = book_messages(args.updates, levels=23, seed=1, checksum=True)
-    raw, fed, fed_c = bench_books(plain, checked, args.rounds)
+    # The book's implementation (desk.market.native): the default one's figures first, in the
+    # lines the issue tracks; the pure Python's from the same rounds below them.
+    default = native.ACTIVE
+    implementations = (True, False) if default and not args.pure_only else (False,)
+    raw, rates = bench_books(plain, checked, args.rounds, implementations)
+    print(f"  book: {native.describe()}")
     print(f"  raw msgspec decode (floor)        {raw:>12,.0f} msgs/s  {1e6 / raw:6.2f} us/msg")
+    fed, fed_c = rates[implementations[0]]
     print(
         f"  OkxFeed decode+normalize+apply    {fed:>12,.0f} msgs/s  {1e6 / fed:6.2f} us/msg"
         f"  = {fed / raw:.2f} x floor"
@@ -238,6 +265,13 @@ def main() -> None:
         f"  with checksum verified            {fed_c:>12,.0f} msgs/s  {1e6 / fed_c:6.2f} us/msg"
         f"  = {fed_c / raw:.2f} x floor; checksum costs {extra:.2f} us/msg"
     )
+    if len(implementations) > 1:
+        pure, pure_c = rates[False]
+        print(
+            f"  the pure Python book, same rounds: {1e6 / pure:6.2f} us/msg = {pure / raw:.2f} x "
+            f"floor; checksum costs {1e6 / pure_c - 1e6 / pure:.2f} us/msg "
+            f"(compiled: {pure / fed:.2f}x / {pure_c / fed_c:.2f}x the time)"
+        )
 
     trades = trade_messages(args.updates * 4)
     print(

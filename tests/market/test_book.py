@@ -14,6 +14,8 @@ from desk.market.book import OrderBook
 from desk.market.checksum import okx_checksum
 from tests.market.doc_samples import DOC_ASKS, DOC_BIDS
 
+pytestmark = pytest.mark.usefixtures("book_impl")  # pure and compiled (conftest.py)
+
 
 def lv(px: str, sz: str) -> list[str]:
     """An OKX level: [price, size, deprecated "0", order count]."""

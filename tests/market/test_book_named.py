@@ -20,6 +20,8 @@ from desk.market.checksum import okx_checksum
 from tests.market.book_twins import assert_same
 from tests.market.test_book_pairs import _diff, _px, _sz
 
+pytestmark = pytest.mark.usefixtures("book_impl")  # pure and compiled (conftest.py)
+
 
 @dataclass(frozen=True, slots=True)
 class Named:

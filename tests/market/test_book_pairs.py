@@ -16,6 +16,8 @@ import pytest
 from desk.market.book import OrderBook
 from tests.market.book_twins import assert_same
 
+pytestmark = pytest.mark.usefixtures("book_impl")  # pure and compiled (conftest.py)
+
 Level = tuple[str, str]
 
 

@@ -17,6 +17,8 @@ from desk.market.book import OrderBook
 from desk.market.checksum import okx_checksum
 from tests.market.test_book_named import named
 
+pytestmark = pytest.mark.usefixtures("book_impl")  # pure and compiled (conftest.py)
+
 Level = tuple[str, str]
 Apply = Callable[[OrderBook, list[Level], list[Level], int], None]
 

@@ -5,6 +5,11 @@ is chosen to make ``apply_update`` cost about one dict lookup per level.
 
 The layout of a side and the loops over it live in ``book_side``; this module is the book
 that feeds, readers and the checksum use.
+
+``apply_named`` and ``checksum`` (the OKX feed's hot path) have a compiled twin,
+``_book_native.c``, run when it is built and current (``desk.market.native``; ``use_compiled``
+switches). The Python here stays the reference: the twin works on the same cells and
+``TopStrings`` lists, and ``tests/market/test_book_native.py`` holds the two equal.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from desk.market import native
 from desk.market.book_side import (
     CHECKSUM_DEPTH,
     COMPACT_EVERY,
@@ -347,3 +353,44 @@ class OrderBook:
             f"bids={self.depth_bids} asks={self.depth_asks} "
             f"best={self.best_bid_px}/{self.best_ask_px})"
         )
+
+
+# -- the compiled twin (desk.market.native) -------------------------------------------------------
+
+_PURE = (OrderBook.apply_named, OrderBook.checksum)
+
+
+def _checksum_afresh_compiled(self: OrderBook) -> int:
+    """The compiled ``OrderBook.checksum`` when a side has no kept strings yet: walk them, then
+    CRC the pieces in one compiled call (no interleaved list is kept: ``_parts`` stays None, so
+    the pure method, if switched back to, joins afresh)."""
+    bids = self._bids
+    asks = self._asks
+    b = bids.ck
+    if b is None:
+        b = bids.ck = TopStrings(bids.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
+    a = asks.ck
+    if a is None:
+        a = asks.ck = TopStrings(asks.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
+    self._parts = None
+    bids.ck_changed = asks.ck_changed = False
+    self._crc = crc = native.MODULE.checksum(b.pieces, a.pieces)  # type: ignore[union-attr]
+    return crc
+
+
+def use_compiled(on: bool) -> None:
+    """Run the compiled loops (True) or the pure Python (False) from the next call on, for every
+    book (their state is the same either way, so a book can change hands between messages).
+    RuntimeError when asked for a compiled module that is not usable (``native.REASON``)."""
+    compiled = native.MODULE
+    if on and compiled is None:
+        raise RuntimeError(f"the compiled book is not available: {native.REASON}")
+    if not on or compiled is None:
+        OrderBook.apply_named, OrderBook.checksum = _PURE  # type: ignore[method-assign]
+    else:  # method descriptors: the feed's call goes straight into C
+        methods = compiled.methods(OrderBook, _checksum_afresh_compiled)
+        OrderBook.apply_named, OrderBook.checksum = methods  # type: ignore[method-assign]
+    native.ACTIVE = on
+
+
+use_compiled(native.MODULE is not None)
