@@ -279,3 +279,22 @@ def test_a_row_is_in_the_file_as_soon_as_append_returns(tmp_path: Path) -> None:
     journal.settled(1)  # committed: emptied in place
     assert OrderJournal._contents(journal.paths[0]) == b""
     journal.close()
+
+
+def test_rows_of_any_length_come_back_as_written(tmp_path: Path) -> None:
+    """A row's bytes are built in one buffer the journal reuses: a short row after a long one
+    (and a row after a torn line of a previous run) is still exactly its own line."""
+    path = tmp_path / "desk.sqlite"
+    OrderJournal(path).paths[0].write_bytes(b'["old",1]\n["torn",')
+    journal = OrderJournal(path)
+    assert journal.open() == [("old", 1)]
+    written = [("long", "x" * 500, 1), ("s", 2), ("mid", "y" * 40, None), ("t", 3)]
+    for upto, row in enumerate(written, 1):
+        journal.append(row, upto)
+    data = journal.paths[0].read_bytes().rstrip(b"\0")
+    journal.close()
+    assert data.split(b"\n")[-1] == b""  # every row ends its line
+    again = OrderJournal(path)
+    assert again.open() == [("old", 1), *written]
+    assert again.torn == 1  # the torn line of the first run, nothing of this one
+    again.close()

@@ -82,6 +82,9 @@ class OrderJournal:
         self.appended = 0
         self.cleared = 0
         self.torn = 0
+        self._line = bytearray()
+        """One row's bytes, reused: encoded into in place (no new bytes object and copy per
+        row for the line end), then copied into the mapping."""
 
     @property
     def is_open(self) -> bool:
@@ -150,9 +153,13 @@ class OrderJournal:
         if not self._fds:
             raise JournalError("the order journal is not open")
         index = self._active
-        data = _encoder.encode(row) + b"\n"
+        data = self._line
         if self._torn_tail[index]:
-            data = b"\n" + data  # a line of its own, after a torn one
+            data[:] = b"\n"  # a line of its own, after a torn one
+            _encoder.encode_into(row, data, 1)
+        else:
+            _encoder.encode_into(row, data)  # the buffer is cut to the row's end
+        data.append(10)  # b"\n"
         start = self._end[index]
         end = start + len(data)
         mapped = self._maps[index]
