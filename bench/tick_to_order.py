@@ -35,7 +35,13 @@ Figures only; nothing is asserted.
 
 ``--stages`` also prints where a frame's time goes up to the risk-checked order: the median
 time between points of the path (each timed at its first entry in the frame). The probes cost
-a little each, so the rows printed with it read a few microseconds higher than without.
+a little each, so the rows printed with it read a few microseconds higher than without. It
+also splits the frames by whether SQLite's writer was writing a batch meanwhile (or had just
+finished, 200 us before the frame): its thread binds and steps the rows while the frame runs,
+and those frames' tail is the longer one.
+
+``--catch-up S`` runs with ``storage.catch_up_interval`` S (the default's otherwise): how long
+rows that came while a batch was written wait for their own batch.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ from desk.market.instruments import Instrument
 from desk.signals.bot_manager import BotManager
 from desk.signals.bots import BotConfig
 from desk.signals.strategy import BaseStrategy
+from desk.storage import write_behind
 from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 
@@ -133,11 +140,13 @@ class InstantVenue:
 
 
 JOURNAL = True
+CATCH_UP: float | None = None  # --catch-up: storage.catch_up_interval (None: the default's)
 
 
 async def build(db: Path) -> tuple[Bus, SqliteStore, OrderManager, InstantVenue, RiskEngine]:
     bus, clock = Bus(), LiveClock()
-    store = SqliteStore(StorageConfig(sqlite_path=str(db), order_journal=JOURNAL))
+    tuning = {} if CATCH_UP is None else {"catch_up_interval": CATCH_UP}
+    store = SqliteStore(StorageConfig(sqlite_path=str(db), order_journal=JOURNAL, **tuning))
     await store.open()
     portfolio = Portfolio(clock, starting_cash=Decimal(1_000_000))
     venue = InstantVenue()
@@ -225,6 +234,47 @@ STAGE_POINTS: tuple[tuple[str, type, str], ...] = (
 )
 RISK_DONE, SUBMIT_DONE = "risk check", "OMS after risk (submit returned)"
 STAGES: list[dict[str, int]] | None = None  # --stages: each order's points (perf_counter ns)
+WRITES: list[tuple[int, int]] = []  # --stages: each batch write's start and end (perf_counter)
+
+
+@contextlib.contextmanager
+def write_probe() -> Any:
+    """While open, each batch the store writes is noted in WRITES (start, end)."""
+    original = write_behind.write_batch
+
+    async def timed(*args: Any) -> Any:
+        started = time.perf_counter_ns()
+        try:
+            return await original(*args)
+        finally:
+            WRITES.append((started, time.perf_counter_ns()))
+
+    write_behind.write_batch = timed  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        write_behind.write_batch = original
+
+
+def writer_split(stages: list[dict[str, int]], cpu: list[float]) -> str:
+    """CPU microseconds of the frames a batch write overlapped (or had ended 200 us before)
+    and of the others: how much of the tail the SQLite writer's thread accounts for."""
+    split: dict[bool, list[float]] = {True: [], False: []}
+    for points, spent in zip(stages, cpu, strict=False):
+        start, end = points["frame"] - 200_000, points[SUBMIT_DONE]
+        split[any(a <= end and b >= start for a, b in WRITES)].append(spent)
+    lines = []
+    for during, label in ((True, "while the writer wrote a batch"), (False, "the other frames")):
+        got = split[during]
+        if got:
+            lines.append(
+                f"    {label:<32}: {len(got):5d} frames, CPU p50 {pct(got, 0.5):6.1f}"
+                f"  p99 {pct(got, 0.99):7.1f}"
+            )
+    return (
+        f"  {len(WRITES)} batch writes; frames by the SQLite writer, microseconds:\n"
+        + "\n".join(lines)
+    )
 
 
 @contextlib.contextmanager
@@ -291,6 +341,9 @@ async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Ti
         bus.subscribe(topics.market_data(SYMBOL), feed_trades)
         probes = contextlib.ExitStack()  # --stages: probed before the bot subscribes
         seen = probes.enter_context(stage_probes(lambda: t0)) if STAGES is not None else {}
+        if STAGES is not None:
+            WRITES.clear()
+            probes.enter_context(write_probe())
         bots.add_bot(
             BotConfig(bot_id="fast", strategy="ma_crossover", symbol=SYMBOL, timeframe="1s",
                       size=0.01, params={"fast": 1, "slow": 2})
@@ -422,9 +475,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--no-journal", action="store_true", help="wait for the SQLite commit")
     parser.add_argument("--stages", action="store_true", help="where a frame's time goes")
+    parser.add_argument("--catch-up", type=float, help="storage.catch_up_interval, seconds")
     args = parser.parse_args()
-    global JOURNAL, STAGES
+    global JOURNAL, STAGES, CATCH_UP
     JOURNAL = not args.no_journal
+    CATCH_UP = args.catch_up
     durable = "after SQLite commit" if args.no_journal else "journalled"
 
     sample = frames(1)[0]
@@ -447,6 +502,7 @@ def main() -> None:
         if STAGES:
             print("  where the time to the risk-checked order went (probed), microseconds:")
             print(stage_report(STAGES[5:]))
+            print(writer_split(STAGES[5:], run.submit_cpu))
     print(f"reference: msgspec decode of the trades frame alone: {decode_us:.2f} us")
     wall, cpu = asyncio.run(noise_floor(args.frames, frame_p50))
     print(f"reference, the machine's noise: {frame_p50:.0f} us of plain Python work a loop turn")
