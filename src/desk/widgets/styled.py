@@ -18,6 +18,15 @@ The app's ANSI-to-truecolor line filter is applied here too, once per new line a
 that hold an ANSI colour or dim text (a theme of ANSI colours): desk's themes are truecolor, so
 the filter would copy every line unchanged, every time it is repainted.
 
+A finished line that lives for a while must also die without the garbage collector: Textual's
+compositor cuts every line at the widget's edges (``Strip.divide``), and a line it need not cut
+is memoised as ``[line]`` inside the line itself, a reference cycle. Under a full-speed feed
+the ladder and tape replace ~150 such lines a second, each ~15 tracked objects (the Strip, its
+seven memo caches, segments), and those that lived past a middle collection sat in the oldest
+generation as garbage until the next full collection: three quarters of what it scanned
+(bench/gc_pauses.py --ui). ``FinishedStrip`` cuts such a line without the memo, so a replaced
+line is freed the moment the last reference goes.
+
 ``ReusingLineCache`` extends Textual's internal ``StylesCache`` (Textual 8) and relies on its
 argument order; tests/ui/test_line_cache.py compares every line it finishes with Textual's own,
 so a Textual upgrade that changes either fails a test instead of drawing wrong.
@@ -25,6 +34,7 @@ so a Textual upgrade that changes either fails a test instead of drawing wrong.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +61,28 @@ RENDER_FILTERS = 1
 BACKGROUNDS = slice(3, 5)
 # Finished lines kept: this frame's and the last one's, whatever moved in between.
 KEEP_FRAMES = 2
+
+
+class FinishedStrip(Strip):
+    """A finished line: cut as Textual's ``Strip`` cuts, but the uncut case is not memoised in
+    the line itself (a reference cycle only the garbage collector frees; see the module
+    docstring). Every other method, and every line derived from this one, is Textual's."""
+
+    __slots__ = ()
+
+    def divide(self, cuts: Iterable[int]) -> Sequence[Strip]:
+        length = self.cell_length
+        kept = [cut for cut in cuts if cut <= length]
+        if kept == [length]:
+            return [self]
+        return super().divide(kept)
+
+
+def finished_strip(line: Strip) -> FinishedStrip:
+    """``line`` as a ``FinishedStrip`` (the same segments and length)."""
+    if isinstance(line, FinishedStrip):
+        return line
+    return FinishedStrip(line, line.cell_length)
 
 
 class ReusingLineCache(StylesCache):
@@ -135,7 +167,7 @@ class ReusingLineCache(StylesCache):
             finished = self._plain_line(content, styles, y, args)
         else:
             finished = self._textual_line(content, styles, y, args)
-        finished = self._to_truecolor(finished)
+        finished = finished_strip(self._to_truecolor(finished))
         if len(self._finished) >= KEEP_FRAMES * len(rows):
             del self._finished[next(iter(self._finished))]  # the oldest
         self._finished[id(content)] = (content, finished)  # holding content keeps its id unique
@@ -169,7 +201,7 @@ class ReusingLineCache(StylesCache):
         line = content.adjust_cell_length(args[1].width, inner)
         if not left and not right:
             return line
-        return Strip([*left, *line, *right], args[0].width)
+        return FinishedStrip([*left, *line, *right], args[0].width)
 
     def _measure_edges(
         self, styles: StylesBase, y: int, args: tuple[Any, ...]
