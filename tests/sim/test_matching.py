@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -249,3 +251,19 @@ def test_random_flow_keeps_the_book_consistent(ops: list[tuple]) -> None:
         for ch in report.changes:
             replica[(ch.side, ch.price)] = ch.size
         _check_invariants(engine, replica)
+
+
+def test_resting_orders_are_out_of_the_cyclic_collectors_view() -> None:
+    """The simulator keeps thousands of orders resting under the firehose; they hold only
+    numbers, a string and enums (never a cycle), so the collector must not scan them, nor their
+    levels, nor the dicts that index them."""
+    engine = MatchingEngine()
+    for i in range(20):
+        engine.submit_limit(BUY, 100 - i % 4, 1 + i, owner="mm")
+    engine.submit_limit(SELL, 99, 3)  # partly fills: mutated orders stay untracked
+    orders = engine.open_orders()
+    assert orders and any(order.filled for order in orders)
+    assert not any(gc.is_tracked(order) for order in orders)
+    assert not gc.is_tracked(engine.orders)
+    levels = list(engine.side(BUY).levels.values())
+    assert not any(gc.is_tracked(level) or gc.is_tracked(level.orders) for level in levels)

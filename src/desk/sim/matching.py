@@ -20,6 +20,8 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from itertools import count
 
+import msgspec
+
 from desk.core.enums import Side
 from desk.sim.orders import ExecReport, Fill, LevelChange, Order, OrderStatus, TimeInForce
 
@@ -36,15 +38,16 @@ __all__ = [
 ]
 
 
-class Level:
-    """Orders resting at one price, oldest first, with their running total."""
+class Level(msgspec.Struct, gc=False):
+    """Orders resting at one price, oldest first, with their running total.
 
-    __slots__ = ("orders", "price", "total")
+    Out of the cyclic collector's view (``gc=False``) like ``Order``: it holds a number and a
+    dict of orders, which hold nothing that could lead back to it, and the simulator makes and
+    drops levels as its prices move (hundreds alive, in every generation)."""
 
-    def __init__(self, price: int) -> None:
-        self.price = price
-        self.total = 0
-        self.orders: dict[int, Order] = {}
+    price: int
+    total: int = 0
+    orders: dict[int, Order] = msgspec.field(default_factory=dict)
 
 
 class BookSide:
