@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from desk.bridge.views import CandleView
-from desk.widgets import candle_grid, formatting
+from desk.widgets import candle_grid, formatting, ladder, tape
 from desk.widgets.candle_grid import render_grid
+from desk.widgets.ladder import Ladder
+from desk.widgets.tape import Tape
+from tests.ui.conftest import make_app, settled
 from tests.ui.fakes import T0
 
 
@@ -42,3 +47,21 @@ def test_the_memo_caches_stay_bounded_and_small() -> None:
         formatting.price_text(100.0 + i / 10, 1)
     assert formatting.price_text.cache_info().currsize <= 1024
     assert formatting.price_text(100.0, 1) == formatting.fmt_price(100.0, 1)
+
+
+@pytest.mark.parametrize("size", [(120, 45), (160, 120)])
+async def test_the_line_widgets_strip_caches_hold_about_what_is_on_screen(
+    size: tuple[int, int],
+) -> None:
+    """Cached Strips live in the collector's oldest generation (~13 tracked objects each), so the
+    tape keeps two screens of rows (a row gone from view never returns) and the ladder a few
+    spread rows (it has one), not a fixed 256 each; a tall tape still keeps a whole screen."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settled(pilot)
+        tape_widget = app.screen.query_one(Tape)
+        height = tape_widget.size.height
+        wanted = max(tape.STRIP_CACHE, tape.CACHED_SCREENS * height)
+        assert tape_widget._strips.maxsize == wanted >= 2 * height
+        assert len(tape_widget._strips) <= wanted
+        assert app.screen.query_one(Ladder)._strips.maxsize == ladder.STRIP_CACHE <= 8

@@ -38,9 +38,11 @@ from desk.widgets.formatting import (
 from desk.widgets.ladder_rows import ASK, BID, SPREAD, LadderRow, build_rows, spread_info
 from desk.widgets.styled import StyledLines
 
-# Strips are kept for lines that come back unchanged; a small cache lets replaced ones die
-# young, which keeps the garbage collector's older generations (and its pauses) small.
-STRIP_CACHE = 256
+# Spread rows are kept for one that comes back unchanged; a small cache lets replaced ones die
+# young, which keeps the garbage collector's older generations (and its pauses) small. It holds
+# spread rows only (one line on screen, a new text at almost every book update): at 256 it was
+# ~250 stale rows of ~13 tracked objects each in the oldest generation (bench/gc_pauses.py --ui).
+STRIP_CACHE = 8
 
 LevelTexts = tuple[str, str, str]  # price, size, cumulative size as shown
 # The own-orders column (trading mode): an own size such as "12,345" and its marker.

@@ -23,9 +23,13 @@ from desk.widgets.formatting import changed_runs, fmt_size, price_decimals, pric
 from desk.widgets.styled import StyledLines
 from desk.widgets.tape_rows import TapeRow, aggregate, large_size
 
-# Strips are kept for lines that come back unchanged; a small cache lets replaced ones die
-# young, which keeps the garbage collector's older generations (and its pauses) small.
-STRIP_CACHE = 256
+# Strips are kept for lines that come back unchanged (a new trade moves every row one line
+# down); a small cache lets replaced ones die young, which keeps the garbage collector's older
+# generations (and its pauses) small. A row that has scrolled off never comes back (its time is
+# in its key), so the cache holds this many screens of rows (at least STRIP_CACHE): a fixed 256
+# kept ~200 rows gone from view, ~13 tracked objects each (bench/gc_pauses.py --ui).
+STRIP_CACHE = 64
+CACHED_SCREENS = 2
 
 WIDE = 36
 BOLD = Style(bold=True)
@@ -113,7 +117,7 @@ class Tape(StyledLines, Widget):
         self._strips.clear()
 
     def on_resize(self) -> None:
-        self._strips.clear()
+        self._strips = LRUCache(max(STRIP_CACHE, CACHED_SCREENS * self.size.height))
         self._grow_columns()  # a taller tape shows rows not measured yet
 
     def render_lines(self, crop: Region) -> list[Strip]:
