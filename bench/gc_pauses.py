@@ -3,7 +3,7 @@
 Runs ``desk engine``'s Engine headless on the in-process OKX simulator in firehose mode (as
 bench/heap_growth.py does) for ``--seconds``, records every collection with ``gc.callbacks``
 (start/stop, ``perf_counter_ns`` and ``thread_time_ns``) and prints per generation:
-collections a second, wall pause p50/p99/max, CPU pause p99/max and CPU time a second (on a
+collections a second, wall pause p50/p99/max, CPU pause p50/p99/max and CPU time a second (on a
 busy machine the wall clock's tail is mostly other processes), the length of the young list a
 young collection scanned; plus the engine's msg/s. Headless, the young list is mostly the
 in-process simulator's resting orders (desk.sim). Each run is its own process (a fresh heap),
@@ -155,7 +155,7 @@ async def child(schedule: str, seconds: float, ui: bool) -> dict[str, Any]:
 
 def summary(figures: dict[str, Any]) -> dict[str, float]:
     """The figures one line shows: msg/s, young list length (median); per generation count/s,
-    wall p50/p99/max and CPU p99/max (us), CPU us/s; over all generations the same."""
+    wall p50/p99/max and CPU p50/p99/max (us), CPU us/s; over all generations the same."""
     seconds = figures["seconds"]
     out = {"msg/s": figures["msgs"] / seconds, "young": quantile(figures["young"], 0.5)}
     every = {"all": [tuple(p) for ps in figures["pauses"].values() for p in ps]}
@@ -166,6 +166,7 @@ def summary(figures: dict[str, Any]) -> dict[str, float]:
         out[f"{name} p50"] = quantile(wall, 0.5) / 1e3
         out[f"{name} p99"] = quantile(wall, 0.99) / 1e3
         out[f"{name} max"] = max(wall, default=0) / 1e3
+        out[f"{name} cpu p50"] = quantile(cpu, 0.5) / 1e3
         out[f"{name} cpu p99"] = quantile(cpu, 0.99) / 1e3
         out[f"{name} cpu max"] = max(cpu, default=0) / 1e3
         out[f"{name} cpu/s"] = sum(cpu) / 1e3 / seconds
@@ -177,9 +178,10 @@ def print_run(schedule: str, line: dict[str, float]) -> None:
     print(f"{schedule:<14} {line['msg/s']:9,.0f} msg/s  young list {line['young']:7,.0f} objs")
     for name in ("g0", "g1", "g2", "all"):
         print(
-            f"    {name:<3} {line[f'{name} n/s']:5.1f}/s  wall p50 {line[f'{name} p50']:6.0f} "
+            f"    {name:<3} {line[f'{name} n/s']:5.2f}/s  wall p50 {line[f'{name} p50']:6.0f} "
             f"p99 {line[f'{name} p99']:6.0f} max {line[f'{name} max']:6.0f}  "
-            f"cpu p99 {line[f'{name} cpu p99']:6.0f} max {line[f'{name} cpu max']:6.0f}  "
+            f"cpu p50 {line[f'{name} cpu p50']:6.0f} p99 {line[f'{name} cpu p99']:6.0f} "
+            f"max {line[f'{name} cpu max']:6.0f}  "
             f"cpu {line[f'{name} cpu/s']:6.0f} us/s",
             flush=True,
         )

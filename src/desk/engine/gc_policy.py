@@ -29,6 +29,16 @@ generation).
 The pause is about the same; it falls where nothing is being drawn or sent, and a full rescan
 of the frozen start-up heap never happens.
 
+What a pause costs is what the generations hold. Under the firehose the App's oldest generation
+held ~100k objects at a full collection, three quarters of them garbage: finished lines of the
+ladder and tape that Textual's compositor had memoised inside themselves (a reference cycle),
+~15 tracked objects a line, freed by nothing but a full collection. Those are now freed by
+their reference count (widgets/styled.py ``FinishedStrip``), the simulator's resting orders and
+levels are ``gc=False`` structs (desk.sim), and the tape and ladder cache fewer lines: ~14k
+objects are left, a third of them the market books' cells (desk.market.book_side, lists). The
+full collection's CPU went from 62-90 ms to 7.7-11 ms, a middle one's from ~8 ms to ~1.7-3 ms
+(bench/gc_pauses.py --ui, old and new trees in turns).
+
 After each full collection the C heap's free pages go back to the system (glibc's
 ``malloc_trim``): frames, decoded payloads and rows bigger than Python's small-object allocator
 serves come from malloc, at tens of thousands a second, and the pages they free otherwise stay
