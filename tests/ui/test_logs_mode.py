@@ -4,6 +4,7 @@ level and source, follow new lines, and a large log that never blocks the UI."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from desk.app import DeskApp
 from desk.screens.help import HelpScreen
 from desk.screens.logs import MAX_LINES, LogsScreen
 from desk.widgets.log_lines import LogTail
+from desk.widgets.log_view import PREFIX_CHARS
 from tests.ui.conftest import make_config, settled, wait_for
 from tests.ui.fakes import FakeEngineClient, frozen_clock
 from tests.ui.test_palette import run_command
@@ -238,3 +240,33 @@ async def test_a_200k_line_log_loads_its_tail_in_a_worker_without_blocking_the_u
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(screen.view.lines) == MAX_LINES)
         await wait_for(pilot, lambda: screen.view.visible_lines()[-1] == screen.view.lines[-1])
+
+
+async def test_the_rows_shown_are_cut_as_textual_cuts_them_and_die_by_reference_count(
+    log: Path,
+) -> None:
+    """The view cuts its rows itself (no ``Strip.crop_extend``, which memoises its result in the
+    line): the same segments as Textual's cut, and no row drawn reaches itself (a reference
+    cycle: thousands of cached rows would wait for a full garbage collection)."""
+    from tests.ui.test_line_cache import _holds_itself
+
+    app = logs_app(log)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, FILE_LINES + EVENTS)
+        view = screen.view
+        width = view.size.width
+        first = view.lines[0]  # a row exactly as wide as the view is its own uncut cut
+        exact = replace(first, message=first.message.ljust(width - PREFIX_CHARS))
+        view.show([exact, *view.lines[1:]])
+        assert view._width_of(exact) == width
+        await pilot.press("home")
+        await settled(pilot)  # drawn
+        rows = [view.render_line(y) for y in range(view.size.height)]
+        assert len({id(row) for row in rows}) == len(rows)
+        for y, row in enumerate(rows):
+            whole = view._strip(view.lines[view.scroll_offset.y + y])
+            x = view.scroll_offset.x
+            textual = whole.crop_extend(x, x + width, view.rich_style)
+            assert [tuple(s)[:2] for s in row] == [tuple(s)[:2] for s in textual]
+            assert row.cell_length == width
+            assert not _holds_itself(row)

@@ -7,11 +7,16 @@ colours from component classes (theme variables), and the find text highlighted.
 
 ``follow`` keeps the newest line in view as lines arrive (``tail -f``). Scrolling up stops
 following, so a person can read; ``end`` (or ``f`` in the logs mode) follows again.
+
+The rows shown are cut to the view here, with no ``Strip.crop_extend``: that memoises its result
+inside the line, and a line exactly as wide as the view is its own result, a reference cycle
+that only a full garbage collection frees (``STRIP_CACHE`` rows are dropped at once). The rows
+are ``FinishedStrip``s (widgets/styled.py) so that cutting them never makes one either.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -22,7 +27,7 @@ from textual.scrollbar import ScrollTo, ScrollUp
 from textual.strip import Strip
 
 from desk.widgets.log_lines import LogLine
-from desk.widgets.styled import StyledLines
+from desk.widgets.styled import FinishedStrip, StyledLines, finished_strip
 
 LEVEL_TEXT = {"DEBUG": "DEBUG", "INFO": "INFO ", "WARNING": "WARN ", "ERROR": "ERROR"}
 LEVEL_STYLE = {"DEBUG": "debug", "INFO": "info", "WARNING": "warning"}
@@ -60,7 +65,8 @@ class LogView(StyledLines, ScrollView, can_focus=True):
         self.follow = True
         self.needle = ""
         self._widest = 0
-        self._strips: dict[int, Strip] = {}
+        self._strips: dict[int, list[Any]] = {}
+        """id(line) -> [its whole row, the (scroll x, width) it was last cut to, that cut]"""
 
     # -- content ---------------------------------------------------------------------------
 
@@ -152,12 +158,17 @@ class LogView(StyledLines, ScrollView, can_focus=True):
         if not 0 <= index < len(self.lines):
             return Strip.blank(width, self.rich_style)
         line = self.lines[index]
-        strip = self._strips.get(id(line))
-        if strip is None:
+        entry = self._strips.get(id(line))
+        if entry is None:
             if len(self._strips) > STRIP_CACHE:
                 self._strips.clear()
-            strip = self._strips[id(line)] = self._strip(line)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+            entry = self._strips[id(line)] = [self._strip(line), None, None]
+        view = (scroll_x, width)
+        if entry[1] != view:
+            end = scroll_x + width
+            row = entry[0].extend_cell_length(end, self.rich_style).crop(scroll_x, end)
+            entry[1], entry[2] = view, finished_strip(row)
+        return entry[2]
 
     def _strip(self, line: LogLine) -> Strip:
         base = self.style_of()
@@ -174,7 +185,7 @@ class LogView(StyledLines, ScrollView, can_focus=True):
                 Segment(f"{source:<{SOURCE_CHARS}} ", self.style_of("log-view--source")),
             ]
         segments += self._message(line.message, tone)
-        return Strip(segments)
+        return FinishedStrip(segments)
 
     def _message(self, message: str, tone: Style) -> list[Segment]:
         """The message in its level's colour, each occurrence of the find text highlighted."""
