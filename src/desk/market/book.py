@@ -308,9 +308,8 @@ class OrderBook:
         self._crc = crc = crc - WRAP if crc >= SIGN_BIT else crc  # signed, as OKX sends it
         return crc
 
-    def _checksum_afresh(self) -> int:
-        """``checksum`` when a side has no kept strings yet (walked now) or the book is
-        shallow (fewer than 25 levels a side: the text is joined from the two lists)."""
+    def _kept_strings(self) -> tuple[TopStrings, TopStrings]:
+        """Each side's kept checksum strings, walked now for a side that has none."""
         bids = self._bids
         asks = self._asks
         b = bids.ck
@@ -319,6 +318,14 @@ class OrderBook:
         a = asks.ck
         if a is None:
             a = asks.ck = TopStrings(asks.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
+        return b, a
+
+    def _checksum_afresh(self) -> int:
+        """``checksum`` when a side has no kept strings yet (walked now) or the book is
+        shallow (fewer than 25 levels a side: the text is joined from the two lists)."""
+        bids = self._bids
+        asks = self._asks
+        b, a = self._kept_strings()
         if len(b.pieces) != CHECKSUM_DEPTH or len(a.pieces) != CHECKSUM_DEPTH:
             self._parts = None
             bids.ck_changed = asks.ck_changed = True  # the next call joins afresh too
@@ -366,12 +373,7 @@ def _checksum_afresh_compiled(self: OrderBook) -> int:
     the pure method, if switched back to, joins afresh)."""
     bids = self._bids
     asks = self._asks
-    b = bids.ck
-    if b is None:
-        b = bids.ck = TopStrings(bids.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
-    a = asks.ck
-    if a is None:
-        a = asks.ck = TopStrings(asks.top_cell, CHECKSUM_DEPTH, ZERO_CEILING)
+    b, a = self._kept_strings()
     self._parts = None
     bids.ck_changed = asks.ck_changed = False
     self._crc = crc = native.MODULE.checksum(b.pieces, a.pieces)  # type: ignore[union-attr]
