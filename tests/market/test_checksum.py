@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import zlib
 
-import pytest
-
 from desk.market.checksum import okx_checksum
 from tests.market.doc_samples import DOC_ASKS, DOC_BIDS
 
-pytestmark = pytest.mark.usefixtures("book_impl")  # pure and compiled (conftest.py)
+# The plain definition only: OrderBook.checksum, pure and compiled, is held to these vectors
+# in test_book.py (which runs on both implementations).
 
 
 def test_docs_example_with_two_levels_a_side() -> None:
