@@ -40,6 +40,11 @@ also splits the frames by whether SQLite's writer was writing a batch meanwhile 
 finished, 200 us before the frame): its thread binds and steps the rows while the frame runs,
 and those frames' tail is the longer one.
 
+``--writer-sched other`` leaves SQLite's writer thread as any other thread instead of
+``SCHED_BATCH`` (``storage.writer_sched_batch``, storage/thread_priority.py); ``both`` adds
+a run of the frame path under the engine's GC policy with the writer so, as the reference:
+the difference shows on a busy machine (a core loaded by something else), not on an idle one.
+
 ``--catch-up S`` runs with ``storage.catch_up_interval`` S (the default's otherwise): how long
 rows that came while a batch was written wait for their own batch.
 """
@@ -140,12 +145,15 @@ class InstantVenue:
 
 
 JOURNAL = True
+WRITER_BATCH = True  # --writer-sched: storage.writer_sched_batch
 CATCH_UP: float | None = None  # --catch-up: storage.catch_up_interval (None: the default's)
 
 
 async def build(db: Path) -> tuple[Bus, SqliteStore, OrderManager, InstantVenue, RiskEngine]:
     bus, clock = Bus(), LiveClock()
-    tuning = {} if CATCH_UP is None else {"catch_up_interval": CATCH_UP}
+    tuning: dict[str, Any] = {"writer_sched_batch": WRITER_BATCH}
+    if CATCH_UP is not None:
+        tuning["catch_up_interval"] = CATCH_UP
     store = SqliteStore(StorageConfig(sqlite_path=str(db), order_journal=JOURNAL, **tuning))
     await store.open()
     portfolio = Portfolio(clock, starting_cash=Decimal(1_000_000))
@@ -476,9 +484,16 @@ def main() -> None:
     parser.add_argument("--no-journal", action="store_true", help="wait for the SQLite commit")
     parser.add_argument("--stages", action="store_true", help="where a frame's time goes")
     parser.add_argument("--catch-up", type=float, help="storage.catch_up_interval, seconds")
+    parser.add_argument(
+        "--writer-sched",
+        choices=("batch", "other", "both"),
+        default="batch",
+        help="SQLite's writer thread under SCHED_BATCH (the default), as any thread, or both",
+    )
     args = parser.parse_args()
-    global JOURNAL, STAGES, CATCH_UP
+    global JOURNAL, STAGES, CATCH_UP, WRITER_BATCH
     JOURNAL = not args.no_journal
+    WRITER_BATCH = args.writer_sched != "other"
     CATCH_UP = args.catch_up
     durable = "after SQLite commit" if args.no_journal else "journalled"
 
@@ -490,12 +505,19 @@ def main() -> None:
     decode_us = (time.perf_counter_ns() - start) / n / 1000
 
     frame_p50 = 0.0
-    for decode, policy in ((True, False), (True, True), (False, True)):
+    print(f"SQLite's writer thread: {'SCHED_BATCH' if WRITER_BATCH else 'SCHED_OTHER'}")
+    runs = [(True, False), (True, True), (False, True)]
+    if args.writer_sched == "both":
+        runs.append((True, None))  # the engine's GC policy, the writer left as any thread
+    for decode, policy in runs:
         STAGES = [] if args.stages else None
-        run = asyncio.run(tick_to_order(args.frames, decode, policy))
+        WRITER_BATCH = policy is not None and args.writer_sched != "other"
+        run = asyncio.run(tick_to_order(args.frames, decode, policy is not False))
         frame_p50 = frame_p50 or pct(run.submit, 0.5)
         label = "frame received" if decode else "Trade on the bus (minus decode)"
-        gc_label = "the engine's GC policy" if policy else "CPython's default GC"
+        gc_label = "the engine's GC policy" if policy is not False else "CPython's default GC"
+        if policy is None:
+            gc_label += ", SQLite's writer thread as SCHED_OTHER (reference)"
         print(f"{label} -> order, {gc_label}, {len(run.submit)} orders, microseconds:")
         print(report("risk-checked order (OMS submit returned)", run.submit, run.submit_cpu))
         print(report(f"handed to the venue client ({durable})", run.venue, run.venue_cpu))
@@ -503,6 +525,7 @@ def main() -> None:
             print("  where the time to the risk-checked order went (probed), microseconds:")
             print(stage_report(STAGES[5:]))
             print(writer_split(STAGES[5:], run.submit_cpu))
+    WRITER_BATCH = args.writer_sched != "other"
     print(f"reference: msgspec decode of the trades frame alone: {decode_us:.2f} us")
     wall, cpu = asyncio.run(noise_floor(args.frames, frame_p50))
     print(f"reference, the machine's noise: {frame_p50:.0f} us of plain Python work a loop turn")

@@ -19,6 +19,9 @@ class StorageConfig(FrozenConfig, frozen=True):
     ``order_journal``: the OMS writes each new order to an append-only journal beside the file
     (journal.py) before sending it, instead of waiting for its batch to commit; ``journal_fsync``
     adds a disk flush per order (survives a power loss, not only a crash of the process).
+    ``writer_sched_batch``: on Linux, SQLite's writer thread runs under ``SCHED_BATCH``, so on a
+    busy machine its wake-ups never preempt the event loop in the middle of a frame (the same
+    share of the CPU; thread_priority.py).
     """
 
     sqlite_path: str = "data/desk.sqlite"
@@ -31,6 +34,7 @@ class StorageConfig(FrozenConfig, frozen=True):
     event_interval: PositiveFloat = 60.0
     order_journal: bool = True
     journal_fsync: bool = False
+    writer_sched_batch: bool = True
 
     def __post_init__(self) -> None:
         if self.busy_timeout >= self.close_timeout:

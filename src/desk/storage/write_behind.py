@@ -44,11 +44,13 @@ from desk.storage.config import StorageConfig
 from desk.storage.journal import JournalBusy, OrderJournal
 from desk.storage.row_queue import RowQueue
 from desk.storage.statements import Statement
+from desk.storage.thread_priority import run_as_background
 from desk.storage.writer import (
     BatchResult,
     DeadLetter,
     EventThrottle,
     describe,
+    run_in_thread,
     spill,
     write_batch,
 )
@@ -128,6 +130,10 @@ class WriteBehind:
         try:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=NORMAL")
+            if self.config.writer_sched_batch:
+                refused = await run_in_thread(self._db, run_as_background)
+                if refused:
+                    log.info("SQLite's writer thread keeps its scheduling: %s", refused)
             await self._prepare_schema(self._db)
             await self._replay_journal(self._db)
         except BaseException:
