@@ -450,11 +450,19 @@ async def noise_floor(count: int, work_us: float) -> tuple[list[float], list[flo
             total += i * i
         return total
 
+    def timed(n: int) -> float:
+        """The median of 7 runs of ``work(n)``, microseconds: one slow run (preempted, or the
+        CPU still clocking up) must not set the reference's size."""
+        runs = []
+        for _ in range(7):
+            started = time.perf_counter_ns()
+            work(n)
+            runs.append((time.perf_counter_ns() - started) / 1000)
+        return sorted(runs)[3]
+
     n = 1000
     while True:  # calibrate: n iterations take about work_us
-        started = time.perf_counter_ns()
-        work(n)
-        took = (time.perf_counter_ns() - started) / 1000
+        took = timed(n)
         if took >= work_us / 2:
             n = max(1, int(n * work_us / took))
             break
