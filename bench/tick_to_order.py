@@ -38,7 +38,11 @@ time between points of the path (each timed at its first entry in the frame). Th
 a little each, so the rows printed with it read a few microseconds higher than without. It
 also splits the frames by whether SQLite's writer was writing a batch meanwhile (or had just
 finished, 200 us before the frame): its thread binds and steps the rows while the frame runs,
-and those frames' tail is the longer one.
+and those frames' tail is the longer one. On an idle machine it may print one batch that
+spans the run: frames come back to back, so the event loop's thread holds the GIL nearly all
+the time, and SQLite's thread gets it only at each poll of the loop and each forced switch
+(``sys.getswitchinterval()``, 5 ms); its rows wait (the journal has the orders) and are
+committed once the frames stop.
 
 ``--writer-sched other`` leaves SQLite's writer thread as any other thread instead of
 ``SCHED_BATCH`` (``storage.writer_sched_batch``, storage/thread_priority.py); ``both`` adds
