@@ -43,6 +43,7 @@ FLOORS: dict[str, int] = {
     "commands": 6,
     "messages": 6,
     "keymap": 6,
+    "terminal": 6,
     "cli": 7,
 }
 THEMES = "desk.themes"

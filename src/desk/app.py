@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 
@@ -68,6 +69,7 @@ from desk.screens.logs import LogsScreen
 from desk.screens.market import MarketScreen
 from desk.screens.signals import SignalsScreen
 from desk.screens.trading import TradingScreen, ask_halt
+from desk.terminal import driver_for
 from desk.themes import STYLESHEET, THEME_NAMES, THEMES, VARIABLE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -107,6 +109,9 @@ class DeskApp(App[int]):
     DEFAULT_MODE = "market"
     BINDINGS = bindings("app")
     COMMANDS = App.COMMANDS | {DeskCommands}
+
+    def get_driver_class(self) -> type[Driver]:
+        return driver_for(super().get_driver_class())  # terminal.py: SIGCONT without a hang
 
     def __init__(
         self,

@@ -1,10 +1,13 @@
-"""The real ``desk --sim`` in a real terminal (tmux): prices appear, 5 shows health, q exits 0."""
+"""The real ``desk --sim`` in a real terminal (tmux): prices appear, 5 shows health, q exits 0;
+and a desk stopped and continued from outside (``kill -STOP`` / ``-CONT``) still takes keys
+and still quits."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -103,6 +106,49 @@ def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: 
         )
         pane.press("q")
         wait_until(exit_file.exists, "desk exiting", pane)
+        assert exit_file.read_text().strip() == "EXIT=0"
+    finally:
+        pane.close()
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (``T``: stopped), from /proc."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_desk_stopped_and_continued_from_outside_still_quits(tmp_path: Path) -> None:
+    """Textual restarts its terminal mode on every SIGCONT; after a stop it did not make itself
+    that started a second input thread, one of which then blocked on the terminal for good, and
+    q never exited (terminal.py)."""
+    if TMUX is None:
+        pytest.fail("tmux is not installed: `make test` installs it (as root)")
+    config = tmp_path / "desk.yaml"
+    config.write_text(f"storage:\n  sqlite_path: {tmp_path / 'desk.sqlite'}\n", encoding="utf-8")
+    exit_file, pid_file = tmp_path / "exit", tmp_path / "pid"
+    pane = TmuxPane(f"desk-e2e-stop-{os.getpid()}", "desk", log=tmp_path / "desk.log")
+    try:  # the shell's pid is desk's after exec: that is the process to stop
+        pane.start(
+            f"sh -c 'echo $$ > {pid_file}; exec {DESK} --sim --config {config}'; "
+            f"echo EXIT=$? > {exit_file}",
+            tmp_path,
+            (120, 40),
+        )
+        wait_until(
+            lambda: "book BTC-USDT" in pane.text() and len(PRICE_LINE.findall(pane.text())) >= 5,
+            "prices on the ladder",
+            pane,
+        )
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: _state(pid) == "T", "desk stopped", pane)
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: _state(pid) != "T", "desk running again", pane)
+        pane.press("5")
+        wait_until(lambda: "integrity" in pane.text(), "the health screen after SIGCONT", pane)
+        pane.press("2")
+        wait_until(lambda: "positions" in pane.text().lower(), "the trading screen", pane)
+        pane.press("q")
+        wait_until(exit_file.exists, "desk exiting after a stop and a continue", pane)
         assert exit_file.read_text().strip() == "EXIT=0"
     finally:
         pane.close()
