@@ -28,7 +28,10 @@ class DeskLinuxDriver(LinuxDriver):
     @property
     def input_running(self) -> bool:
         """Whether the thread that reads the terminal is alive (application mode is on)."""
-        thread = self._key_thread
+        # Read defensively: this runs in a signal handler, where an AttributeError (a Textual
+        # that renamed its attribute) would surface at any line of the app; without the thread
+        # the SIGCONT does what Textual's does.
+        thread = getattr(self, "_key_thread", None)
         return thread is not None and thread.is_alive()
 
 
