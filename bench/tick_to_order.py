@@ -505,7 +505,7 @@ def main() -> None:
     args = parser.parse_args()
     global JOURNAL, STAGES, CATCH_UP, WRITER_BATCH
     JOURNAL = not args.no_journal
-    WRITER_BATCH = args.writer_sched != "other"
+    batch = args.writer_sched != "other"
     CATCH_UP = args.catch_up
     durable = "after SQLite commit" if args.no_journal else "journalled"
 
@@ -517,18 +517,18 @@ def main() -> None:
     decode_us = (time.perf_counter_ns() - start) / n / 1000
 
     frame_p50 = 0.0
-    print(f"SQLite's writer thread: {'SCHED_BATCH' if WRITER_BATCH else 'SCHED_OTHER'}")
-    runs = [(True, False), (True, True), (False, True)]
+    print(f"SQLite's writer thread: {'SCHED_BATCH' if batch else 'SCHED_OTHER'}")
+    # (frame decoded, the engine's GC policy, the writer under SCHED_BATCH)
+    runs = [(True, False, batch), (True, True, batch), (False, True, batch)]
     if args.writer_sched == "both":
-        runs.append((True, None))  # the engine's GC policy, the writer left as any thread
-    for decode, policy in runs:
+        runs.append((True, True, False))  # the reference: the writer left as any thread
+    for decode, policy, WRITER_BATCH in runs:
         STAGES = [] if args.stages else None
-        WRITER_BATCH = policy is not None and args.writer_sched != "other"
-        run = asyncio.run(tick_to_order(args.frames, decode, policy is not False))
+        run = asyncio.run(tick_to_order(args.frames, decode, policy))
         frame_p50 = frame_p50 or pct(run.submit, 0.5)
         label = "frame received" if decode else "Trade on the bus (minus decode)"
-        gc_label = "the engine's GC policy" if policy is not False else "CPython's default GC"
-        if policy is None:
+        gc_label = "the engine's GC policy" if policy else "CPython's default GC"
+        if batch and not WRITER_BATCH:
             gc_label += ", SQLite's writer thread as SCHED_OTHER (reference)"
         print(f"{label} -> order, {gc_label}, {len(run.submit)} orders, microseconds:")
         print(report("risk-checked order (OMS submit returned)", run.submit, run.submit_cpu))
@@ -537,7 +537,7 @@ def main() -> None:
             print("  where the time to the risk-checked order went (probed), microseconds:")
             print(stage_report(STAGES[5:]))
             print(writer_split(STAGES[5:], run.submit_cpu))
-    WRITER_BATCH = args.writer_sched != "other"
+    WRITER_BATCH = batch
     print(f"reference: msgspec decode of the trades frame alone: {decode_us:.2f} us")
     wall, cpu = asyncio.run(noise_floor(args.frames, frame_p50))
     print(f"reference, the machine's noise: {frame_p50:.0f} us of plain Python work a loop turn")

@@ -2,7 +2,7 @@
 
 Textual's ``LinuxDriver`` starts application mode again on every SIGCONT, to come back from its
 own Ctrl+Z suspend. A process can also be stopped without that suspend: ``kill -STOP``, a
-debugger, a machine's job control. Then nothing was stopped, and the restart starts a second
+debugger, a machine's job control. Then nothing was suspended, and the restart starts a second
 input thread beside the first: both wait on the terminal, at the next key one of them blocks in
 a read that never returns, and quitting waits for it forever (desk never exits). This driver
 restarts application mode only when its input thread is not running (after a suspend, or a

@@ -13,26 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from desk.core.enums import Severity
-from desk.core.events import SystemEvent
-from desk.storage import thread_priority
 from desk.storage.config import StorageConfig
 from desk.storage.sqlite import SqliteStore
 from desk.storage.thread_priority import run_as_background, thread_policy
 from desk.storage.writer import run_in_thread
+from tests.storage.test_sqlite import _event
 
 LINUX = sys.platform.startswith("linux")
-
-
-def _event(i: int) -> SystemEvent:
-    return SystemEvent(
-        ts_exchange=0,
-        ts_recv=i,
-        source="test",
-        kind="k",
-        message=f"event {i}",
-        severity=Severity.INFO,
-    )
 
 
 async def _writer_policy(store: SqliteStore) -> str:
@@ -97,4 +84,4 @@ async def test_a_refused_policy_is_logged_and_the_store_still_writes(
 def test_without_the_policy_the_reason_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "SCHED_BATCH", raising=False)
     assert run_as_background() == "SCHED_BATCH is not available on this platform"
-    assert thread_priority.thread_policy() in {"other", "unknown"}
+    assert thread_policy() in {"other", "unknown"}

@@ -7,19 +7,16 @@ loop's thread in the middle of a frame: the order path then waits out the writer
 Under ``SCHED_BATCH`` the kernel takes the thread for CPU-bound background work and does not
 let its wake-ups preempt: the event loop finishes its frame first. Its share of the CPU is the
 same as before (the same nice value), so the writer is never starved; only who goes first
-changes. Measured with ``bench/tick_to_order.py --writer-sched other`` beside a busy core.
+changes. Measured with ``bench/tick_to_order.py --writer-sched both`` beside a busy core.
 
 Linux only; elsewhere, or where the policy is refused (a sandbox), the thread stays as it is
-and the reason is logged once.
+and the store logs why when it opens (write_behind.py).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-
-log = logging.getLogger(__name__)
 
 
 def run_as_background() -> str:
