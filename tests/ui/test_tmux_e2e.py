@@ -79,7 +79,8 @@ def wait_until(condition: Callable[[], object], what: str, pane: TmuxPane) -> No
         time.sleep(0.2)
 
 
-def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: Path) -> None:
+def _desk_pane(tmp_path: Path, name: str) -> tuple[TmuxPane, Path]:
+    """A pane for ``desk --sim`` on a private SQLite file, and the file its exit code goes to."""
     if TMUX is None:
         pytest.fail(
             "tmux is not installed: `make test` installs it (as root), or apt-get install tmux"
@@ -87,26 +88,38 @@ def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: 
     assert DESK.exists(), f"the desk console script is not installed at {DESK}: run make test"
     config = tmp_path / "desk.yaml"
     config.write_text(f"storage:\n  sqlite_path: {tmp_path / 'desk.sqlite'}\n", encoding="utf-8")
+    return TmuxPane(f"{name}-{os.getpid()}", "desk", log=tmp_path / "desk.log"), config
+
+
+def _wait_for_prices(pane: TmuxPane) -> None:
+    wait_until(
+        lambda: "book BTC-USDT" in pane.text() and len(PRICE_LINE.findall(pane.text())) >= 5,
+        "prices on the ladder",
+        pane,
+    )
+
+
+def _quit(pane: TmuxPane, exit_file: Path, what: str) -> None:
+    pane.press("q")
+    wait_until(exit_file.exists, what, pane)
+    assert exit_file.read_text().strip() == "EXIT=0"
+
+
+def test_desk_sim_shows_a_living_market_then_health_and_quits_cleanly(tmp_path: Path) -> None:
+    pane, config = _desk_pane(tmp_path, "desk-e2e")
     exit_file = tmp_path / "exit"
-    pane = TmuxPane(f"desk-e2e-{os.getpid()}", "desk", log=tmp_path / "desk.log")
     try:  # Textual draws on stderr, so the command must leave stderr on the terminal
         pane.start(
             f"{DESK} --sim --config {config}; echo EXIT=$? > {exit_file}", tmp_path, (120, 40)
         )
-        wait_until(
-            lambda: "book BTC-USDT" in pane.text() and len(PRICE_LINE.findall(pane.text())) >= 5,
-            "prices on the ladder",
-            pane,
-        )
+        _wait_for_prices(pane)
         pane.press("5")
         wait_until(
             lambda: "integrity" in pane.text() and " connected " in pane.text(),
             "the health screen with a connected feed",
             pane,
         )
-        pane.press("q")
-        wait_until(exit_file.exists, "desk exiting", pane)
-        assert exit_file.read_text().strip() == "EXIT=0"
+        _quit(pane, exit_file, "desk exiting")
     finally:
         pane.close()
 
@@ -120,12 +133,8 @@ def test_desk_stopped_and_continued_from_outside_still_quits(tmp_path: Path) -> 
     """Textual restarts its terminal mode on every SIGCONT; after a stop it did not make itself
     that started a second input thread, one of which then blocked on the terminal for good, and
     q never exited (terminal.py)."""
-    if TMUX is None:
-        pytest.fail("tmux is not installed: `make test` installs it (as root)")
-    config = tmp_path / "desk.yaml"
-    config.write_text(f"storage:\n  sqlite_path: {tmp_path / 'desk.sqlite'}\n", encoding="utf-8")
+    pane, config = _desk_pane(tmp_path, "desk-e2e-stop")
     exit_file, pid_file = tmp_path / "exit", tmp_path / "pid"
-    pane = TmuxPane(f"desk-e2e-stop-{os.getpid()}", "desk", log=tmp_path / "desk.log")
     try:  # the shell's pid is desk's after exec: that is the process to stop
         pane.start(
             f"sh -c 'echo $$ > {pid_file}; exec {DESK} --sim --config {config}'; "
@@ -133,11 +142,7 @@ def test_desk_stopped_and_continued_from_outside_still_quits(tmp_path: Path) -> 
             tmp_path,
             (120, 40),
         )
-        wait_until(
-            lambda: "book BTC-USDT" in pane.text() and len(PRICE_LINE.findall(pane.text())) >= 5,
-            "prices on the ladder",
-            pane,
-        )
+        _wait_for_prices(pane)
         pid = int(pid_file.read_text())
         os.kill(pid, signal.SIGSTOP)
         wait_until(lambda: _state(pid) == "T", "desk stopped", pane)
@@ -147,8 +152,6 @@ def test_desk_stopped_and_continued_from_outside_still_quits(tmp_path: Path) -> 
         wait_until(lambda: "integrity" in pane.text(), "the health screen after SIGCONT", pane)
         pane.press("2")
         wait_until(lambda: "positions" in pane.text().lower(), "the trading screen", pane)
-        pane.press("q")
-        wait_until(exit_file.exists, "desk exiting after a stop and a continue", pane)
-        assert exit_file.read_text().strip() == "EXIT=0"
+        _quit(pane, exit_file, "desk exiting after a stop and a continue")
     finally:
         pane.close()
