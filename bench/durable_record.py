@@ -3,7 +3,10 @@
 Each option records N order rows one at a time (each must be durable before the next "send"):
 
 * journal: the row copied into the memory-mapped order journal (storage/journal.py; no system
-  call; survives kill -9);
+  call; survives kill -9), its pages readied ahead as the store does (``prefault``); then the
+  same without that (a page fault each time the rows reach a new page), and both again with
+  the file written back to disk before each row, as the kernel does to a quiet desk's journal
+  between its orders (a written-back page is read-only until the next fault);
 * journal + fsync: the same with an ``msync`` of the row per order (survives a power loss too);
 * os.write (reference): one ``os.write`` of the same bytes to an append-only file, what the
   journal did before it was mapped (survives kill -9 too, a system call per order);
@@ -58,15 +61,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def journal(tmp: Path, n: int, fsync: bool) -> list[float]:
-    j = OrderJournal(tmp / f"j{int(fsync)}.sqlite", fsync=fsync)
+def journal(
+    tmp: Path, n: int, fsync: bool, *, readied: bool = True, written_back: bool = False
+) -> list[float]:
+    """``readied``: :meth:`OrderJournal.prefault` runs between rows when due, as the store runs
+    it; ``written_back``: the file is written back to disk before each row (what the kernel's
+    flusher does to a quiet desk's journal between its orders)."""
+    name = f"j{int(fsync)}{int(readied)}{int(written_back)}.sqlite"
+    j = OrderJournal(tmp / name, fsync=fsync)
     j.open()
+    file = os.open(j.paths[0], os.O_RDONLY)  # rows stay in file 0: nothing is settled
+    if readied:
+        j.prefault()
     out = []
     for i in range(n):
         row = order_row(order(i), False, Decimal(0), i)
+        if written_back:
+            os.fsync(file)
+        if readied and (j.wants_prefault or written_back):
+            j.prefault()
         t0 = time.perf_counter_ns()
         j.append(row, i + 1)
         out.append((time.perf_counter_ns() - t0) / 1000)
+    os.close(file)
     j.close()
     return out
 
@@ -118,11 +135,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
+    quiet = max(args.n // 10, 50)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         runs = {
             "journal (mapped copy; survives kill -9)": journal(tmp, args.n, False),
-            "journal + fsync (power loss too)": journal(tmp, max(args.n // 10, 50), True),
+            "  its pages not readied (no prefault)": journal(tmp, args.n, False, readied=False),
+            "  written back before each row": journal(tmp, quiet, False, written_back=True),
+            "  the same, not readied": journal(tmp, quiet, False, readied=False, written_back=True),
+            "journal + fsync (power loss too)": journal(tmp, quiet, True),
             "os.write of the row (reference)": plain_write(tmp, args.n),
             "sqlite sync INSERT+COMMIT, WAL NORMAL": sqlite_sync(tmp, args.n),
             "write-behind queue + wait_committed": asyncio.run(write_behind(tmp, args.n)),

@@ -251,7 +251,7 @@ def test_a_full_file_grows_and_keeps_every_row(tmp_path: Path, monkeypatch) -> N
 
 
 def test_a_full_disk_refuses_the_row_before_anything_is_written(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, caplog
 ) -> None:
     journal = OrderJournal(tmp_path / "desk.sqlite")
     journal.open()
@@ -260,6 +260,9 @@ def test_a_full_disk_refuses_the_row_before_anything_is_written(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("desk.storage.journal.os.posix_fallocate", no_space)
+    journal.prefault()  # readying the pages ahead never raises (the store's writer runs it)
+    journal.prefault()
+    assert caplog.text.count("could not ready the next rows' pages") == 1  # once, not per wake
     try:
         journal.append(("x", 1), 1)
         raise AssertionError("a row was taken without room for it")

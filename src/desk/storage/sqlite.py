@@ -14,6 +14,7 @@ instead (in the task that sends the order).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -270,6 +271,10 @@ class SqliteStore(WriteBehind):
                 raise RuntimeError("SqliteStore is closed")
             journal.append(row, self.rows_enqueued + 1)
             journalled = True
+            if journal.wants_prefault:
+                # After what is due already (this order's send among it), not before.
+                journal.wants_prefault = False
+                asyncio.get_running_loop().call_later(0, journal.prefault)
         self._enqueue(statements.ORDER, row, sound)
         self._enqueue_event(order, row, sound, updated_ns)
         return journalled

@@ -199,6 +199,7 @@ class WriteBehind:
                 await db.execute(statements.ORDER_EVENT.sql, event)
         await db.commit()
         self.journal.clear()
+        self.journal.prefault()  # the first orders' pages
         self.journal_replayed = inserted
         if inserted:
             log.warning(
@@ -255,6 +256,8 @@ class WriteBehind:
             # One turn of the loop first: the rows of everything that is ready to run join this
             # commit instead of each paying for a transaction of its own.
             await asyncio.sleep(0)
+            if self.journal is not None:  # pages the kernel wrote back are read-only again
+                self.journal.prefault()
             woken_at = self.rows_enqueued
             try:
                 while self._pending and not self._closing:
