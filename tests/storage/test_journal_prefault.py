@@ -93,11 +93,18 @@ async def test_the_store_readies_the_journal_at_open_and_after_orders(tmp_path: 
     while journal._end[journal._active] <= PREFAULT_BYTES // 2:  # into the second half
         i += 1
         store.journal_order(_order(i), reduce_only=False, notional=Decimal(0), updated_ns=i)
-    # journal_order saw it due and asked the loop for a prefault after what is due already
-    assert not journal.wants_prefault
+    calls = []
+    prefault = journal.prefault
+    journal.prefault = lambda: calls.append(1) or prefault()  # type: ignore[method-assign]
+    for j in range(i + 1, i + 50):  # orders keep coming before the loop turns
+        store.journal_order(_order(j), reduce_only=False, notional=Decimal(0), updated_ns=j)
+    # journal_order saw it due and asked the loop for one prefault after what is due already
+    assert journal.wants_prefault
     end = journal._end[journal._active]
     assert not all(present_pages(journal, end, end + PREFAULT_BYTES))
     for _ in range(3):
         await asyncio.sleep(0)
+    assert len(calls) == 1  # one, not one per order
+    assert not journal.wants_prefault
     assert all(present_pages(journal, end, end + PREFAULT_BYTES))
     await store.close()

@@ -43,6 +43,7 @@ class SqliteStore(WriteBehind):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._order_rows = OrderRows()  # each order's row, built once per state change
+        self._prefault_scheduled = False
 
     def record_candle(self, candle: Candle) -> None:
         if not candle.closed:
@@ -271,13 +272,19 @@ class SqliteStore(WriteBehind):
                 raise RuntimeError("SqliteStore is closed")
             journal.append(row, self.rows_enqueued + 1)
             journalled = True
-            if journal.wants_prefault:
-                # After what is due already (this order's send among it), not before.
-                journal.wants_prefault = False
-                asyncio.get_running_loop().call_later(0, journal.prefault)
+            if journal.wants_prefault and not self._prefault_scheduled:
+                # After what is due already (this order's send among it), not before; once,
+                # however many orders come before it runs.
+                self._prefault_scheduled = True
+                asyncio.get_running_loop().call_later(0, self._prefault_journal)
         self._enqueue(statements.ORDER, row, sound)
         self._enqueue_event(order, row, sound, updated_ns)
         return journalled
+
+    def _prefault_journal(self) -> None:
+        self._prefault_scheduled = False
+        if self.journal is not None:
+            self.journal.prefault()
 
     def record_order_event(
         self, *, ts_ns: int, client_order_id: str, status: str, filled: Decimal, reason: str
