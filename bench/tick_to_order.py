@@ -49,6 +49,15 @@ committed once the frames stop.
 a run of the frame path under the engine's GC policy with the writer so, as the reference:
 the difference shows on a busy machine (a core loaded by something else), not on an idle one.
 
+Each run also prints how many of the rows queued for SQLite were committed while its frames
+ran. Back to back, none may be: SQLite's writer thread needs the GIL between two statements,
+and the event loop lets go of it at each turn (its ``epoll``) and takes it straight back; each
+release wakes the waiting thread, which restarts CPython's 5 ms wait before it may force a
+switch, so it is never forced. The journal holds the orders meanwhile; the rows are committed
+once the frames stop. (A probe, not in this script: any thread waiting for the GIL, even a
+plain ``time.sleep(0)`` loop, adds about 7 us to a frame's p50 here; the writer kept idle
+takes it away.)
+
 ``--catch-up S`` runs with ``storage.catch_up_interval`` S (the default's otherwise): how long
 rows that came while a batch was written wait for their own batch.
 """
@@ -232,6 +241,8 @@ class Timings(NamedTuple):
     venue: list[float]
     submit_cpu: list[float]
     venue_cpu: list[float]
+    committed: int = 0  # SQLite rows committed while the frames ran
+    queued: int = 0  # rows queued for SQLite meanwhile
 
 
 STAGE_POINTS: tuple[tuple[str, type, str], ...] = (
@@ -401,6 +412,7 @@ async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Ti
                 publish(topic, trade)
             if len(to_submit) > before:
                 await asyncio.wait_for(venue.arrived.wait(), 10)
+        committed, queued = store.rows_written, store.rows_enqueued
         arrived = [(c, t) for c, t in started.items() if c in venue.got]
         to_venue = [(venue.got[c] - t) / 1000 for c, (t, _) in arrived]
         to_venue_cpu = [(venue.got_cpu[c] - cpu) / 1000 for c, (_, cpu) in arrived]
@@ -409,7 +421,9 @@ async def tick_to_order(count: int, decode: bool, gc_policy: bool = False) -> Ti
         await oms.stop()
         await store.close()
         # the first orders pay for warm-up
-        return Timings(to_submit[5:], to_venue[5:], to_submit_cpu[5:], to_venue_cpu[5:])
+        return Timings(
+            to_submit[5:], to_venue[5:], to_submit_cpu[5:], to_venue_cpu[5:], committed, queued
+        )
 
 
 async def orders_per_second(count: int, gc_policy: bool = False) -> tuple[float, float, float]:
@@ -533,6 +547,7 @@ def main() -> None:
         print(f"{label} -> order, {gc_label}, {len(run.submit)} orders, microseconds:")
         print(report("risk-checked order (OMS submit returned)", run.submit, run.submit_cpu))
         print(report(f"handed to the venue client ({durable})", run.venue, run.venue_cpu))
+        print(f"  SQLite rows committed while the frames ran: {run.committed:,} of {run.queued:,}")
         if STAGES:
             print("  where the time to the risk-checked order went (probed), microseconds:")
             print(stage_report(STAGES[5:]))
