@@ -92,8 +92,6 @@ class OrderJournal:
         self._upto = [0, 0]  # the store's rows_enqueued after each file's last row
         self._ready = [0, 0]  # where each file's pages made writable by prefault end
         self._prefault_error = ""
-        self.wants_prefault = False
-        """The rows came near the end of the pages made ready: :meth:`prefault` is due."""
         self.appended = 0
         self.cleared = 0
         self.torn = 0
@@ -192,8 +190,13 @@ class OrderJournal:
         self._rows[index] += 1
         self._upto[index] = upto
         self.appended += 1
-        if end > self._ready[index] - PREFAULT_BYTES // 2:
-            self.wants_prefault = True
+
+    @property
+    def wants_prefault(self) -> bool:
+        """The rows came within half of :data:`PREFAULT_BYTES` of the end of the pages made
+        ready in the active file: :meth:`prefault` is due."""
+        index = self._active
+        return self._end[index] > self._ready[index] - PREFAULT_BYTES // 2
 
     def prefault(self) -> None:
         """Make the pages the next rows go to present and writable now (the module docstring):
@@ -221,7 +224,6 @@ class OrderJournal:
             return
         self._prefault_error = ""
         self._ready[index] = stop
-        self.wants_prefault = False
 
     def _grow(self, index: int, needed: int) -> mmap.mmap:
         """Reserve disk blocks for at least ``needed`` bytes and map them (a full disk raises
@@ -251,7 +253,6 @@ class OrderJournal:
                 self._truncate(self._active)
             else:
                 self._active = other  # new rows go to the empty file; this one waits its commit
-                self.wants_prefault = True
 
     def clear(self) -> None:
         """Empty both files (their rows are in SQLite)."""

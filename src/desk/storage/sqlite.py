@@ -272,7 +272,7 @@ class SqliteStore(WriteBehind):
                 raise RuntimeError("SqliteStore is closed")
             journal.append(row, self.rows_enqueued + 1)
             journalled = True
-            if journal.wants_prefault and not self._prefault_scheduled:
+            if not self._prefault_scheduled and journal.wants_prefault:
                 # After what is due already (this order's send among it), not before; once,
                 # however many orders come before it runs.
                 self._prefault_scheduled = True
