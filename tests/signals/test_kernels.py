@@ -10,16 +10,20 @@ on and around them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
 from desk.signals import indicators as ind
-from desk.signals import kernels
+from desk.signals import kernels, recurrences
 from desk.signals import streaming as live
+from desk.signals.kernels_ops import fma
 
 NAN = math.nan
+Fma = Callable[[float, float, float], float]
 
 
 def walk(size: int, seed: int) -> np.ndarray:
@@ -54,6 +58,28 @@ def test_rsi_is_the_streaming_rsi_across_blocks_and_stays_nan_after_a_nan() -> N
     assert np.isnan(out[4 * RUN + 1 :]).all()
 
 
+@pytest.mark.parametrize(
+    ("close", "next_high", "next_low"),
+    [(NAN, 101.0, 99.0), (math.inf, math.inf, 99.0), (-math.inf, 101.0, -math.inf)],
+)
+def test_atr_goes_nan_on_a_bad_close_as_live_does(
+    close: float, next_high: float, next_low: float
+) -> None:
+    # ATR's loop skips the true range's NaN test while every previous close is finite, and is
+    # redone with it otherwise. These are the bars the test exists for: the previous close NaN
+    # (|h - cp| and |l - cp| NaN, h - l not), or infinite with a high or low of the same sign
+    # (inf - inf in one term, the others infinite). Wilder's average is NaN from there on.
+    x = walk(3 * RUN, seed=9)
+    h, lo, c = x * 1.001, x * 0.999, x.copy()
+    bad = 2 * RUN
+    c[bad], h[bad + 1], lo[bad + 1] = close, next_high, next_low
+    out = ind.atr(h, lo, c, 14)
+    live_atr = live.Atr(14)
+    expected = [live_atr.update(*bar) for bar in zip(h, lo, c, strict=True)]
+    np.testing.assert_array_equal(out, expected)  # bit for bit, NaN in the same places
+    assert not np.isnan(out[14 : bad + 1]).any() and np.isnan(out[bad + 1 :]).all()
+
+
 def windows_with_gaps(size: int, n: int) -> np.ndarray:
     """A walk with non-finite values on, just before and just after chunk boundaries."""
     x = walk(size, seed=n)
@@ -82,6 +108,48 @@ def test_windows_recover_from_non_finite_values_across_chunks(n: int) -> None:
     np.testing.assert_array_equal(middle, sma)
     np.testing.assert_allclose(upper - middle, 2.0 * std, rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(sma, streamed(live.Sma(n), x), rtol=1e-12)
+
+
+def fma_operands(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Products near a cancelling addend, over the whole exponent range (subnormal and overflowing
+    results included), and every pairing of the special values."""
+    rng = np.random.default_rng(seed)
+    size = 20_000
+    a = rng.normal(size=size) * 2.0 ** rng.integers(-560, 560, size)
+    b = rng.normal(size=size) * 2.0 ** rng.integers(-560, 560, size)
+    c = rng.normal(size=size) * 2.0 ** rng.integers(-1074, 1023, size)
+    near = rng.random(size) < 0.5  # c = -a*b to within a few ulps: the rounding that fusing saves
+    with np.errstate(all="ignore"):
+        c[near] = -(a * b)[near] * (1.0 + rng.normal(0.0, 2e-16, size))[near]
+    special = [0.0, -0.0, 5e-324, -5e-324, 2.0**-1022, 1.0, -1.0, 1.7976931348623157e308]
+    special += [-1.7976931348623157e308, math.inf, -math.inf, NAN, 13.0 / 14.0, 1.0 / 14.0]
+    grid = np.array(np.meshgrid(special, special, special)).reshape(3, -1)
+    return tuple(np.concatenate([x, g]) for x, g in zip((a, b, c), grid, strict=True))
+
+
+@njit
+def fused(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        out[i] = fma(a[i], b[i], c[i])
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("python_fma", [recurrences._python_fma, recurrences._exact_fma])
+def test_live_fma_is_the_kernels_fused_multiply_add(seed: int, python_fma: Fma) -> None:
+    # The Wilder step (RSI, ATR) is fused: llvm.fma in the kernels, recurrences.fma on the live
+    # side (pure Python on 3.11: a fast path for factors of ordinary magnitude, and the exact
+    # rational fallback for all else). Both must give the very same double for every input.
+    a, b, c = fma_operands(seed)
+    expected = fused(a, b, c)
+    triples = zip(a.tolist(), b.tolist(), c.tolist(), strict=True)
+    got = np.array([python_fma(x, y, z) for x, y, z in triples])
+    np.testing.assert_array_equal(got, expected)  # NaN where NaN; -0.0 and 0.0 checked below
+    assert (np.signbit(got) == np.signbit(expected))[~np.isnan(expected)].all()
+    with np.errstate(all="ignore"):
+        unfused = a * b + c
+    assert (unfused != expected)[np.isfinite(expected)].sum() > 1000  # fusing matters here
 
 
 @pytest.mark.parametrize("n", [1, 3, 7, 20, 1000])

@@ -80,19 +80,22 @@ Windows are slid in O(1) per bar and refreshed exactly every n bars (see
 series, and a constant input gives that constant and exactly zero spread.
 
 The recursions (EMA and MACD's three EMAs; Wilder's averages in RSI and ATR) are computed in one
-arithmetic form, ``e = e * beta + x * alpha`` and ``a = a * k1 + x * k2``, with the weights of
+arithmetic form, ``e = e * beta + x * alpha`` and ``a = fma(a, k1, x * k2)`` (``a * k1 + x * k2``
+with the multiply-add on the chain fused: rounded once), with the weights of
 :mod:`desk.signals.recurrences` (alpha = 2/(n+1), beta = 1 - alpha; k1 = (n-1)/n, k2 = 1 - k1 =
 1/n; each pair summing to exactly 1). These are the definitions above, rounded differently from
 the textbook forms (by a few ulps, about 1e-15 relative), for three reasons:
 
-* speed: from one bar to the next there is one multiply and one add to wait for (the other
-  product does not depend on the previous value), where the textbook forms wait for a subtract,
-  multiply and add (EMA) or a multiply, add and correctly rounded division (Wilder, about three
-  times as long). This is what puts EMA, MACD, RSI and ATR level with TA-Lib's C or ahead
-  (TA-Lib's ``ATR`` uses the same weights but fuses the multiply-add);
-* portability: every product and sum is rounded on its own, never fused into a multiply-add
-  (``fastmath`` stays off), so the numbers are the same on every CPU: a sweep over a cluster of
-  mixed machines gives identical results;
+* speed: from one bar to the next there is one multiply and one add (EMA) or one fused
+  multiply-add (Wilder) to wait for, the other product not depending on the previous value,
+  where the textbook forms wait for a subtract, multiply and add (EMA) or a multiply, add and
+  correctly rounded division (Wilder, about three times as long). This is what puts EMA, MACD,
+  RSI and ATR level with TA-Lib's C or ahead. The Wilder step is TA-Lib's ``ATR`` as its wheel
+  runs it on CPUs with FMA, so desk's ATR equals TA-Lib's there bit for bit;
+* portability: no product or sum is fused or reassociated by the compiler (``fastmath`` stays
+  off); the Wilder step's one fused multiply-add is explicit (``llvm.fma`` in the kernels, a
+  correctly rounded ``fma`` on the live side), so the numbers are the same on every CPU: a sweep
+  over a cluster of mixed machines gives identical results;
 * batch equals live bit for bit: the streaming updaters (:mod:`desk.signals.streaming`) take the
   same weights from the same functions and do the same operations in the same order, as they do
   for the windows; tests compare the two with == (all but realised volatility, whose log numba

@@ -15,9 +15,11 @@ kernel writes every element of its outputs (NaN in the warm-up) in one pass.
 
 ``error_model="numpy"`` gives IEEE division (x/0 is inf or NaN, no exception) and drops the zero
 checks from the loops. ``fastmath`` stays off: contracting (fused multiply-adds) and
-reassociating change the numbers, and contraction would make them depend on the CPU. The one
-fused multiply-add used is explicit, in :func:`desk.signals.kernels_ops.exact_div`, where it
-gives the very quotient ``/`` gives, on every CPU.
+reassociating change the numbers, and contraction would make them depend on the CPU. The fused
+multiply-adds used are explicit (``llvm.fma``, the same on every CPU): in
+:func:`desk.signals.kernels_ops.exact_div`, where they give the very quotient ``/`` gives, and in
+the Wilder step of RSI and ATR (:mod:`desk.signals.recurrences`), which the live side rounds the
+same way.
 ``nogil=True`` lets :mod:`desk.signals.batch` run many series on several cores with threads.
 Loops meant to vectorise index views from 0 (a computed index costs a negative-index wrap).
 

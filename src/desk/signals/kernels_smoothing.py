@@ -2,20 +2,24 @@
 
 Part of :mod:`desk.signals.kernels` (which re-exports every name here; import them from there),
 split out because these share one thing: a recurrence whose chain of dependent operations from
-one bar to the next sets the pace. Each step is one multiply and one add on that chain, in the
-form of :mod:`desk.signals.recurrences` (``e * beta + x * alpha``, ``a * k1 + x * k2``), with
-the weights computed by the very functions :mod:`desk.signals.streaming` calls, so the live
-updaters reproduce these arrays bit for bit. The other product of a step, and everything else of
-a bar (the change, its gain and loss, the true range, RSI's two divisions, the stores), is off
-the chain and overlaps with it. Each loop prefetches its inputs and outputs a few KiB
-ahead (:mod:`desk.signals.kernels_ops`): a loop waiting on a chain does not otherwise issue its
-loads (and its stores' reads for ownership) early enough to hide the memory's latency, and ran
-at up to half the speed on 10M bars.
+one bar to the next sets the pace. Each step is in the form of :mod:`desk.signals.recurrences`:
+an EMA's ``e * beta + x * alpha`` (a multiply and an add on the chain) and Wilder's
+``fma(a, k1, x * k2)`` (one fused multiply-add, ``llvm.fma``), with the weights computed by the
+very functions :mod:`desk.signals.streaming` calls, which does the same steps (its ``fma`` is
+correctly rounded in Python), so the live updaters reproduce these arrays bit for bit. The other
+product of a step, and everything else of a bar (the change, its gain and loss, the true range,
+RSI's two divisions, the stores), is off the chain and overlaps with it. The EMA and RSI loops
+prefetch their inputs and outputs a few KiB ahead (:mod:`desk.signals.kernels_ops`): a loop
+waiting on a chain does not otherwise issue its loads (and its stores' reads for ownership) early
+enough to hide the memory's latency, and ran at up to half the speed on 10M bars on an earlier
+host. ATR's loop does not: with its 4-cycle chain it is bound by the instructions it issues, and
+its four prefetches per bar made it 15% slower on Zen 4 (26.2 against 22.8 ms on 10M bars).
 
 The seeds are the simple means of the first n values, accumulated as in ``kernels.welford``.
 The conventions of :mod:`desk.signals.kernels` hold here too (outputs passed in, every element
 written once, IEEE division without checks, no fastmath: no contraction into fused
-multiply-adds, whose rounding would differ between CPUs and from the live side).
+multiply-adds, whose rounding would differ between CPUs and from the live side; the Wilder
+step's one fused multiply-add is explicit).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from desk.signals import recurrences
-from desk.signals.kernels_ops import AHEAD, JIT_OPTIONS, prefetch, prefetch_write
+from desk.signals.kernels_ops import AHEAD, JIT_OPTIONS, fma, prefetch, prefetch_write
 
 ema_weights = njit(**JIT_OPTIONS)(recurrences.ema_weights)
 wilder_weights = njit(**JIT_OPTIONS)(recurrences.wilder_weights)
@@ -139,7 +143,7 @@ def rsi_value(avg_gain, avg_loss):
 
 @njit(**JIT_OPTIONS)
 def rsi_into(c, n, out):
-    """Wilder's averages: two chains (a multiply and an add per bar each), which set the pace.
+    """Wilder's averages: two chains (a fused multiply-add per bar each), which set the pace.
     The RSI's own two divisions per value are off the chains and overlap with them (the
     divider keeps up with the chains' latency), so they cost little in the same loop."""
     size = c.shape[0]
@@ -161,8 +165,8 @@ def rsi_into(c, n, out):
         prefetch(now, j + AHEAD)
         prefetch_write(values, j + AHEAD)
         g, l_ = gain_loss(now[j] - before[j])
-        ag = ag * k1 + g * k2
-        al = al * k1 + l_ * k2
+        ag = fma(ag, k1, g * k2)
+        al = fma(al, k1, l_ * k2)
         values[j] = rsi_value(ag, al)
 
 
@@ -187,8 +191,37 @@ def true_range_into(h, l_, c, out):
 
 
 @njit(**JIT_OPTIONS)
+def true_range_selects(h, l_, cp):
+    """:func:`true_range_value` without its NaN test, which a finite cp makes redundant: then a
+    NaN in b or c means h or l is NaN, so a (h - l) is NaN too, and these two selects pass a NaN
+    a on (each keeps its right-hand value when a compare is unordered); h = l = +-inf also makes
+    a NaN. Only a NaN or infinite cp needs the test (b and c NaN, a not)."""
+    a = h - l_
+    b = abs(h - cp)
+    c = abs(l_ - cp)
+    m = b if b > a else a
+    return c if c > m else m
+
+
+@njit(**JIT_OPTIONS)
+def wilder_tr_fast(highs, lows, closes, k1, k2, a, atrs):
+    """The Wilder steps with :func:`true_range_selects`; the sum of the closes read says after the
+    fact whether each was finite (their sum is then finite, barring an overflow)."""
+    seen = 0.0
+    for j in range(atrs.shape[0]):
+        cp = closes[j]
+        a = fma(a, k1, true_range_selects(highs[j], lows[j], cp) * k2)
+        seen += cp
+        atrs[j] = a
+    return math.isfinite(seen)
+
+
+@njit(**JIT_OPTIONS)
 def atr_into(h, l_, c, n, out):
-    """TR_1..TR_n's mean at n, then Wilder's step: one chain, a multiply and an add per bar."""
+    """TR_1..TR_n's mean at n, then Wilder's step: one chain, a fused multiply-add per bar
+    (TA-Lib's own arithmetic on CPUs with FMA: the same numbers). Where every previous close is
+    finite (nearly always), the steps skip the true range's NaN test (6% of the loop); else they
+    are redone with it."""
     size = c.shape[0]
     if size > 0:
         out[0] = np.nan
@@ -202,10 +235,8 @@ def atr_into(h, l_, c, n, out):
     lows = l_[seed_end:]
     closes = c[seed_end - 1 : size - 1]
     atrs = out[seed_end:]
+    if wilder_tr_fast(highs, lows, closes, k1, k2, a, atrs):
+        return
     for j in range(atrs.shape[0]):
-        prefetch(highs, j + AHEAD)
-        prefetch(lows, j + AHEAD)
-        prefetch(closes, j + AHEAD)
-        prefetch_write(atrs, j + AHEAD)
-        a = a * k1 + true_range_value(highs[j], lows[j], closes[j]) * k2
+        a = fma(a, k1, true_range_value(highs[j], lows[j], closes[j]) * k2)
         atrs[j] = a

@@ -6,7 +6,8 @@ definitions (documented there), the same NaN propagation. They are pure Python (
 mirror the numba kernels operation for operation, in the same order, so the two agree bit for
 bit (realised volatility to rounding: its log may come from another math library than numba's);
 tests hold them together on random series. The EMA and Wilder steps take their weights from
-:mod:`desk.signals.recurrences`, as the kernels do, and use its arithmetic form.
+:mod:`desk.signals.recurrences`, as the kernels do, and use its arithmetic form (the Wilder step's
+fused multiply-add through its correctly rounded ``fma``).
 
 Window indicators keep the last n values in a ring buffer and slide their sums in O(1), with a
 fresh accumulator over each block of n values replacing the slid state when the block completes
@@ -25,7 +26,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from desk.signals.indicators import check_period, check_real
-from desk.signals.recurrences import ema_weights, wilder_weights
+from desk.signals.recurrences import ema_weights, fma, wilder_weights
 
 NAN = math.nan
 _isfinite = math.isfinite  # a global: one lookup less per value
@@ -214,8 +215,8 @@ class Rsi(_Indicator):
             if i < n:
                 return self.value
         else:
-            self._gain = self._gain * self._k1 + g * self._k2
-            self._loss = self._loss * self._k1 + loss * self._k2
+            self._gain = fma(self._gain, self._k1, g * self._k2)
+            self._loss = fma(self._loss, self._k1, loss * self._k2)
         self.value = _rsi_value(self._gain, self._loss)
         return self.value
 
@@ -294,7 +295,7 @@ class Atr(_Indicator):
             if i < n:
                 return self.value
         else:
-            self._atr = self._atr * self._k1 + tr * self._k2
+            self._atr = fma(self._atr, self._k1, tr * self._k2)
         self.value = self._atr
         return self.value
 
