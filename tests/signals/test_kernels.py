@@ -80,6 +80,20 @@ def test_atr_goes_nan_on_a_bad_close_as_live_does(
     assert not np.isnan(out[14 : bad + 1]).any() and np.isnan(out[bad + 1 :]).all()
 
 
+def test_atr_equals_live_for_every_length_of_its_last_block() -> None:
+    # ATR's loop runs in blocks of 8 bars and the bars past the last whole block on their own;
+    # every remainder must be written, and written as the live updater does.
+    x = walk(64, seed=3)
+    h, lo, c = x * 1.001, x * 0.999, x.copy()
+    for size in range(1, 64):
+        out = ind.atr(h[:size], lo[:size], c[:size], 14)
+        live_atr = live.Atr(14)
+        expected = [
+            live_atr.update(*bar) for bar in zip(h[:size], lo[:size], c[:size], strict=True)
+        ]
+        np.testing.assert_array_equal(out, expected, err_msg=f"{size} bars")
+
+
 def windows_with_gaps(size: int, n: int) -> np.ndarray:
     """A walk with non-finite values on, just before and just after chunk boundaries."""
     x = walk(size, seed=n)

@@ -12,8 +12,11 @@ RSI's two divisions, the stores), is off the chain and overlaps with it. The EMA
 prefetch their inputs and outputs a few KiB ahead (:mod:`desk.signals.kernels_ops`): a loop
 waiting on a chain does not otherwise issue its loads (and its stores' reads for ownership) early
 enough to hide the memory's latency, and ran at up to half the speed on 10M bars on an earlier
-host. ATR's loop does not: with its 4-cycle chain it is bound by the instructions it issues, and
-its four prefetches per bar made it 15% slower on Zen 4 (26.2 against 22.8 ms on 10M bars).
+host. ATR's loop, with its 4-cycle chain, is bound by the instructions it issues on some CPUs and
+by its loads on others: four prefetches per bar made it 15% slower on Zen 4 (26.2 against 22.8 ms
+on 10M bars), none left it at TA-Lib's speed on an Intel Xeon (family 6 model 167: 27.4 ms,
+1.01x), so it prefetches its three inputs once per 8 bars (a cache line of each): 23.7 ms there
+(0.87x). Prefetching its output as well gained nothing there; once per 16 bars lost it all.
 
 The seeds are the simple means of the first n values, accumulated as in ``kernels.welford``.
 The conventions of :mod:`desk.signals.kernels` hold here too (outputs passed in, every element
@@ -206,9 +209,21 @@ def true_range_selects(h, l_, cp):
 @njit(**JIT_OPTIONS)
 def wilder_tr_fast(highs, lows, closes, k1, k2, a, atrs):
     """The Wilder steps with :func:`true_range_selects`; the sum of the closes read says after the
-    fact whether each was finite (their sum is then finite, barring an overflow)."""
+    fact whether each was finite (their sum is then finite, barring an overflow). Blocks of 8
+    bars, each prefetching the inputs' cache line :data:`AHEAD` bars on (module docstring)."""
     seen = 0.0
-    for j in range(atrs.shape[0]):
+    size = atrs.shape[0]
+    blocks_end = size - size % 8  # whole blocks: a fixed count the compiler unrolls
+    for start in range(0, blocks_end, 8):
+        prefetch(highs, start + AHEAD)
+        prefetch(lows, start + AHEAD)
+        prefetch(closes, start + AHEAD)
+        for j in range(start, start + 8):
+            cp = closes[j]
+            a = fma(a, k1, true_range_selects(highs[j], lows[j], cp) * k2)
+            seen += cp
+            atrs[j] = a
+    for j in range(blocks_end, size):
         cp = closes[j]
         a = fma(a, k1, true_range_selects(highs[j], lows[j], cp) * k2)
         seen += cp
